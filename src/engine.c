@@ -1,0 +1,670 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * The engine: the JACK process callback is Csound's performance thread.
+ *
+ * Each cycle copies the input ports into Csound's spin, one ksmps block at a
+ * time, runs csoundPerformKsmps for each full block, and appends spout to a
+ * per-channel output FIFO from which the output ports are filled.
+ *
+ * Latency. With period P and ksmps K, the outputs for a cycle are all
+ * available at its end iff the FIFO starts each cycle holding at least
+ * (n*P mod K) frames for every n. The largest such value is K - gcd(P, K),
+ * so the FIFO is primed with that many frames of silence: zero when K
+ * divides P, and the smallest constant delay that works otherwise. The
+ * input cursor carries partial blocks across cycles.
+ */
+
+#include "csjack.h"
+
+#include "csound_adapter.h"
+#include "jack_backend.h"
+#include "message_log.h"
+
+#include <errno.h>
+#include <regex.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+/* JACK2's largest period; FIFOs are sized for it so a buffer-size change
+ * never allocates. */
+#define MAX_PERIOD 8192u
+
+typedef enum {
+  ENGINE_CREATED = 0,
+  ENGINE_COMPILED,
+  ENGINE_PERFORMING,
+  ENGINE_FINISHED,
+} EngineState;
+
+struct CsjEngineImpl {
+  char *client_name;
+  char *connect_out;
+  char *connect_in;
+  bool no_connect;
+
+  MessageLog *log;
+  CsoundAdapter *csound;
+  JackBackend *jack;
+  char last_error[512];
+
+  /* Set once at start, read by the JACK thread. */
+  uint32_t ksmps;
+  uint32_t n_in;
+  uint32_t n_out;
+  double to_csound;   /* JACK's ±1.0 to Csound's 0dbfs */
+  double from_csound; /* and back */
+
+  /* Owned by the JACK thread while performing. */
+  uint32_t period;          /* the period the FIFO was laid out for */
+  uint32_t in_fill;         /* frames of the current block already in spin */
+  uint32_t fifo_frames;     /* frames waiting in each output FIFO */
+  uint32_t fifo_capacity;
+  float *fifo[JACK_BACKEND_MAX_PORTS];
+
+  _Atomic int state;        /* EngineState */
+  _Atomic bool stop_requested;
+  _Atomic bool server_gone;
+  _Atomic int end_reason;   /* CsjEndReason, set once */
+  _Atomic int exit_code;
+  _Atomic uint32_t latency; /* K - gcd(P, K) for the current period */
+  _Atomic uint32_t jack_period;
+  _Atomic uint32_t jack_rate;
+  _Atomic uint64_t cycles;
+  _Atomic uint64_t blocks;
+  _Atomic uint64_t xruns;
+};
+
+static _Thread_local char create_error[512];
+
+static uint32_t
+gcd_u32(uint32_t a, uint32_t b)
+{
+  while (b) {
+    uint32_t t = a % b;
+    a = b;
+    b = t;
+  }
+  return a;
+}
+
+static uint32_t
+added_latency_for(uint32_t period, uint32_t ksmps)
+{
+  return ksmps - gcd_u32(period, ksmps);
+}
+
+static void
+set_error(CsjEngine *e, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+static void
+set_error(CsjEngine *e, const char *fmt, ...)
+{
+  va_list args;
+  va_start(args, fmt);
+  vsnprintf(e->last_error, sizeof(e->last_error), fmt, args);
+  va_end(args);
+}
+
+static void
+route_csound_message(void *data, int attr, const char *fmt, va_list args)
+{
+  CsjEngine *e = data;
+  message_log_vprintf(e->log, attr, fmt, args);
+}
+
+static char *
+dup_or_null(const char *s)
+{
+  return s ? strdup(s) : NULL;
+}
+
+void
+csj_options_init(CsjOptions *opts)
+{
+  memset(opts, 0, sizeof(*opts));
+  opts->client_name = "csjack";
+}
+
+const char *
+csj_last_error(const CsjEngine *e)
+{
+  return e ? e->last_error : create_error;
+}
+
+CsjStatus
+csj_engine_create(const CsjOptions *opts, CsjEngine **out)
+{
+  CsjOptions defaults;
+  if (!opts) {
+    csj_options_init(&defaults);
+    opts = &defaults;
+  }
+  *out = NULL;
+  create_error[0] = '\0';
+  const char *name = opts->client_name ? opts->client_name : "csjack";
+
+  CsjEngine *e = calloc(1, sizeof(*e));
+  if (!e) {
+    snprintf(create_error, sizeof(create_error), "out of memory");
+    return CSJ_ERR_NO_MEMORY;
+  }
+  e->client_name = strdup(name);
+  e->connect_out = dup_or_null(opts->connect_out);
+  e->connect_in = dup_or_null(opts->connect_in);
+  e->no_connect = opts->no_connect;
+  atomic_init(&e->state, ENGINE_CREATED);
+  atomic_init(&e->end_reason, CSJ_END_NONE);
+
+  CsjStatus status = jack_backend_open(name, opts->server_name, &e->jack, create_error,
+                                       sizeof(create_error));
+  if (status != CSJ_SUCCESS) {
+    csj_engine_destroy(e);
+    return status;
+  }
+  e->log = message_log_new(opts->message_fn, opts->message_data);
+  e->csound = csound_adapter_new(route_csound_message, e);
+  if (!e->log || !e->csound) {
+    snprintf(create_error, sizeof(create_error), "cannot create the Csound instance");
+    csj_engine_destroy(e);
+    return CSJ_ERR_CSOUND;
+  }
+  const uint32_t rate = jack_backend_sample_rate(e->jack);
+  atomic_init(&e->jack_rate, rate);
+  atomic_init(&e->jack_period, jack_backend_period(e->jack));
+
+  /* Defaults first, the user's options after, so the user's win; the
+   * sample rate is JACK's and comes last so nothing overrides it. */
+  char sr_option[64];
+  snprintf(sr_option, sizeof(sr_option), "--sample-rate=%u", rate);
+  csound_adapter_set_option(e->csound, "-d");     /* no graphs */
+  csound_adapter_set_option(e->csound, "-m0");    /* no per-note messages */
+  for (int i = 0; i < opts->csound_argc; ++i) {
+    csound_adapter_set_option(e->csound, opts->csound_argv[i]);
+  }
+  csound_adapter_set_option(e->csound, sr_option);
+  *out = e;
+  return CSJ_SUCCESS;
+}
+
+/* Finds `sr = N` in orchestra text, to tell the user when JACK's rate wins. */
+static double
+declared_sample_rate(const char *text)
+{
+  regex_t re;
+  double sr = 0.0;
+  if (regcomp(&re, "(^|\n)[ \t]*sr[ \t]*=[ \t]*([0-9.]+)", REG_EXTENDED) != 0) {
+    return 0.0;
+  }
+  regmatch_t m[3];
+  if (regexec(&re, text, 3, m, 0) == 0) {
+    sr = strtod(text + m[2].rm_so, NULL);
+  }
+  regfree(&re);
+  return sr;
+}
+
+static void
+notice_rate_override(CsjEngine *e, const char *text)
+{
+  const double declared = declared_sample_rate(text);
+  const uint32_t rate = atomic_load(&e->jack_rate);
+  if (declared > 0.0 && (uint32_t)declared != rate) {
+    message_log_printf(e->log, 0,
+                       "csjack: notice: the orchestra sets sr = %g; JACK runs at %u Hz, "
+                       "so Csound runs at %u Hz\n",
+                       declared, rate, rate);
+  }
+}
+
+static CsjStatus
+compiled(CsjEngine *e, int result, const char *what)
+{
+  message_log_flush(e->log);
+  if (result != 0) {
+    set_error(e, "Csound could not compile %s (see Csound's messages above)", what);
+    return CSJ_ERR_COMPILE;
+  }
+  atomic_store(&e->state, ENGINE_COMPILED);
+  return CSJ_SUCCESS;
+}
+
+static char *
+read_file(const char *path, char *why, size_t why_size)
+{
+  FILE *f = fopen(path, "rb");
+  if (!f) {
+    snprintf(why, why_size, "cannot open '%s': %s", path, strerror(errno));
+    return NULL;
+  }
+  size_t cap = 4096;
+  size_t len = 0;
+  char *text = malloc(cap);
+  size_t n;
+  while (text && (n = fread(text + len, 1, cap - len - 1, f)) > 0) {
+    len += n;
+    if (cap - len - 1 == 0) {
+      char *bigger = realloc(text, cap * 2);
+      if (!bigger) {
+        free(text);
+        text = NULL;
+        break;
+      }
+      text = bigger;
+      cap *= 2;
+    }
+  }
+  const bool failed = ferror(f);
+  fclose(f);
+  if (!text || failed) {
+    snprintf(why, why_size, "cannot read '%s'%s", path, failed ? ": read error" : ": out of memory");
+    free(text);
+    return NULL;
+  }
+  text[len] = '\0';
+  return text;
+}
+
+static bool
+has_suffix(const char *s, const char *suffix)
+{
+  size_t n = strlen(s);
+  size_t k = strlen(suffix);
+  return n >= k && strcasecmp(s + n - k, suffix) == 0;
+}
+
+CsjStatus
+csj_engine_compile_file(CsjEngine *e, const char *path)
+{
+  if (!e || !path) {
+    return CSJ_ERR_BAD_ARG;
+  }
+  /* Read it ourselves first: a missing file is a file error, not a
+   * compile error, and Csound gets exactly the text we checked. */
+  char *text = read_file(path, e->last_error, sizeof(e->last_error));
+  if (!text) {
+    return CSJ_ERR_FILE;
+  }
+  CsjStatus status = has_suffix(path, ".orc") ? csj_engine_compile_orc_text(e, text)
+                                              : csj_engine_compile_csd_text(e, text);
+  if (status == CSJ_ERR_COMPILE) {
+    set_error(e, "Csound could not compile '%s' (see Csound's messages above)", path);
+  }
+  free(text);
+  return status;
+}
+
+CsjStatus
+csj_engine_compile_csd_text(CsjEngine *e, const char *csd)
+{
+  if (!e || !csd) {
+    return CSJ_ERR_BAD_ARG;
+  }
+  if (atomic_load(&e->state) > ENGINE_COMPILED) {
+    return CSJ_ERR_STATE;
+  }
+  notice_rate_override(e, csd);
+  return compiled(e, csound_adapter_compile_csd_text(e->csound, csd), "the CSD");
+}
+
+CsjStatus
+csj_engine_compile_orc_text(CsjEngine *e, const char *orc)
+{
+  if (!e || !orc) {
+    return CSJ_ERR_BAD_ARG;
+  }
+  if (atomic_load(&e->state) > ENGINE_COMPILED) {
+    return CSJ_ERR_STATE;
+  }
+  notice_rate_override(e, orc);
+  return compiled(e, csound_adapter_compile_orc_text(e->csound, orc), "the orchestra");
+}
+
+/* ---- the JACK thread ---------------------------------------------------- */
+
+static void
+finish(CsjEngine *e, CsjEndReason reason, int code)
+{
+  int none = CSJ_END_NONE;
+  if (atomic_compare_exchange_strong(&e->end_reason, &none, (int)reason)) {
+    atomic_store_explicit(&e->exit_code, code, memory_order_relaxed);
+  }
+  atomic_store_explicit(&e->state, ENGINE_FINISHED, memory_order_release);
+}
+
+/* Lays the FIFO out for a period: the latency's worth of silence, and an
+ * empty input block. Bounded work, no allocation. */
+static void
+reset_for_period(CsjEngine *e, uint32_t period)
+{
+  const uint32_t latency = added_latency_for(period, e->ksmps);
+  e->period = period;
+  e->in_fill = 0;
+  e->fifo_frames = latency;
+  for (uint32_t c = 0; c < e->n_out; ++c) {
+    memset(e->fifo[c], 0, latency * sizeof(float));
+  }
+  atomic_store_explicit(&e->latency, latency, memory_order_relaxed);
+}
+
+static void
+write_silence(float *const *out, uint32_t n_out, uint32_t from, uint32_t nframes)
+{
+  for (uint32_t c = 0; c < n_out; ++c) {
+    memset(out[c] + from, 0, (nframes - from) * sizeof(float));
+  }
+}
+
+/* Performs one block and appends its output to the FIFO. False when the
+ * performance ended. */
+static bool
+perform_block(CsjEngine *e)
+{
+  /* Csound's own work happens in here: what it allocates or locks during a
+   * k-cycle is Csound's share, measured separately. */
+  const CsoundBlockResult result = csound_adapter_perform_block(e->csound);
+  atomic_fetch_add_explicit(&e->blocks, 1, memory_order_relaxed);
+  switch (result) {
+  case CSOUND_BLOCK_OK:
+    break;
+  case CSOUND_BLOCK_SCORE_END:
+    finish(e, CSJ_END_SCORE, 0);
+    return false;
+  case CSOUND_BLOCK_EXITNOW:
+    finish(e, CSJ_END_EXITNOW, csound_adapter_exit_code(e->csound));
+    return false;
+  case CSOUND_BLOCK_ABORTED:
+    finish(e, CSJ_END_CSOUND_ERROR, csound_adapter_exit_code(e->csound));
+    return false;
+  }
+  const double *spout = csound_adapter_spout(e->csound);
+  const uint32_t k = e->ksmps;
+  for (uint32_t c = 0; c < e->n_out; ++c) {
+    float *dst = e->fifo[c] + e->fifo_frames;
+    for (uint32_t i = 0; i < k; ++i) {
+      dst[i] = (float)(spout[i * e->n_out + c] * e->from_csound);
+    }
+  }
+  e->fifo_frames += k;
+  return true;
+}
+
+static void
+process_cycle(void *context, uint32_t nframes, const float *const *in, float *const *out)
+{
+  CsjEngine *e = context;
+  message_log_mark_realtime_thread(true);
+  atomic_fetch_add_explicit(&e->cycles, 1, memory_order_relaxed);
+
+  if (atomic_load_explicit(&e->state, memory_order_acquire) != ENGINE_PERFORMING ||
+      nframes > MAX_PERIOD) {
+    write_silence(out, e->n_out, 0, nframes);
+    return;
+  }
+  if (atomic_load_explicit(&e->stop_requested, memory_order_relaxed)) {
+    finish(e, CSJ_END_STOPPED, 0);
+    write_silence(out, e->n_out, 0, nframes);
+    return;
+  }
+  if (nframes != e->period) {
+    reset_for_period(e, nframes);
+  }
+
+  double *spin = csound_adapter_spin(e->csound);
+  const uint32_t k = e->ksmps;
+  uint32_t done = 0;
+  bool performing = true;
+  while (done < nframes && performing) {
+    uint32_t n = k - e->in_fill;
+    if (n > nframes - done) {
+      n = nframes - done;
+    }
+    /* spin is interleaved; Csound never clears it, and we overwrite every
+     * input sample of the block. */
+    for (uint32_t c = 0; c < e->n_in; ++c) {
+      const float *src = in[c] + done;
+      double *dst = spin + (size_t)e->in_fill * e->n_in + c;
+      for (uint32_t i = 0; i < n; ++i) {
+        dst[(size_t)i * e->n_in] = src[i] * e->to_csound;
+      }
+    }
+    e->in_fill += n;
+    done += n;
+    if (e->in_fill == k) {
+      e->in_fill = 0;
+      performing = perform_block(e);
+    }
+  }
+
+  const uint32_t ready = e->fifo_frames < nframes ? e->fifo_frames : nframes;
+  for (uint32_t c = 0; c < e->n_out; ++c) {
+    memcpy(out[c], e->fifo[c], ready * sizeof(float));
+    memmove(e->fifo[c], e->fifo[c] + ready, (e->fifo_frames - ready) * sizeof(float));
+  }
+  e->fifo_frames -= ready;
+  if (ready < nframes) {
+    write_silence(out, e->n_out, ready, nframes);
+  }
+}
+
+static void
+on_xrun(void *context)
+{
+  CsjEngine *e = context;
+  atomic_fetch_add_explicit(&e->xruns, 1, memory_order_relaxed);
+}
+
+static void
+on_shutdown(void *context)
+{
+  CsjEngine *e = context;
+  atomic_store(&e->server_gone, true);
+  finish(e, CSJ_END_SERVER_GONE, 0);
+}
+
+static void
+on_period_changed(void *context, uint32_t frames)
+{
+  /* The JACK thread re-lays its FIFO when it sees the new period; here we
+   * only record it so the latency callback reports the right figure. */
+  CsjEngine *e = context;
+  atomic_store(&e->jack_period, frames);
+  if (e->ksmps) {
+    atomic_store(&e->latency, added_latency_for(frames, e->ksmps));
+  }
+}
+
+static void
+on_rate_changed(void *context, uint32_t rate)
+{
+  CsjEngine *e = context;
+  atomic_store(&e->jack_rate, rate);
+}
+
+static uint32_t
+added_latency(void *context)
+{
+  CsjEngine *e = context;
+  return atomic_load(&e->latency);
+}
+
+static void
+warn_to_log(void *data, const char *text)
+{
+  CsjEngine *e = data;
+  message_log_printf(e->log, 0, "%s", text);
+}
+
+CsjStatus
+csj_engine_start(CsjEngine *e)
+{
+  if (!e) {
+    return CSJ_ERR_BAD_ARG;
+  }
+  if (atomic_load(&e->state) != ENGINE_COMPILED) {
+    set_error(e, "nothing compiled yet, or already started");
+    return CSJ_ERR_STATE;
+  }
+  const int started = csound_adapter_start(e->csound);
+  message_log_flush(e->log);
+  if (started != 0) {
+    set_error(e, "Csound failed to start (see Csound's messages above)");
+    return CSJ_ERR_CSOUND;
+  }
+  e->ksmps = csound_adapter_ksmps(e->csound);
+  e->n_in = csound_adapter_input_channels(e->csound);
+  e->n_out = csound_adapter_output_channels(e->csound);
+  const double dbfs = csound_adapter_0dbfs(e->csound);
+  e->to_csound = dbfs;
+  e->from_csound = 1.0 / dbfs;
+
+  const uint32_t period = jack_backend_period(e->jack);
+  if (e->n_out == 0) {
+    set_error(e, "the orchestra has no output channels (nchnls = 0)");
+    return CSJ_ERR_NO_OUTPUTS;
+  }
+  if (e->ksmps > period) {
+    set_error(e, "ksmps %u is larger than the JACK period of %u frames: "
+                 "lower ksmps or raise the period", e->ksmps, period);
+    return CSJ_ERR_KSMPS;
+  }
+  char why[256];
+  CsjStatus status = jack_backend_register_ports(e->jack, e->n_in, e->n_out, why, sizeof(why));
+  if (status != CSJ_SUCCESS) {
+    set_error(e, "%s", why);
+    return status;
+  }
+  e->fifo_capacity = MAX_PERIOD + 2 * e->ksmps;
+  for (uint32_t c = 0; c < e->n_out; ++c) {
+    e->fifo[c] = calloc(e->fifo_capacity, sizeof(float));
+    if (!e->fifo[c]) {
+      set_error(e, "out of memory");
+      return CSJ_ERR_NO_MEMORY;
+    }
+  }
+  reset_for_period(e, period);
+  atomic_store(&e->jack_period, period);
+  atomic_store(&e->state, ENGINE_PERFORMING);
+
+  const JackCycleHandler handler = {
+    .context = e,
+    .process = process_cycle,
+    .xrun = on_xrun,
+    .shutdown = on_shutdown,
+    .period_changed = on_period_changed,
+    .rate_changed = on_rate_changed,
+    .added_latency = added_latency,
+  };
+  status = jack_backend_activate(e->jack, &handler, why, sizeof(why));
+  if (status != CSJ_SUCCESS) {
+    atomic_store(&e->state, ENGINE_COMPILED);
+    set_error(e, "%s", why);
+    return status;
+  }
+  if (!e->no_connect) {
+    jack_backend_autoconnect(e->jack, e->connect_out, e->connect_in, warn_to_log, e);
+  }
+  return CSJ_SUCCESS;
+}
+
+void
+csj_engine_stop(CsjEngine *e)
+{
+  atomic_store_explicit(&e->stop_requested, true, memory_order_relaxed);
+}
+
+bool
+csj_engine_finished(const CsjEngine *e)
+{
+  return atomic_load_explicit(&((CsjEngine *)e)->state, memory_order_acquire) == ENGINE_FINISHED;
+}
+
+CsjStatus
+csj_engine_wait(CsjEngine *e, int timeout_ms)
+{
+  if (!e) {
+    return CSJ_ERR_BAD_ARG;
+  }
+  struct timespec start;
+  clock_gettime(CLOCK_MONOTONIC, &start);
+  uint32_t last_period = atomic_load(&e->jack_period);
+  while (!csj_engine_finished(e)) {
+    /* A stop request needs a cycle to take effect; if the server is gone
+     * no cycle will come, so settle it here. */
+    if (atomic_load(&e->server_gone)) {
+      finish(e, CSJ_END_SERVER_GONE, 0);
+      break;
+    }
+    const uint32_t period = atomic_load(&e->jack_period);
+    if (period != last_period) {
+      last_period = period;
+      message_log_printf(e->log, 0, "csjack: JACK period is now %u frames; csjack adds %u\n",
+                         period, atomic_load(&e->latency));
+      jack_backend_latency_changed(e->jack);
+    }
+    struct timespec now;
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    const long elapsed_ms = (now.tv_sec - start.tv_sec) * 1000 + (now.tv_nsec - start.tv_nsec) / 1000000;
+    if (timeout_ms >= 0 && elapsed_ms >= timeout_ms) {
+      return CSJ_ERR_TIMEOUT;
+    }
+    const struct timespec tick = {0, 2 * 1000 * 1000};
+    nanosleep(&tick, NULL);
+  }
+  message_log_flush(e->log);
+  return CSJ_SUCCESS;
+}
+
+CsjEndReason
+csj_engine_end_reason(const CsjEngine *e, int *exit_code)
+{
+  CsjEngine *m = (CsjEngine *)e;
+  if (exit_code) {
+    *exit_code = atomic_load(&m->exit_code);
+  }
+  return (CsjEndReason)atomic_load(&m->end_reason);
+}
+
+void
+csj_engine_stats(const CsjEngine *e, CsjStats *out)
+{
+  CsjEngine *m = (CsjEngine *)e;
+  memset(out, 0, sizeof(*out));
+  out->cycles = atomic_load_explicit(&m->cycles, memory_order_relaxed);
+  out->ksmps_blocks = atomic_load_explicit(&m->blocks, memory_order_relaxed);
+  out->xruns = atomic_load_explicit(&m->xruns, memory_order_relaxed);
+  out->messages_dropped = m->log ? message_log_dropped(m->log) : 0;
+  out->period = atomic_load_explicit(&m->jack_period, memory_order_relaxed);
+  out->sample_rate = atomic_load_explicit(&m->jack_rate, memory_order_relaxed);
+  out->ksmps = m->ksmps;
+  out->latency = atomic_load_explicit(&m->latency, memory_order_relaxed);
+  out->inputs = m->n_in;
+  out->outputs = m->n_out;
+}
+
+const char *
+csj_engine_client_name(const CsjEngine *e)
+{
+  return e->client_name;
+}
+
+void
+csj_engine_destroy(CsjEngine *e)
+{
+  if (!e) {
+    return;
+  }
+  /* JACK first: once the client is closed no callback can touch Csound. */
+  jack_backend_close(e->jack);
+  csound_adapter_free(e->csound);
+  message_log_free(e->log);
+  for (uint32_t c = 0; c < JACK_BACKEND_MAX_PORTS; ++c) {
+    free(e->fifo[c]);
+  }
+  free(e->client_name);
+  free(e->connect_out);
+  free(e->connect_in);
+  free(e);
+}

@@ -1,0 +1,297 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+
+#include "jack_backend.h"
+
+#include <jack/jack.h>
+#include <jack/metadata.h>
+
+#include <errno.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+struct JackBackendImpl {
+  jack_client_t *client;
+  JackCycleHandler handler;
+  bool active;
+  uint32_t n_inputs;
+  uint32_t n_outputs;
+  jack_port_t *inputs[JACK_BACKEND_MAX_PORTS];
+  jack_port_t *outputs[JACK_BACKEND_MAX_PORTS];
+  /* Filled each cycle with that cycle's buffers (never cached across). */
+  const float *in_buffers[JACK_BACKEND_MAX_PORTS];
+  float *out_buffers[JACK_BACKEND_MAX_PORTS];
+  /* Written by the shutdown callback only, read after it has flagged. */
+  char shutdown_reason[256];
+  _Atomic bool shut_down;
+};
+
+static int
+on_process(jack_nframes_t nframes, void *arg)
+{
+  JackBackend *jb = arg;
+  for (uint32_t i = 0; i < jb->n_inputs; ++i) {
+    jb->in_buffers[i] = jack_port_get_buffer(jb->inputs[i], nframes);
+  }
+  for (uint32_t i = 0; i < jb->n_outputs; ++i) {
+    jb->out_buffers[i] = jack_port_get_buffer(jb->outputs[i], nframes);
+  }
+  jb->handler.process(jb->handler.context, nframes, jb->in_buffers, jb->out_buffers);
+  return 0; /* non-zero would remove us from the graph */
+}
+
+static int
+on_xrun(void *arg)
+{
+  JackBackend *jb = arg;
+  jb->handler.xrun(jb->handler.context);
+  return 0;
+}
+
+static int
+on_buffer_size(jack_nframes_t nframes, void *arg)
+{
+  JackBackend *jb = arg;
+  jb->handler.period_changed(jb->handler.context, nframes);
+  return 0;
+}
+
+static int
+on_sample_rate(jack_nframes_t rate, void *arg)
+{
+  JackBackend *jb = arg;
+  jb->handler.rate_changed(jb->handler.context, rate);
+  return 0;
+}
+
+static void
+on_shutdown(jack_status_t code, const char *reason, void *arg)
+{
+  (void)code;
+  JackBackend *jb = arg;
+  /* Like a signal handler: copy the reason into fixed storage and flag. */
+  snprintf(jb->shutdown_reason, sizeof(jb->shutdown_reason), "%s",
+           reason ? reason : "unknown reason");
+  atomic_store_explicit(&jb->shut_down, true, memory_order_release);
+  jb->handler.shutdown(jb->handler.context);
+}
+
+/* Our outputs lag our inputs by the handler's added latency: publish the
+ * input-side range plus that on the outputs, and the reverse. */
+static void
+on_latency(jack_latency_callback_mode_t mode, void *arg)
+{
+  JackBackend *jb = arg;
+  const uint32_t added = jb->handler.added_latency(jb->handler.context);
+  jack_port_t **from = mode == JackCaptureLatency ? jb->inputs : jb->outputs;
+  jack_port_t **to = mode == JackCaptureLatency ? jb->outputs : jb->inputs;
+  const uint32_t n_from = mode == JackCaptureLatency ? jb->n_inputs : jb->n_outputs;
+  const uint32_t n_to = mode == JackCaptureLatency ? jb->n_outputs : jb->n_inputs;
+
+  jack_latency_range_t range = {UINT32_MAX, 0};
+  for (uint32_t i = 0; i < n_from; ++i) {
+    jack_latency_range_t r;
+    jack_port_get_latency_range(from[i], mode, &r);
+    range.min = r.min < range.min ? r.min : range.min;
+    range.max = r.max > range.max ? r.max : range.max;
+  }
+  if (n_from == 0) {
+    range.min = range.max = 0;
+  }
+  range.min += added;
+  range.max += added;
+  for (uint32_t i = 0; i < n_to; ++i) {
+    jack_port_set_latency_range(to[i], mode, &range);
+  }
+}
+
+CsjStatus
+jack_backend_open(const char *client_name, const char *server_name, JackBackend **out,
+                  char *why, size_t why_size)
+{
+  *out = NULL;
+  JackBackend *jb = calloc(1, sizeof(*jb));
+  if (!jb) {
+    snprintf(why, why_size, "out of memory");
+    return CSJ_ERR_NO_MEMORY;
+  }
+  jack_options_t options = JackNoStartServer | JackUseExactName;
+  if (server_name) {
+    options |= JackServerName;
+  }
+  jack_status_t status = 0;
+  jb->client = jack_client_open(client_name, options, &status, server_name);
+  if (!jb->client) {
+    free(jb);
+    const char *server = server_name ? server_name : getenv("JACK_DEFAULT_SERVER");
+    if (status & JackNameNotUnique) {
+      snprintf(why, why_size, "JACK client name '%s' is already in use (choose another with --name)",
+               client_name);
+      return CSJ_ERR_NAME_TAKEN;
+    }
+    if (status & (JackServerFailed | JackServerError)) {
+      snprintf(why, why_size, "cannot reach JACK server '%s': is it running? (csjack never starts one)",
+               server ? server : "default");
+      return CSJ_ERR_NO_SERVER;
+    }
+    snprintf(why, why_size, "cannot open JACK client '%s' (JACK status 0x%x)", client_name,
+             (unsigned)status);
+    return CSJ_ERR_JACK;
+  }
+  atomic_init(&jb->shut_down, false);
+  *out = jb;
+  return CSJ_SUCCESS;
+}
+
+void
+jack_backend_close(JackBackend *jb)
+{
+  if (!jb) {
+    return;
+  }
+  if (jb->active && !atomic_load(&jb->shut_down)) {
+    jack_deactivate(jb->client);
+  }
+  jack_client_close(jb->client);
+  free(jb);
+}
+
+uint32_t
+jack_backend_sample_rate(const JackBackend *jb)
+{
+  return jack_get_sample_rate(jb->client);
+}
+
+uint32_t
+jack_backend_period(const JackBackend *jb)
+{
+  return jack_get_buffer_size(jb->client);
+}
+
+const char *
+jack_backend_client_name(const JackBackend *jb)
+{
+  return jack_get_client_name(jb->client);
+}
+
+static void
+describe_port(JackBackend *jb, jack_port_t *port, const char *pretty, uint32_t order)
+{
+  jack_uuid_t uuid = jack_port_uuid(port);
+  char order_text[16];
+  snprintf(order_text, sizeof(order_text), "%u", order);
+  jack_set_property(jb->client, uuid, JACK_METADATA_PRETTY_NAME, pretty, "text/plain");
+  jack_set_property(jb->client, uuid, JACK_METADATA_ORDER, order_text,
+                    "http://www.w3.org/2001/XMLSchema#integer");
+}
+
+CsjStatus
+jack_backend_register_ports(JackBackend *jb, uint32_t inputs, uint32_t outputs, char *why,
+                            size_t why_size)
+{
+  if (inputs > JACK_BACKEND_MAX_PORTS || outputs > JACK_BACKEND_MAX_PORTS) {
+    snprintf(why, why_size, "too many channels (%u in, %u out; at most %d each)", inputs,
+             outputs, JACK_BACKEND_MAX_PORTS);
+    return CSJ_ERR_BAD_ARG;
+  }
+  char name[32];
+  char pretty[64];
+  for (uint32_t i = 0; i < inputs; ++i) {
+    snprintf(name, sizeof(name), "in_%u", i + 1);
+    jb->inputs[i] = jack_port_register(jb->client, name, JACK_DEFAULT_AUDIO_TYPE, JackPortIsInput, 0);
+    if (!jb->inputs[i]) {
+      snprintf(why, why_size, "cannot register JACK port %s", name);
+      return CSJ_ERR_JACK;
+    }
+    snprintf(pretty, sizeof(pretty), "Csound in %u", i + 1);
+    describe_port(jb, jb->inputs[i], pretty, i + 1);
+    jb->n_inputs = i + 1;
+  }
+  for (uint32_t i = 0; i < outputs; ++i) {
+    snprintf(name, sizeof(name), "out_%u", i + 1);
+    jb->outputs[i] = jack_port_register(jb->client, name, JACK_DEFAULT_AUDIO_TYPE, JackPortIsOutput, 0);
+    if (!jb->outputs[i]) {
+      snprintf(why, why_size, "cannot register JACK port %s", name);
+      return CSJ_ERR_JACK;
+    }
+    snprintf(pretty, sizeof(pretty), "Csound out %u", i + 1);
+    describe_port(jb, jb->outputs[i], pretty, inputs + i + 1);
+    jb->n_outputs = i + 1;
+  }
+  return CSJ_SUCCESS;
+}
+
+CsjStatus
+jack_backend_activate(JackBackend *jb, const JackCycleHandler *handler, char *why, size_t why_size)
+{
+  jb->handler = *handler;
+  jack_set_process_callback(jb->client, on_process, jb);
+  jack_set_xrun_callback(jb->client, on_xrun, jb);
+  jack_set_buffer_size_callback(jb->client, on_buffer_size, jb);
+  jack_set_sample_rate_callback(jb->client, on_sample_rate, jb);
+  jack_set_latency_callback(jb->client, on_latency, jb);
+  jack_on_info_shutdown(jb->client, on_shutdown, jb);
+  if (jack_activate(jb->client) != 0) {
+    snprintf(why, why_size, "cannot activate JACK client");
+    return CSJ_ERR_JACK;
+  }
+  jb->active = true;
+  return CSJ_SUCCESS;
+}
+
+void
+jack_backend_latency_changed(JackBackend *jb)
+{
+  jack_recompute_total_latencies(jb->client);
+}
+
+static void
+connect_ports(JackBackend *jb, jack_port_t **ours, uint32_t n_ours, const char *regex,
+              unsigned long flags, bool we_are_source,
+              void (*warn)(void *, const char *), void *warn_data)
+{
+  if (n_ours == 0) {
+    return;
+  }
+  char text[512];
+  const char **peers = jack_get_ports(jb->client, regex, JACK_DEFAULT_AUDIO_TYPE,
+                                      flags | (regex ? 0 : JackPortIsPhysical));
+  uint32_t n_peers = 0;
+  while (peers && peers[n_peers]) {
+    ++n_peers;
+  }
+  const char *what = regex ? regex : (we_are_source ? "physical playback" : "physical capture");
+  if (n_peers == 0) {
+    snprintf(text, sizeof(text), "csjack: warning: no %s ports to connect %s\n", what,
+             we_are_source ? "our outputs to" : "our inputs from");
+    warn(warn_data, text);
+  }
+  for (uint32_t i = 0; i < n_ours && i < n_peers; ++i) {
+    const char *mine = jack_port_name(ours[i]);
+    const char *src = we_are_source ? mine : peers[i];
+    const char *dst = we_are_source ? peers[i] : mine;
+    int err = jack_connect(jb->client, src, dst);
+    if (err != 0 && err != EEXIST) {
+      snprintf(text, sizeof(text), "csjack: warning: cannot connect %s to %s\n", src, dst);
+      warn(warn_data, text);
+    }
+  }
+  if (peers) {
+    jack_free(peers);
+  }
+}
+
+void
+jack_backend_autoconnect(JackBackend *jb, const char *out_regex, const char *in_regex,
+                         void (*warn)(void *data, const char *text), void *warn_data)
+{
+  connect_ports(jb, jb->outputs, jb->n_outputs, out_regex, JackPortIsInput, true, warn, warn_data);
+  connect_ports(jb, jb->inputs, jb->n_inputs, in_regex, JackPortIsOutput, false, warn, warn_data);
+}
+
+const char *
+jack_backend_shutdown_reason(const JackBackend *jb)
+{
+  return jb->shutdown_reason;
+}

@@ -1,0 +1,80 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * The JACK backend: the only file that calls the JACK API.
+ *
+ * It opens the client, registers ports with metadata, sets every callback
+ * before activation, connects after it, and hands each cycle's port buffers
+ * to a JackCycleHandler. The engine is written against the handler, so it
+ * can be driven without JACK.
+ */
+
+#ifndef CSJ_JACK_BACKEND_H
+#define CSJ_JACK_BACKEND_H
+
+#include "csjack.h"
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+/** The most ports per direction; more channels are refused at start. */
+#define JACK_BACKEND_MAX_PORTS 64
+
+typedef struct JackBackendImpl JackBackend;
+
+/** What the backend calls. All but `process` run on non-RT JACK threads. */
+typedef struct {
+  void *context;
+  /** The process callback's work: real-time, must not block. */
+  void (*process)(void *context, uint32_t nframes, const float *const *in,
+                  float *const *out);
+  /** Counts an xrun. Real-time safe. */
+  void (*xrun)(void *context);
+  /** The server is gone. Must only set a flag (like a signal handler). */
+  void (*shutdown)(void *context);
+  /** The period changed: frames. */
+  void (*period_changed)(void *context, uint32_t frames);
+  /** The sample rate changed: frames per second. */
+  void (*rate_changed)(void *context, uint32_t rate);
+  /** Frames of latency the handler adds between input and output. */
+  uint32_t (*added_latency)(void *context);
+} JackCycleHandler;
+
+/**
+ * Opens a client with JackNoStartServer | JackUseExactName. On failure
+ * returns CSJ_ERR_NO_SERVER, CSJ_ERR_NAME_TAKEN or CSJ_ERR_JACK and writes a
+ * one-line reason into @p why.
+ */
+CsjStatus jack_backend_open(const char *client_name, const char *server_name,
+                            JackBackend **out, char *why, size_t why_size);
+
+/** Closes the client (deactivating first). NULL is a no-op. */
+void jack_backend_close(JackBackend *jb);
+
+uint32_t jack_backend_sample_rate(const JackBackend *jb);
+uint32_t jack_backend_period(const JackBackend *jb);
+const char *jack_backend_client_name(const JackBackend *jb);
+
+/** Registers in_1..in_N and out_1..out_M with pretty-name and order metadata. */
+CsjStatus jack_backend_register_ports(JackBackend *jb, uint32_t inputs, uint32_t outputs,
+                                      char *why, size_t why_size);
+
+/** Sets all callbacks, then activates. */
+CsjStatus jack_backend_activate(JackBackend *jb, const JackCycleHandler *handler,
+                                char *why, size_t why_size);
+
+/** Tells JACK our added latency changed (after a period change). */
+void jack_backend_latency_changed(JackBackend *jb);
+
+/**
+ * Connects outputs to the ports matching @p out_regex (NULL: physical
+ * playback) and inputs from @p in_regex (NULL: physical capture), pairing
+ * them in order. Missing peers are reported through @p warn, never fatal.
+ */
+void jack_backend_autoconnect(JackBackend *jb, const char *out_regex, const char *in_regex,
+                              void (*warn)(void *data, const char *text), void *warn_data);
+
+/** Why the server shut us down (valid after the shutdown callback). */
+const char *jack_backend_shutdown_reason(const JackBackend *jb);
+
+#endif

@@ -1,0 +1,39 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* Status and end-reason strings: static text, so safe on any thread. */
+
+#include "csjack.h"
+
+const char *
+csj_strerror(CsjStatus status)
+{
+  switch (status) {
+  case CSJ_SUCCESS: return "success";
+  case CSJ_ERR_BAD_ARG: return "invalid argument";
+  case CSJ_ERR_NO_MEMORY: return "out of memory";
+  case CSJ_ERR_FILE: return "file missing or unreadable";
+  case CSJ_ERR_COMPILE: return "Csound could not compile the orchestra";
+  case CSJ_ERR_CSOUND: return "Csound failed to start";
+  case CSJ_ERR_NO_SERVER: return "no JACK server is running";
+  case CSJ_ERR_NAME_TAKEN: return "JACK client name already in use";
+  case CSJ_ERR_JACK: return "JACK error";
+  case CSJ_ERR_KSMPS: return "ksmps is larger than the JACK period";
+  case CSJ_ERR_NO_OUTPUTS: return "the orchestra has no output channels";
+  case CSJ_ERR_STATE: return "not allowed in the engine's current state";
+  case CSJ_ERR_TIMEOUT: return "timed out";
+  }
+  return "unknown status";
+}
+
+const char *
+csj_end_reason_name(CsjEndReason reason)
+{
+  switch (reason) {
+  case CSJ_END_NONE: return "running";
+  case CSJ_END_SCORE: return "score ended";
+  case CSJ_END_EXITNOW: return "exitnow";
+  case CSJ_END_STOPPED: return "stopped";
+  case CSJ_END_CSOUND_ERROR: return "Csound error";
+  case CSJ_END_SERVER_GONE: return "JACK server gone";
+  }
+  return "unknown";
+}

@@ -90,11 +90,14 @@ exit_code_for(CsjStatus status)
   }
 }
 
+/* Tears down first, so Csound's closing chatter comes before our one line. */
 static int
 fail(CsjEngine *e, CsjStatus status)
 {
-  fprintf(stderr, "csjack: error: %s\n", csj_last_error(e));
+  char why[512];
+  snprintf(why, sizeof(why), "%s", csj_last_error(e));
   csj_engine_destroy(e);
+  fprintf(stderr, "csjack: error: %s\n", why);
   return exit_code_for(status);
 }
 

@@ -106,6 +106,24 @@ on_latency(jack_latency_callback_mode_t mode, void *arg)
   }
 }
 
+/* jack2 reports a clash under JackUseExactName as a plain server error,
+ * without JackNameNotUnique: ask the server whether the name is taken. */
+static bool
+client_name_exists(const char *client_name, const char *server_name)
+{
+  jack_options_t options = JackNoStartServer | (server_name ? JackServerName : 0);
+  jack_status_t status = 0;
+  jack_client_t *probe = jack_client_open("csjack-probe", options, &status, server_name);
+  if (!probe) {
+    return false;
+  }
+  char *uuid = jack_get_uuid_for_client_name(probe, client_name);
+  const bool exists = uuid != NULL;
+  jack_free(uuid);
+  jack_client_close(probe);
+  return exists;
+}
+
 CsjStatus
 jack_backend_open(const char *client_name, const char *server_name, JackBackend **out,
                   char *why, size_t why_size)
@@ -125,15 +143,15 @@ jack_backend_open(const char *client_name, const char *server_name, JackBackend 
   if (!jb->client) {
     free(jb);
     const char *server = server_name ? server_name : getenv("JACK_DEFAULT_SERVER");
-    if (status & JackNameNotUnique) {
-      snprintf(why, why_size, "JACK client name '%s' is already in use (choose another with --name)",
-               client_name);
-      return CSJ_ERR_NAME_TAKEN;
-    }
-    if (status & (JackServerFailed | JackServerError)) {
+    if (status & JackServerFailed) {
       snprintf(why, why_size, "cannot reach JACK server '%s': is it running? (csjack never starts one)",
                server ? server : "default");
       return CSJ_ERR_NO_SERVER;
+    }
+    if ((status & JackNameNotUnique) || client_name_exists(client_name, server_name)) {
+      snprintf(why, why_size, "JACK client name '%s' is already in use (choose another with --name)",
+               client_name);
+      return CSJ_ERR_NAME_TAKEN;
     }
     snprintf(why, why_size, "cannot open JACK client '%s' (JACK status 0x%x)", client_name,
              (unsigned)status);

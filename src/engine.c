@@ -590,6 +590,7 @@ csj_engine_wait(CsjEngine *e, int timeout_ms)
   struct timespec start;
   clock_gettime(CLOCK_MONOTONIC, &start);
   uint32_t last_period = atomic_load(&e->jack_period);
+  uint32_t last_rate = atomic_load(&e->jack_rate);
   while (!csj_engine_finished(e)) {
     /* A stop request needs a cycle to take effect; if the server is gone
      * no cycle will come, so settle it here. */
@@ -603,6 +604,15 @@ csj_engine_wait(CsjEngine *e, int timeout_ms)
       message_log_printf(e->log, 0, "csjack: JACK period is now %u frames; csjack adds %u\n",
                          period, atomic_load(&e->latency));
       jack_backend_latency_changed(e->jack);
+    }
+    const uint32_t rate = atomic_load(&e->jack_rate);
+    if (rate != last_rate) {
+      /* Csound cannot change sr while it performs: keep playing, say so. */
+      last_rate = rate;
+      message_log_printf(e->log, 0,
+                         "csjack: warning: JACK's sample rate changed to %u Hz; Csound keeps "
+                         "running at %.0f Hz, so pitch and time are off until restarted\n",
+                         rate, csound_adapter_sample_rate(e->csound));
     }
     struct timespec now;
     clock_gettime(CLOCK_MONOTONIC, &now);

@@ -20,10 +20,12 @@
 
 #include <errno.h>
 #include <getopt.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 enum {
@@ -37,16 +39,6 @@ enum {
   EXIT_UNUSABLE = 7,
   EXIT_SERVER_GONE = 8,
 };
-
-/* Set by the signal handler only; sig_atomic_t is the one type a handler
- * may write. The main thread polls it. */
-static volatile sig_atomic_t stop_signal;
-
-static void
-on_signal(int sig)
-{
-  stop_signal = sig;
-}
 
 static void
 usage(FILE *to)
@@ -157,12 +149,17 @@ main(int argc, char **argv)
     return EXIT_FILE;
   }
 
-  struct sigaction sa;
-  memset(&sa, 0, sizeof(sa));
-  sa.sa_handler = on_signal;
-  sigemptyset(&sa.sa_mask);
-  sigaction(SIGINT, &sa, NULL);
-  sigaction(SIGTERM, &sa, NULL);
+  /* SIGINT and SIGTERM are blocked before any thread exists, so JACK's and
+   * Csound's threads inherit the mask and no signal interrupts a JACK
+   * request halfway (that leaves libjack's request channel out of step).
+   * The main thread takes them synchronously with sigtimedwait: no handler
+   * runs at all. */
+  sigset_t stop_signals;
+  sigemptyset(&stop_signals);
+  sigaddset(&stop_signals, SIGINT);
+  sigaddset(&stop_signals, SIGTERM);
+  pthread_sigmask(SIG_BLOCK, &stop_signals, NULL);
+  int stop_signal = 0;
 
   CsjEngine *e = NULL;
   CsjStatus status = csj_engine_create(&opts, &e);
@@ -182,7 +179,13 @@ main(int argc, char **argv)
           path, csj_engine_client_name(e), stats.sample_rate, stats.period, stats.ksmps,
           stats.inputs, stats.outputs, stats.latency);
 
-  while (!stop_signal && csj_engine_wait(e, 50) == CSJ_ERR_TIMEOUT) {
+  const struct timespec poll_interval = {0, 50 * 1000 * 1000};
+  while (csj_engine_wait(e, 0) == CSJ_ERR_TIMEOUT) {
+    const int sig = sigtimedwait(&stop_signals, NULL, &poll_interval);
+    if (sig > 0) {
+      stop_signal = sig;
+      break;
+    }
   }
   if (stop_signal && !csj_engine_finished(e)) {
     csj_engine_stop(e);

@@ -174,6 +174,12 @@ csound_adapter_set_option(CsoundAdapter *cs, const char *option)
 }
 
 int
+csound_adapter_load_plugins(CsoundAdapter *cs, const char *dir)
+{
+  return csoundLoadPlugins(cs->csound, dir);
+}
+
+int
 csound_adapter_compile_csd_file(CsoundAdapter *cs, const char *path)
 {
   return csoundCompileCsd(cs->csound, path);

@@ -40,6 +40,9 @@ void csound_adapter_free(CsoundAdapter *cs);
 /** Sets a command-line option before compiling. 0 on success. */
 int csound_adapter_set_option(CsoundAdapter *cs, const char *option);
 
+/** Loads every plugin library in @p dir now, before compiling. 0 on success. */
+int csound_adapter_load_plugins(CsoundAdapter *cs, const char *dir);
+
 /** Compile before start. 0 on success. NOT real-time safe. */
 int csound_adapter_compile_csd_file(CsoundAdapter *cs, const char *path);
 int csound_adapter_compile_csd_text(CsoundAdapter *cs, const char *text);

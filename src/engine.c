@@ -20,13 +20,16 @@
 #include "jack_backend.h"
 #include "message_log.h"
 
+#include <dirent.h>
 #include <errno.h>
+#include <limits.h>
 #include <regex.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 /* JACK2's largest period; FIFOs are sized for it so a buffer-size change
  * never allocates. */
@@ -134,6 +137,49 @@ csj_last_error(const CsjEngine *e)
   return e ? e->last_error : create_error;
 }
 
+#define OPCODE_LIB_OPTION "--opcode-lib="
+
+/*
+ * Csound 6.18 loads --opcode-lib libraries only in csoundStart, after we
+ * have compiled, so their opcodes would be unknown to the orchestra. We load
+ * them before compiling instead: csoundLoadPlugins takes a directory, so the
+ * named libraries are linked into a private temporary one.
+ */
+static void
+load_opcode_libs(CsjEngine *e, const char *list)
+{
+  char dir[] = "/tmp/csjack-plugins-XXXXXX";
+  if (!mkdtemp(dir)) {
+    message_log_printf(e->log, 0, "csjack: warning: cannot stage --opcode-lib: %s\n", strerror(errno));
+    return;
+  }
+  char *names = strdup(list);
+  char link_path[PATH_MAX + 64];
+  int n = 0;
+  for (char *save = NULL, *lib = strtok_r(names, ",", &save); lib; lib = strtok_r(NULL, ",", &save)) {
+    char *real = realpath(lib, NULL);
+    const char *base = strrchr(lib, '/') ? strrchr(lib, '/') + 1 : lib;
+    snprintf(link_path, sizeof(link_path), "%s/%d-%s", dir, n++, base);
+    if (!real || symlink(real, link_path) != 0) {
+      message_log_printf(e->log, 0, "csjack: warning: cannot load opcode library '%s'\n", lib);
+    }
+    free(real);
+  }
+  free(names);
+  csound_adapter_load_plugins(e->csound, dir);
+  DIR *d = opendir(dir);
+  for (struct dirent *entry; d && (entry = readdir(d)) != NULL;) {
+    if (entry->d_name[0] != '.') {
+      snprintf(link_path, sizeof(link_path), "%s/%s", dir, entry->d_name);
+      unlink(link_path);
+    }
+  }
+  if (d) {
+    closedir(d);
+  }
+  rmdir(dir);
+}
+
 CsjStatus
 csj_engine_create(const CsjOptions *opts, CsjEngine **out)
 {
@@ -182,7 +228,12 @@ csj_engine_create(const CsjOptions *opts, CsjEngine **out)
   csound_adapter_set_option(e->csound, "-d");     /* no graphs */
   csound_adapter_set_option(e->csound, "-m0");    /* no per-note messages */
   for (int i = 0; i < opts->csound_argc; ++i) {
-    csound_adapter_set_option(e->csound, opts->csound_argv[i]);
+    const char *arg = opts->csound_argv[i];
+    if (strncmp(arg, OPCODE_LIB_OPTION, strlen(OPCODE_LIB_OPTION)) == 0) {
+      load_opcode_libs(e, arg + strlen(OPCODE_LIB_OPTION));
+    } else {
+      csound_adapter_set_option(e->csound, arg);
+    }
   }
   csound_adapter_set_option(e->csound, sr_option);
   *out = e;

@@ -1,0 +1,737 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* Test harness: private jackd, probe client, child processes. See the .h. */
+
+#include "jack_harness.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <glob.h>
+#include <math.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <criterion/criterion.h>
+#include <criterion/new/assert.h>
+
+#define PROBE_MAX_PORTS 8
+
+/* ---- time ------------------------------------------------------------------ */
+
+double harness_now_ms(void)
+{
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
+}
+
+void harness_sleep_ms(double ms)
+{
+  if (ms <= 0)
+    return;
+  struct timespec ts;
+  ts.tv_sec = (time_t)(ms / 1e3);
+  ts.tv_nsec = (long)((ms - (double)ts.tv_sec * 1e3) * 1e6);
+  while (nanosleep(&ts, &ts) == -1 && errno == EINTR) {
+  }
+}
+
+/* ---- unique names ------------------------------------------------------------ */
+
+const char *harness_name(const char *base)
+{
+  char *s = NULL;
+  if (asprintf(&s, "%s-%d", base, (int)getpid()) < 0)
+    abort();
+  return s;
+}
+
+const char *harness_port(const char *base, const char *port)
+{
+  char *s = NULL;
+  if (asprintf(&s, "%s-%d:%s", base, (int)getpid(), port) < 0)
+    abort();
+  return s;
+}
+
+/* ---- child setup shared by jackd and CLI children --------------------------- */
+
+/* In a freshly forked child: die with the parent, default signal state. */
+static void child_common_setup(pid_t parent)
+{
+  prctl(PR_SET_PDEATHSIG, SIGKILL);
+  if (getppid() != parent)
+    _exit(127);
+  sigset_t none;
+  sigemptyset(&none);
+  sigprocmask(SIG_SETMASK, &none, NULL);
+  signal(SIGINT, SIG_DFL);
+  signal(SIGTERM, SIG_DFL);
+  signal(SIGPIPE, SIG_DFL);
+  signal(SIGCHLD, SIG_DFL);
+}
+
+static void redirect_fd(int fd, const char *path, int flags)
+{
+  int f = open(path, flags, 0644);
+  if (f < 0)
+    _exit(126);
+  if (f != fd) {
+    dup2(f, fd);
+    close(f);
+  }
+}
+
+char *harness_read_file(const char *path)
+{
+  FILE *f = fopen(path, "rb");
+  if (!f)
+    return strdup("");
+  size_t cap = 4096, len = 0;
+  char *buf = malloc(cap);
+  size_t n;
+  while (buf && (n = fread(buf + len, 1, cap - len - 1, f)) > 0) {
+    len += n;
+    if (cap - len <= 1) {
+      cap *= 2;
+      buf = realloc(buf, cap);
+    }
+  }
+  fclose(f);
+  if (!buf)
+    return strdup("");
+  buf[len] = '\0';
+  return buf;
+}
+
+/* ---- private JACK server ---------------------------------------------------- */
+
+static struct {
+  pid_t pid;
+  char name[64];
+  char log_path[256];
+  char killed_name[64]; /* SIGKILLed, registry entry still to reclaim */
+} g_srv = {.pid = -1};
+
+static unsigned g_name_counter;
+
+static void silent_jack_message(const char *msg) { (void)msg; }
+
+static void stderr_jack_message(const char *msg)
+{
+  fprintf(stderr, "[jack] %s\n", msg);
+}
+
+const char *harness_server_name(void)
+{
+  return g_srv.pid > 0 ? g_srv.name : NULL;
+}
+
+bool harness_server_running(void)
+{
+  if (g_srv.pid <= 0)
+    return false;
+  int st;
+  pid_t r = waitpid(g_srv.pid, &st, WNOHANG);
+  return r == 0;
+}
+
+void harness_no_server(void)
+{
+  char name[64];
+  snprintf(name, sizeof name, "csjtest-none-%d-%u", (int)getpid(),
+           ++g_name_counter);
+  setenv("JACK_NO_START_SERVER", "1", 1);
+  setenv("JACK_NO_AUDIO_RESERVATION", "1", 1);
+  setenv("JACK_DEFAULT_SERVER", name, 1);
+}
+
+/* Removes /dev/shm leftovers carrying our unique server name (after SIGKILL
+ * jackd cannot clean up its semaphores and sockets). Only names that contain
+ * "_csjtest-<pid>-<n>_" match, so nothing else is touched. */
+static void cleanup_server_files(const char *name)
+{
+  char pattern[160];
+  snprintf(pattern, sizeof pattern, "/dev/shm/jack*_%s_*", name);
+  glob_t g;
+  if (glob(pattern, GLOB_NOSORT, NULL, &g) == 0) {
+    for (size_t i = 0; i < g.gl_pathc; i++)
+      unlink(g.gl_pathv[i]);
+  }
+  globfree(&g);
+}
+
+static void server_forget(void)
+{
+  cleanup_server_files(g_srv.name);
+  if (!getenv("CSJ_TEST_KEEP_LOGS"))
+    unlink(g_srv.log_path);
+  g_srv.pid = -1;
+}
+
+static bool server_accepts_clients(const char *name);
+
+/*
+ * JACK keeps a registry of running servers in shared memory with room for
+ * only 8 (MAX_SERVERS). A server killed with SIGKILL cannot unregister, and
+ * JACK reclaims a dead entry only when a server of the same name starts. So
+ * after a SIGKILL (and for leftovers of crashed test runs) the harness starts
+ * a throwaway jackd under the same name and stops it cleanly: JACK's own
+ * code frees the entry. Only names "csjtest-<pid>-<n>" whose test process
+ * <pid> is gone (or is us) are touched.
+ */
+static void reclaim_server_name(const char *name)
+{
+  pid_t parent = getpid();
+  fflush(NULL);
+  pid_t pid = fork();
+  if (pid < 0)
+    return;
+  if (pid == 0) {
+    child_common_setup(parent);
+    redirect_fd(0, "/dev/null", O_RDONLY);
+    redirect_fd(1, "/dev/null", O_WRONLY);
+    dup2(1, 2);
+    execlp("jackd", "jackd", "--no-realtime", "-n", name, "-d", "dummy",
+           "-r", "48000", "-p", "256", "-C", "0", "-P", "0", (char *)NULL);
+    _exit(127);
+  }
+  double deadline = harness_now_ms() + 3000;
+  int st;
+  for (;;) {
+    if (waitpid(pid, &st, WNOHANG) == pid) {
+      cleanup_server_files(name);
+      return; /* exited by itself (e.g. a live server has the name) */
+    }
+    if (server_accepts_clients(name) || harness_now_ms() > deadline)
+      break;
+    harness_sleep_ms(20);
+  }
+  kill(pid, SIGTERM);
+  deadline = harness_now_ms() + 3000;
+  while (waitpid(pid, &st, WNOHANG) != pid) {
+    if (harness_now_ms() > deadline) {
+      kill(pid, SIGKILL);
+      waitpid(pid, &st, 0);
+      break;
+    }
+    harness_sleep_ms(10);
+  }
+  cleanup_server_files(name);
+}
+
+/* Finds registry entries of dead csjtest servers and reclaims them. */
+static void reclaim_stale_test_servers(void)
+{
+  FILE *f = fopen("/dev/shm/jack-shm-registry", "rb");
+  if (!f)
+    return;
+  static char buf[1 << 20];
+  size_t n = fread(buf, 1, sizeof buf - 1, f);
+  fclose(f);
+  buf[n] = '\0';
+  char prefix[64];
+  int plen = snprintf(prefix, sizeof prefix, "jack-%d:csjtest-", (int)getuid());
+  char found[16][64];
+  int nfound = 0;
+  for (size_t i = 0; i + (size_t)plen < n && nfound < 16; i++) {
+    if (memcmp(buf + i, prefix, (size_t)plen) != 0)
+      continue;
+    const char *name = buf + i + plen - strlen("csjtest-");
+    const char *end = memchr(name, ':', 64);
+    if (!end || end - name >= 64)
+      continue;
+    char nm[64];
+    memcpy(nm, name, (size_t)(end - name));
+    nm[end - name] = '\0';
+    int tpid = 0;
+    unsigned k = 0;
+    if (sscanf(nm, "csjtest-%d-%u", &tpid, &k) != 2 || tpid <= 0)
+      continue;
+    if (g_srv.pid > 0 && strcmp(nm, g_srv.name) == 0)
+      continue; /* our running server */
+    bool dead = tpid == (int)getpid() || (kill(tpid, 0) == -1 && errno == ESRCH);
+    if (dead)
+      snprintf(found[nfound++], 64, "%s", nm);
+  }
+  for (int i = 0; i < nfound; i++)
+    reclaim_server_name(found[i]);
+}
+
+static bool server_accepts_clients(const char *name)
+{
+  jack_status_t status = 0;
+  jack_set_error_function(silent_jack_message);
+  jack_set_info_function(silent_jack_message);
+  char me[64];
+  snprintf(me, sizeof me, "csjharness-%d", (int)getpid());
+  jack_client_t *c = jack_client_open(
+      me, JackNoStartServer | JackServerName, &status, name);
+  jack_set_error_function(stderr_jack_message);
+  jack_set_info_function(silent_jack_message);
+  if (!c)
+    return false;
+  jack_client_close(c);
+  return true;
+}
+
+void harness_server_start(uint32_t period, uint32_t rate)
+{
+  cr_assert(g_srv.pid <= 0, "harness: a server is already running");
+  reclaim_stale_test_servers();
+
+  snprintf(g_srv.name, sizeof g_srv.name, "csjtest-%d-%u", (int)getpid(),
+           ++g_name_counter);
+  snprintf(g_srv.log_path, sizeof g_srv.log_path, "/tmp/%s.log", g_srv.name);
+  setenv("JACK_NO_AUDIO_RESERVATION", "1", 1);
+  setenv("JACK_NO_START_SERVER", "1", 1);
+  setenv("JACK_DEFAULT_SERVER", g_srv.name, 1);
+
+  char per[16], rt[16];
+  snprintf(per, sizeof per, "%u", (unsigned)period);
+  snprintf(rt, sizeof rt, "%u", (unsigned)rate);
+
+  pid_t parent = getpid();
+  fflush(NULL);
+  pid_t pid = fork();
+  cr_assert(pid >= 0, "harness: fork failed: %s", strerror(errno));
+  if (pid == 0) {
+    child_common_setup(parent);
+    redirect_fd(0, "/dev/null", O_RDONLY);
+    redirect_fd(1, g_srv.log_path, O_WRONLY | O_CREAT | O_TRUNC);
+    dup2(1, 2);
+    execlp("jackd", "jackd", "--no-realtime", "-n", g_srv.name, "-d",
+           "dummy", "-r", rt, "-p", per, "-C", "2", "-P", "2", (char *)NULL);
+    _exit(127);
+  }
+  g_srv.pid = pid;
+
+  double deadline = harness_now_ms() + 5000;
+  for (;;) {
+    int st;
+    if (waitpid(pid, &st, WNOHANG) == pid) {
+      char *log = harness_read_file(g_srv.log_path);
+      g_srv.pid = -1;
+      cleanup_server_files(g_srv.name);
+      unlink(g_srv.log_path);
+      cr_fatal("harness: jackd exited at startup (status 0x%x). Log:\n%s", st,
+               log);
+    }
+    if (server_accepts_clients(g_srv.name))
+      return;
+    if (harness_now_ms() > deadline) {
+      char *log = harness_read_file(g_srv.log_path);
+      harness_server_kill();
+      cr_fatal("harness: jackd '%s' did not accept clients within 5 s. "
+               "Log:\n%s", g_srv.name, log);
+    }
+    harness_sleep_ms(50);
+  }
+}
+
+void harness_server_stop(void)
+{
+  if (g_srv.killed_name[0]) {
+    reclaim_server_name(g_srv.killed_name);
+    g_srv.killed_name[0] = '\0';
+  }
+  if (g_srv.pid <= 0)
+    return;
+  kill(g_srv.pid, SIGTERM);
+  double deadline = harness_now_ms() + 3000;
+  for (;;) {
+    int st;
+    pid_t r = waitpid(g_srv.pid, &st, WNOHANG);
+    if (r == g_srv.pid || (r < 0 && errno == ECHILD))
+      break;
+    if (harness_now_ms() > deadline) {
+      kill(g_srv.pid, SIGKILL);
+      waitpid(g_srv.pid, &st, 0);
+      break;
+    }
+    harness_sleep_ms(10);
+  }
+  server_forget();
+}
+
+void harness_server_kill(void)
+{
+  if (g_srv.pid <= 0)
+    return;
+  kill(g_srv.pid, SIGKILL);
+  int st;
+  waitpid(g_srv.pid, &st, 0);
+  server_forget();
+  /* reclaimed by harness_server_stop() (the .fini), not now: a test that
+   * kills its server should see it gone, not replaced */
+  snprintf(g_srv.killed_name, sizeof g_srv.killed_name, "%s", g_srv.name);
+}
+
+/* ---- probe ---------------------------------------------------------------- */
+
+enum { PROBE_IDLE, PROBE_ARMED, PROBE_RUNNING, PROBE_DONE };
+
+struct HarnessProbe {
+  jack_client_t *client;
+  const char *name;
+  int n_out, n_in;
+  jack_port_t *outs[PROBE_MAX_PORTS];
+  jack_port_t *ins[PROBE_MAX_PORTS];
+  float *play[PROBE_MAX_PORTS];
+  size_t play_len[PROBE_MAX_PORTS];
+  float *rec[PROBE_MAX_PORTS];
+  size_t cap;
+  /* process thread only */
+  size_t pos;
+  jack_nframes_t next_frame;
+  /* shared */
+  atomic_int state;
+  atomic_size_t recorded;
+  atomic_uint discont;
+  jack_nframes_t start_frame; /* published by the release store of recorded */
+};
+
+static int probe_process(jack_nframes_t n, void *arg)
+{
+  HarnessProbe *p = arg;
+  int st = atomic_load_explicit(&p->state, memory_order_acquire);
+  jack_nframes_t now = jack_last_frame_time(p->client);
+
+  if (st == PROBE_ARMED) {
+    p->start_frame = now;
+    p->next_frame = now;
+    p->pos = 0;
+    st = PROBE_RUNNING;
+    atomic_store_explicit(&p->state, PROBE_RUNNING, memory_order_release);
+  }
+  if (st == PROBE_RUNNING && now != p->next_frame)
+    atomic_fetch_add(&p->discont, 1u);
+
+  for (int i = 0; i < p->n_out; i++) {
+    float *b = jack_port_get_buffer(p->outs[i], n);
+    memset(b, 0, sizeof(float) * n);
+    if (st == PROBE_RUNNING && p->play[i] && p->pos < p->play_len[i]) {
+      size_t k = p->play_len[i] - p->pos;
+      if (k > n)
+        k = n;
+      memcpy(b, p->play[i] + p->pos, sizeof(float) * k);
+    }
+  }
+
+  if (st == PROBE_RUNNING) {
+    size_t room = p->cap - p->pos;
+    size_t k = n < room ? n : room;
+    for (int i = 0; i < p->n_in; i++) {
+      const float *b = jack_port_get_buffer(p->ins[i], n);
+      memcpy(p->rec[i] + p->pos, b, sizeof(float) * k);
+    }
+    p->pos += k;
+    p->next_frame = now + n;
+    atomic_store_explicit(&p->recorded, p->pos, memory_order_release);
+    if (p->pos >= p->cap)
+      atomic_store_explicit(&p->state, PROBE_DONE, memory_order_release);
+  }
+  return 0;
+}
+
+/* The probe is a pure source and sink: its outputs do not depend on its
+ * inputs, so it reports zero latency on both and loops through it do not
+ * accumulate. */
+static void probe_latency(jack_latency_callback_mode_t mode, void *arg)
+{
+  HarnessProbe *p = arg;
+  jack_latency_range_t r = {0, 0};
+  if (mode == JackCaptureLatency) {
+    for (int i = 0; i < p->n_out; i++)
+      jack_port_set_latency_range(p->outs[i], mode, &r);
+  } else {
+    for (int i = 0; i < p->n_in; i++)
+      jack_port_set_latency_range(p->ins[i], mode, &r);
+  }
+}
+
+HarnessProbe *probe_open(const char *base, int n_out, int n_in,
+                         size_t rec_capacity_frames)
+{
+  const char *name = harness_name(base);
+  cr_assert(n_out >= 0 && n_out <= PROBE_MAX_PORTS && n_in >= 0 &&
+            n_in <= PROBE_MAX_PORTS);
+  HarnessProbe *p = calloc(1, sizeof *p);
+  cr_assert(p != NULL);
+  p->name = name;
+  p->n_out = n_out;
+  p->n_in = n_in;
+  p->cap = rec_capacity_frames ? rec_capacity_frames : 1;
+  atomic_init(&p->state, PROBE_IDLE);
+  atomic_init(&p->recorded, 0);
+  atomic_init(&p->discont, 0u);
+  for (int i = 0; i < n_in; i++) {
+    p->rec[i] = calloc(p->cap, sizeof(float));
+    cr_assert(p->rec[i] != NULL);
+  }
+
+  jack_status_t status = 0;
+  p->client = jack_client_open(name, JackNoStartServer | JackUseExactName,
+                               &status);
+  cr_assert(p->client != NULL,
+            "probe: jack_client_open('%s') failed, status 0x%x", name,
+            (unsigned)status);
+  cr_assert(eq(int, jack_set_process_callback(p->client, probe_process, p), 0));
+  cr_assert(
+      eq(int, jack_set_latency_callback(p->client, probe_latency, p), 0));
+  for (int i = 0; i < n_out; i++) {
+    char pn[32];
+    snprintf(pn, sizeof pn, "out_%d", i + 1);
+    p->outs[i] = jack_port_register(p->client, pn, JACK_DEFAULT_AUDIO_TYPE,
+                                    JackPortIsOutput, 0);
+    cr_assert(p->outs[i] != NULL, "probe: cannot register %s", pn);
+  }
+  for (int i = 0; i < n_in; i++) {
+    char pn[32];
+    snprintf(pn, sizeof pn, "in_%d", i + 1);
+    p->ins[i] = jack_port_register(p->client, pn, JACK_DEFAULT_AUDIO_TYPE,
+                                   JackPortIsInput, 0);
+    cr_assert(p->ins[i] != NULL, "probe: cannot register %s", pn);
+  }
+  cr_assert(eq(int, jack_activate(p->client), 0), "probe: activate failed");
+  return p;
+}
+
+void probe_set_output(HarnessProbe *p, int out_idx, const float *data,
+                      size_t len)
+{
+  cr_assert(out_idx >= 0 && out_idx < p->n_out);
+  cr_assert(atomic_load(&p->state) == PROBE_IDLE,
+            "probe_set_output after probe_arm");
+  free(p->play[out_idx]);
+  p->play[out_idx] = malloc(sizeof(float) * (len ? len : 1));
+  cr_assert(p->play[out_idx] != NULL);
+  memcpy(p->play[out_idx], data, sizeof(float) * len);
+  p->play_len[out_idx] = len;
+}
+
+void probe_arm(HarnessProbe *p)
+{
+  atomic_store_explicit(&p->state, PROBE_ARMED, memory_order_release);
+}
+
+size_t probe_recorded(const HarnessProbe *p)
+{
+  return atomic_load_explicit(&((HarnessProbe *)p)->recorded,
+                              memory_order_acquire);
+}
+
+bool probe_wait_recorded(HarnessProbe *p, size_t frames, int timeout_ms)
+{
+  if (frames > p->cap)
+    frames = p->cap;
+  double deadline = harness_now_ms() + timeout_ms;
+  while (probe_recorded(p) < frames) {
+    if (harness_now_ms() > deadline)
+      return false;
+    harness_sleep_ms(5);
+  }
+  return true;
+}
+
+const float *probe_recording(const HarnessProbe *p, int in_idx)
+{
+  cr_assert(in_idx >= 0 && in_idx < p->n_in);
+  return p->rec[in_idx];
+}
+
+jack_nframes_t probe_start_frame(const HarnessProbe *p)
+{
+  (void)probe_recorded(p); /* acquire */
+  return p->start_frame;
+}
+
+unsigned probe_discontinuities(const HarnessProbe *p)
+{
+  return atomic_load(&((HarnessProbe *)p)->discont);
+}
+
+jack_client_t *probe_client(HarnessProbe *p) { return p->client; }
+
+const char *probe_name(const HarnessProbe *p) { return p->name; }
+
+const char *probe_port(const HarnessProbe *p, const char *port)
+{
+  char *s = NULL;
+  if (asprintf(&s, "%s:%s", p->name, port) < 0)
+    abort();
+  return s;
+}
+
+void probe_close(HarnessProbe *p)
+{
+  if (!p)
+    return;
+  if (p->client) {
+    jack_deactivate(p->client);
+    jack_client_close(p->client);
+  }
+  for (int i = 0; i < PROBE_MAX_PORTS; i++) {
+    free(p->play[i]);
+    free(p->rec[i]);
+  }
+  free(p);
+}
+
+/* ---- port helpers ------------------------------------------------------------ */
+
+int harness_connect(jack_client_t *c, const char *src, const char *dst)
+{
+  return jack_connect(c, src, dst);
+}
+
+bool harness_wait_port(jack_client_t *c, const char *full_name, int timeout_ms)
+{
+  double deadline = harness_now_ms() + timeout_ms;
+  for (;;) {
+    if (jack_port_by_name(c, full_name))
+      return true;
+    if (harness_now_ms() > deadline)
+      return false;
+    harness_sleep_ms(1);
+  }
+}
+
+void harness_jack_errors(bool show)
+{
+  jack_set_error_function(show ? stderr_jack_message : silent_jack_message);
+}
+
+bool harness_connected(jack_client_t *c, const char *a, const char *b)
+{
+  jack_port_t *pa = jack_port_by_name(c, a);
+  if (!pa)
+    return false;
+  const char **conns = jack_port_get_all_connections(c, pa);
+  bool found = false;
+  for (size_t i = 0; conns && conns[i]; i++)
+    if (strcmp(conns[i], b) == 0)
+      found = true;
+  if (conns)
+    jack_free(conns);
+  return found;
+}
+
+/* ---- analysis ------------------------------------------------------------------ */
+
+double harness_frequency(const float *x, size_t n, double rate)
+{
+  double first = -1, last = -1;
+  long count = 0;
+  for (size_t i = 1; i < n; i++) {
+    if (x[i - 1] < 0.0f && x[i] >= 0.0f) {
+      double t = (double)(i - 1) +
+                 (double)(-x[i - 1]) / (double)(x[i] - x[i - 1]);
+      if (first < 0)
+        first = t;
+      last = t;
+      count++;
+    }
+  }
+  if (count < 2 || last <= first)
+    return 0.0;
+  return (double)(count - 1) * rate / (last - first);
+}
+
+float harness_peak(const float *x, size_t n)
+{
+  float m = 0.0f;
+  for (size_t i = 0; i < n; i++)
+    if (fabsf(x[i]) > m)
+      m = fabsf(x[i]);
+  return m;
+}
+
+long harness_first_above(const float *x, size_t n, float threshold)
+{
+  for (size_t i = 0; i < n; i++)
+    if (fabsf(x[i]) > threshold)
+      return (long)i;
+  return -1;
+}
+
+/* ---- child processes -------------------------------------------------------- */
+
+static unsigned g_child_counter;
+
+void harness_spawn(HarnessChild *ch, char *const argv[])
+{
+  unsigned k = ++g_child_counter;
+  snprintf(ch->out_path, sizeof ch->out_path, "/tmp/csjtest-%d-child%u.out",
+           (int)getpid(), k);
+  snprintf(ch->err_path, sizeof ch->err_path, "/tmp/csjtest-%d-child%u.err",
+           (int)getpid(), k);
+  pid_t parent = getpid();
+  fflush(NULL);
+  pid_t pid = fork();
+  cr_assert(pid >= 0, "harness: fork failed: %s", strerror(errno));
+  if (pid == 0) {
+    child_common_setup(parent);
+    redirect_fd(0, "/dev/null", O_RDONLY);
+    redirect_fd(1, ch->out_path, O_WRONLY | O_CREAT | O_TRUNC);
+    redirect_fd(2, ch->err_path, O_WRONLY | O_CREAT | O_TRUNC);
+    execv(argv[0], argv);
+    fprintf(stderr, "exec %s: %s\n", argv[0], strerror(errno));
+    _exit(127);
+  }
+  ch->pid = pid;
+}
+
+int harness_child_wait(HarnessChild *ch, int timeout_ms)
+{
+  if (ch->pid <= 0)
+    return -1;
+  double deadline = harness_now_ms() + timeout_ms;
+  for (;;) {
+    int st;
+    pid_t r = waitpid(ch->pid, &st, WNOHANG);
+    if (r == ch->pid) {
+      ch->pid = -1;
+      if (WIFEXITED(st))
+        return WEXITSTATUS(st);
+      if (WIFSIGNALED(st))
+        return 128 + WTERMSIG(st);
+      return -1;
+    }
+    if (r < 0) {
+      ch->pid = -1;
+      return -1;
+    }
+    if (harness_now_ms() > deadline) {
+      harness_child_kill(ch);
+      return -1;
+    }
+    harness_sleep_ms(5);
+  }
+}
+
+void harness_child_kill(HarnessChild *ch)
+{
+  if (ch->pid <= 0)
+    return;
+  kill(ch->pid, SIGKILL);
+  int st;
+  waitpid(ch->pid, &st, 0);
+  ch->pid = -1;
+}
+
+void harness_child_cleanup(HarnessChild *ch)
+{
+  harness_child_kill(ch);
+  if (!getenv("CSJ_TEST_KEEP_LOGS")) {
+    unlink(ch->out_path);
+    unlink(ch->err_path);
+  }
+}

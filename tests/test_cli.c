@@ -1,0 +1,588 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * Tests of the csjack executable (path in $CSJACK_BIN, set by meson): exit
+ * codes, messages, signals, connections. Each test that needs JACK gets a
+ * private jackd (dummy driver, 2 physical capture and playback ports) from
+ * the harness; children inherit JACK_DEFAULT_SERVER pointing at it. Every
+ * child is waited for with a timeout and killed if it overstays (and dies
+ * with the test process if Criterion kills that).
+ *
+ * Exit codes: 0 normal end; 1 exitnow != 0 or fatal Csound error; 2 usage;
+ * 3 file; 4 compile; 5 no server / JACK failure; 6 name taken; 7 unusable
+ * orchestra; 8 server shut down during the run.
+ */
+
+#include <ctype.h>
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <criterion/criterion.h>
+#include <criterion/new/assert.h>
+#include <jack/jack.h>
+
+#include "csjack.h" /* CSJ_VERSION_STRING only; the CLI is run, not linked */
+#include "jack_harness.h"
+
+#define RATE 48000
+#define MAX_CHILDREN 4
+
+static HarnessChild g_child[MAX_CHILDREN];
+static int g_nchild;
+static HarnessProbe *g_probe;
+
+static void teardown(void)
+{
+  for (int i = 0; i < g_nchild; i++)
+    harness_child_cleanup(&g_child[i]);
+  g_nchild = 0;
+  probe_close(g_probe);
+  g_probe = NULL;
+  harness_server_stop();
+}
+
+static void server_256(void) { harness_server_start(256, RATE); }
+static void server_64(void) { harness_server_start(64, RATE); }
+
+/* ---- helpers ------------------------------------------------------------------- */
+
+static const char *bin(void)
+{
+  const char *b = getenv("CSJACK_BIN");
+  cr_assert(ne(ptr, (void *)b, NULL), "CSJACK_BIN is not set (run via meson test)");
+  return b;
+}
+
+static const char *data(const char *file)
+{
+  static char paths[8][1024];
+  static int k;
+  const char *dir = getenv("CSJ_TEST_DATA");
+  cr_assert(ne(ptr, (void *)dir, NULL), "CSJ_TEST_DATA is not set");
+  char *p = paths[k++ % 8];
+  snprintf(p, 1024, "%s/%s", dir, file);
+  return p;
+}
+
+/* Spawns csjack with @p args (NULL-terminated, without argv[0]). */
+static HarnessChild *cli_spawn(const char *const *args)
+{
+  cr_assert(lt(int, g_nchild, MAX_CHILDREN));
+  char *argv[32];
+  int n = 0;
+  argv[n++] = (char *)bin();
+  for (int i = 0; args[i]; i++) {
+    cr_assert(lt(int, n, 30));
+    argv[n++] = (char *)args[i];
+  }
+  argv[n] = NULL;
+  HarnessChild *ch = &g_child[g_nchild++];
+  harness_spawn(ch, argv);
+  return ch;
+}
+
+/* Runs csjack to the end (killed after @p timeout_ms: result -1). */
+static int cli_run(const char *const *args, int timeout_ms, char **err,
+                   char **out)
+{
+  HarnessChild *ch = cli_spawn(args);
+  int rc = harness_child_wait(ch, timeout_ms);
+  if (err)
+    *err = harness_read_file(ch->err_path);
+  if (out)
+    *out = harness_read_file(ch->out_path);
+  return rc;
+}
+
+static int count_lines(const char *s)
+{
+  int n = 0;
+  const char *line = s;
+  while (*line) {
+    const char *nl = strchr(line, '\n');
+    size_t len = nl ? (size_t)(nl - line) : strlen(line);
+    bool blank = true;
+    for (size_t i = 0; i < len; i++)
+      if (!isspace((unsigned char)line[i]))
+        blank = false;
+    if (!blank)
+      n++;
+    if (!nl)
+      break;
+    line = nl + 1;
+  }
+  return n;
+}
+
+/* The last non-blank line, in a static buffer. */
+static const char *last_line(const char *s)
+{
+  static char buf[1024];
+  buf[0] = '\0';
+  const char *line = s;
+  while (*line) {
+    const char *nl = strchr(line, '\n');
+    size_t len = nl ? (size_t)(nl - line) : strlen(line);
+    bool blank = true;
+    for (size_t i = 0; i < len; i++)
+      if (!isspace((unsigned char)line[i]))
+        blank = false;
+    if (!blank) {
+      if (len >= sizeof buf)
+        len = sizeof buf - 1;
+      memcpy(buf, line, len);
+      buf[len] = '\0';
+    }
+    if (!nl)
+      break;
+    line = nl + 1;
+  }
+  return buf;
+}
+
+/* Waits until the CLI's client has its port @p port ("name:out_1"). */
+static void wait_cli_port(HarnessChild *ch, const char *port)
+{
+  if (!g_probe)
+    g_probe = probe_open("probe", 0, 1, 1);
+  bool ok = harness_wait_port(probe_client(g_probe), port, 10000);
+  if (!ok) {
+    char *err = harness_read_file(ch->err_path);
+    cr_fatal("csjack never registered %s. Its stderr:\n%s", port, err);
+  }
+}
+
+/*
+ * Waits until the CLI's client is ACTIVE (not just registered): JACK refuses
+ * to connect ports of an inactive client, so this polls a connection from
+ * @p port to probe:in_1 (removed again), then waits for csjack's start-up
+ * message. Signals sent after this do not land in the middle of csjack's
+ * start-up.
+ */
+static void wait_cli_active(HarnessChild *ch, const char *port)
+{
+  if (!g_probe)
+    g_probe = probe_open("probe", 0, 1, 1);
+  wait_cli_port(ch, port);
+  jack_client_t *c = probe_client(g_probe);
+  double deadline = harness_now_ms() + 10000;
+  harness_jack_errors(false);
+  for (;;) {
+    int r = jack_connect(c, port, probe_port(g_probe, "in_1"));
+    if (r == 0) {
+      jack_disconnect(c, port, probe_port(g_probe, "in_1"));
+      break;
+    }
+    if (r == EEXIST)
+      break;
+    if (harness_now_ms() > deadline) {
+      harness_jack_errors(true);
+      char *err = harness_read_file(ch->err_path);
+      cr_fatal("csjack's client never became active. Its stderr:\n%s", err);
+    }
+    harness_sleep_ms(10);
+  }
+  harness_jack_errors(true);
+  /* JACK marks the client active before csjack has read the reply of its
+   * activation request. csjack announces its client name on stderr once it
+   * has started: wait for that (or at most 2 s, should the message change),
+   * so that only cli_sigint_during_startup sends signals during start-up. */
+  char client[128];
+  snprintf(client, sizeof client, "%.*s", (int)strcspn(port, ":"), port);
+  deadline = harness_now_ms() + 2000;
+  for (;;) {
+    char *err = harness_read_file(ch->err_path);
+    bool started = strstr(err, client) != NULL;
+    free(err);
+    if (started || harness_now_ms() > deadline)
+      break;
+    harness_sleep_ms(10);
+  }
+  harness_sleep_ms(50);
+}
+
+/* ---- usage, files, compile errors -------------------------------------------------- */
+
+Test(jack, cli_missing_file, .init = server_256, .fini = teardown,
+     .timeout = 30)
+{
+  const char *path = "/nonexistent/csjack-test/missing.csd";
+  const char *args[] = {"--no-connect", "-n", harness_name("csjmissing"),
+                        path, NULL};
+  char *err;
+  int rc = cli_run(args, 10000, &err, NULL);
+  cr_assert(eq(int, rc, 3), "stderr:\n%s", err);
+  cr_expect(eq(int, count_lines(err), 1), "want one line, got:\n%s", err);
+  cr_expect(ne(ptr, strstr(err, path), NULL), "stderr does not name the file:\n%s",
+            err);
+  free(err);
+}
+
+Test(jack, cli_syntax_error, .init = server_256, .fini = teardown,
+     .timeout = 30)
+{
+  const char *args[] = {"--no-connect", "-n", harness_name("csjsyntax"),
+                        data("syntax_error.orc"), NULL};
+  char *err;
+  int rc = cli_run(args, 10000, &err, NULL);
+  cr_assert(eq(int, rc, 4), "stderr:\n%s", err);
+  cr_expect(ne(ptr, strstr(last_line(err), "error"), NULL),
+            "last stderr line: %s", last_line(err));
+  free(err);
+}
+
+Test(jack, cli_unknown_option, .init = harness_no_server, .fini = teardown,
+     .timeout = 30)
+{
+  const char *args[] = {"--definitely-not-an-option", "-n",
+                        harness_name("csjbadopt"), data("sine.orc"), NULL};
+  char *err;
+  int rc = cli_run(args, 10000, &err, NULL);
+  cr_assert(eq(int, rc, 2), "stderr:\n%s", err);
+  cr_expect(ne(ptr, strstr(err, "definitely-not-an-option"), NULL),
+            "stderr does not name the option:\n%s", err);
+  free(err);
+}
+
+Test(jack, cli_no_file_is_usage_error, .init = harness_no_server,
+     .fini = teardown, .timeout = 30)
+{
+  const char *args[] = {"--no-connect", NULL};
+  char *err;
+  int rc = cli_run(args, 10000, &err, NULL);
+  cr_assert(eq(int, rc, 2), "stderr:\n%s", err);
+  cr_expect(gt(int, count_lines(err), 0), "no message");
+  free(err);
+}
+
+Test(jack, cli_help_and_version, .init = harness_no_server, .fini = teardown,
+     .timeout = 30)
+{
+  char *out, *err;
+  const char *h[] = {"--help", NULL};
+  cr_assert(eq(int, cli_run(h, 10000, &err, &out), 0));
+  cr_expect(ne(ptr, strstr(out, "Usage"), NULL), "--help stdout:\n%s", out);
+  cr_expect(ne(ptr, strstr(out, "--connect-out"), NULL));
+  free(out);
+  free(err);
+  const char *h2[] = {"-h", NULL};
+  cr_assert(eq(int, cli_run(h2, 10000, &err, &out), 0));
+  cr_expect(ne(ptr, strstr(out, "Usage"), NULL), "-h stdout:\n%s", out);
+  free(out);
+  free(err);
+  const char *v[] = {"--version", NULL};
+  cr_assert(eq(int, cli_run(v, 10000, &err, &out), 0));
+  cr_expect(ne(ptr, strstr(out, CSJ_VERSION_STRING), NULL),
+            "--version stdout:\n%s", out);
+  free(out);
+  free(err);
+}
+
+/* ---- JACK errors ------------------------------------------------------------------- */
+
+Test(jack, cli_no_server, .init = harness_no_server, .fini = teardown,
+     .timeout = 30)
+{
+  const char *args[] = {"--no-connect", "-n", harness_name("csjnosrv"),
+                        data("sine.orc"), NULL};
+  char *err;
+  int rc = cli_run(args, 10000, &err, NULL);
+  cr_assert(eq(int, rc, 5), "stderr:\n%s", err);
+  free(err);
+}
+
+Test(jack, cli_name_taken, .init = server_256, .fini = teardown,
+     .timeout = 40)
+{
+  const char *name = harness_name("csjclash");
+  const char *a1[] = {"--no-connect", "-n", name, data("sine.orc"), NULL};
+  HarnessChild *first = cli_spawn(a1);
+  wait_cli_active(first, harness_port("csjclash", "out_1"));
+
+  const char *a2[] = {"--no-connect", "--name", name, data("sine.orc"),
+                      NULL};
+  char *err;
+  int rc = cli_run(a2, 10000, &err, NULL);
+  cr_expect(eq(int, rc, 6), "second csjack, stderr:\n%s", err);
+  free(err);
+
+  /* the first one is unharmed and still ends normally */
+  cr_assert(eq(int, kill(first->pid, SIGINT), 0));
+  cr_assert(eq(int, harness_child_wait(first, 3000), 0));
+}
+
+Test(jack, cli_ksmps_larger_than_period, .init = server_64, .fini = teardown,
+     .timeout = 30)
+{
+  const char *args[] = {"--no-connect", "-n", harness_name("csjbigk"),
+                        data("ksmps128.orc"), NULL};
+  char *err;
+  int rc = cli_run(args, 10000, &err, NULL);
+  cr_assert(eq(int, rc, 7), "stderr:\n%s", err);
+  free(err);
+}
+
+Test(jack, cli_server_option, .init = server_256, .fini = teardown,
+     .timeout = 30)
+{
+  /* The probe reaches the private server through JACK_DEFAULT_SERVER; then
+   * the default is pointed at a name nobody uses, so the CLI can find the
+   * private server only through -s. */
+  char server[64];
+  snprintf(server, sizeof server, "%s", harness_server_name());
+  g_probe = probe_open("probe", 0, 1, 1);
+  char bogus[96];
+  snprintf(bogus, sizeof bogus, "%s-not-here", server);
+  setenv("JACK_DEFAULT_SERVER", bogus, 1);
+
+  const char *args[] = {"--no-connect", "-s", server, "-n",
+                        harness_name("csjsrv"), data("sine.orc"), NULL};
+  HarnessChild *ch = cli_spawn(args);
+  wait_cli_active(ch, harness_port("csjsrv", "out_1"));
+  cr_assert(eq(int, kill(ch->pid, SIGTERM), 0));
+  int rc = harness_child_wait(ch, 3000);
+  char *err = harness_read_file(ch->err_path);
+  cr_assert(eq(int, rc, 0), "after SIGTERM, stderr:\n%s", err);
+  free(err);
+}
+
+/* ---- how runs end --------------------------------------------------------------- */
+
+Test(jack, cli_finite_score, .init = server_256, .fini = teardown,
+     .timeout = 30)
+{
+  const char *args[] = {"--no-connect", "-n", harness_name("csjscore"),
+                        data("finite.csd"), NULL};
+  char *err;
+  double t0 = harness_now_ms();
+  int rc = cli_run(args, 10000, &err, NULL);
+  double ms = harness_now_ms() - t0;
+  cr_assert(eq(int, rc, 0), "stderr:\n%s", err);
+  const char *last = last_line(err);
+  cr_expect(ne(ptr, strstr(last, "cycles"), NULL), "last line: %s", last);
+  cr_expect(ne(ptr, strstr(last, "xruns"), NULL), "last line: %s", last);
+  cr_expect(ge(dbl, ms, 400.0), "a 0.5 s score ended after %.0f ms", ms);
+  free(err);
+}
+
+static void signal_stops_orc(int sig)
+{
+  const char *args[] = {"--no-connect", "-n", harness_name("csjsig"),
+                        data("sine.orc"), NULL};
+  HarnessChild *ch = cli_spawn(args);
+  wait_cli_active(ch, harness_port("csjsig", "out_1"));
+  double t0 = harness_now_ms();
+  cr_assert(eq(int, kill(ch->pid, sig), 0));
+  int rc = harness_child_wait(ch, 2000);
+  double ms = harness_now_ms() - t0;
+  char *err = harness_read_file(ch->err_path);
+  cr_assert(eq(int, rc, 0), "after signal %d (%.0f ms), stderr:\n%s", sig, ms,
+            err);
+  const char *last = last_line(err);
+  cr_expect(ne(ptr, strstr(last, "cycles"), NULL), "last line: %s", last);
+  free(err);
+}
+
+Test(jack, cli_sigint, .init = server_256, .fini = teardown, .timeout = 30)
+{
+  signal_stops_orc(SIGINT);
+}
+
+Test(jack, cli_sigterm, .init = server_256, .fini = teardown, .timeout = 30)
+{
+  signal_stops_orc(SIGTERM);
+}
+
+/*
+ * Ctrl-C may come at any time, also while csjack is still starting (its
+ * ports exist, activation is under way). It must still end cleanly: exit 0,
+ * promptly. Ten runs, each signalled 0-4 ms after its ports appear, so the
+ * start-up window is hit (a signal that interrupts a libjack request makes
+ * it fail, and can leave jack_client_close() blocked for good).
+ */
+Test(jack, cli_sigint_during_startup, .init = server_256, .fini = teardown,
+     .timeout = 60)
+{
+  g_probe = probe_open("probe", 0, 1, 1);
+  for (int run = 0; run < 10; run++) {
+    char base[32];
+    snprintf(base, sizeof base, "csjearly%d", run);
+    const char *name = harness_name(base);
+    const char *port = harness_port(base, "out_1");
+    const char *args[] = {"--no-connect", "-n", name, data("sine.orc"), NULL};
+    HarnessChild *ch = cli_spawn(args);
+    wait_cli_port(ch, port);
+    harness_sleep_ms(run % 5);
+    kill(ch->pid, SIGINT);
+    int rc = harness_child_wait(ch, 3000);
+    char *err = harness_read_file(ch->err_path);
+    harness_child_cleanup(ch);
+    g_nchild--;
+    cr_assert(eq(int, rc, 0),
+              "run %d: SIGINT during start-up gave %d (-1: hung, killed "
+              "after 3 s). stderr:\n%s", run, rc, err);
+    free(err);
+  }
+}
+
+Test(jack, cli_exitnow_nonzero, .init = server_256, .fini = teardown,
+     .timeout = 30)
+{
+  const char *args[] = {"--no-connect", "-n", harness_name("csjexit5"),
+                        data("exitnow5.csd"), NULL};
+  char *err;
+  int rc = cli_run(args, 10000, &err, NULL);
+  cr_assert(eq(int, rc, 1), "stderr:\n%s", err);
+  free(err);
+}
+
+Test(jack, cli_exitnow_zero, .init = server_256, .fini = teardown,
+     .timeout = 30)
+{
+  const char *args[] = {"--no-connect", "-n", harness_name("csjexit0"),
+                        data("exitnow0.csd"), NULL};
+  char *err;
+  int rc = cli_run(args, 10000, &err, NULL);
+  cr_assert(eq(int, rc, 0), "stderr:\n%s", err);
+  free(err);
+}
+
+/* data/die.orc dies (csound->Die through the test plugin) during the run. */
+Test(jack, cli_csound_fatal_error, .init = server_256, .fini = teardown,
+     .timeout = 30)
+{
+  const char *plugin_dir = getenv("CSJ_TEST_PLUGIN_DIR");
+  cr_assert(ne(ptr, (void *)plugin_dir, NULL), "CSJ_TEST_PLUGIN_DIR is not set");
+  setenv("OPCODE6DIR64", plugin_dir, 1); /* inherited by the child */
+  const char *args[] = {"--no-connect", "-n", harness_name("csjdie"),
+                        data("die.orc"), NULL};
+  char *err;
+  int rc = cli_run(args, 10000, &err, NULL);
+  cr_assert(eq(int, rc, 1), "stderr:\n%s", err);
+  free(err);
+}
+
+/*
+ * Csound options after -- are Csound's: `csound --opcode-lib=X` loads a
+ * plugin before compiling, so `csjack FILE -- --opcode-lib=X` should too.
+ * (Through the API, Csound loads --opcode-lib libraries in csoundStart;
+ * csjack compiles before that, so the opcode is unknown at compile time.)
+ */
+Test(jack, cli_opcode_lib_option, .init = server_256, .fini = teardown,
+     .timeout = 30)
+{
+  const char *plugin = getenv("CSJ_TEST_PLUGIN");
+  cr_assert(ne(ptr, (void *)plugin, NULL), "CSJ_TEST_PLUGIN is not set");
+  char opt[1100];
+  snprintf(opt, sizeof opt, "--opcode-lib=%s", plugin);
+  const char *args[] = {"--no-connect", "-n", harness_name("csjoplib"),
+                        data("die.orc"), "--", opt, NULL};
+  char *err;
+  int rc = cli_run(args, 10000, &err, NULL);
+  /* 1: it compiled, ran and died as die.orc should; 4 means the opcode was
+   * unknown when csjack compiled */
+  cr_expect(eq(int, rc, 1), "stderr:\n%s", err);
+  free(err);
+}
+
+Test(jack, cli_server_killed, .init = server_256, .fini = teardown,
+     .timeout = 30)
+{
+  const char *args[] = {"--no-connect", "-n", harness_name("csjkill"),
+                        data("sine.orc"), NULL};
+  HarnessChild *ch = cli_spawn(args);
+  wait_cli_active(ch, harness_port("csjkill", "out_1"));
+  probe_close(g_probe); /* keep nothing of ours on the dying server */
+  g_probe = NULL;
+  harness_sleep_ms(200);
+  double t0 = harness_now_ms();
+  harness_server_kill();
+  int rc = harness_child_wait(ch, 3500);
+  double ms = harness_now_ms() - t0;
+  char *err = harness_read_file(ch->err_path);
+  cr_assert(eq(int, rc, 8), "after %.0f ms, stderr:\n%s", ms, err);
+  cr_expect(ne(ptr, strcasestr(err, "server"), NULL),
+            "no message about the server:\n%s", err);
+  free(err);
+}
+
+/* ---- connections --------------------------------------------------------------- */
+
+Test(jack, cli_default_connects_physical_ports, .init = server_256,
+     .fini = teardown, .timeout = 30)
+{
+  const char *args[] = {"-n", harness_name("csjphys"), data("thru.orc"),
+                        NULL};
+  const char *out1 = harness_port("csjphys", "out_1");
+  const char *in1 = harness_port("csjphys", "in_1");
+  HarnessChild *ch = cli_spawn(args);
+  wait_cli_port(ch, out1);
+  jack_client_t *c = probe_client(g_probe);
+  double deadline = harness_now_ms() + 3000;
+  while (!(harness_connected(c, out1, "system:playback_1") &&
+           harness_connected(c, "system:capture_1", in1)) &&
+         harness_now_ms() < deadline)
+    harness_sleep_ms(20);
+  cr_expect(harness_connected(c, out1, "system:playback_1"));
+  cr_expect(harness_connected(c, "system:capture_1", in1));
+}
+
+Test(jack, cli_connect_regex, .init = server_256, .fini = teardown,
+     .timeout = 30)
+{
+  g_probe = probe_open("probe", 2, 2, 1);
+  char re_out[128], re_in[128];
+  snprintf(re_out, sizeof re_out, "^%s:in_", probe_name(g_probe));
+  snprintf(re_in, sizeof re_in, "^%s:out_", probe_name(g_probe));
+  const char *args[] = {"-n", harness_name("csjre"), "--connect-out", re_out,
+                        "--connect-in", re_in, data("thru.orc"), NULL};
+  const char *out1 = harness_port("csjre", "out_1");
+  const char *in1 = harness_port("csjre", "in_1");
+  const char *p_in1 = probe_port(g_probe, "in_1");
+  const char *p_out1 = probe_port(g_probe, "out_1");
+  HarnessChild *ch = cli_spawn(args);
+  wait_cli_port(ch, out1);
+  jack_client_t *c = probe_client(g_probe);
+  double deadline = harness_now_ms() + 3000;
+  while (!(harness_connected(c, out1, p_in1) &&
+           harness_connected(c, p_out1, in1)) &&
+         harness_now_ms() < deadline)
+    harness_sleep_ms(20);
+  cr_expect(harness_connected(c, out1, p_in1));
+  cr_expect(harness_connected(c, p_out1, in1));
+  /* and not to the physical ports */
+  cr_expect(not(harness_connected(c, out1, "system:playback_1")));
+  cr_expect(not(harness_connected(c, "system:capture_1", in1)));
+}
+
+Test(jack, cli_no_connect, .init = server_256, .fini = teardown,
+     .timeout = 30)
+{
+  const char *args[] = {"--no-connect", "-n", harness_name("csjalone"),
+                        data("thru.orc"), NULL};
+  HarnessChild *ch = cli_spawn(args);
+  wait_cli_port(ch, harness_port("csjalone", "out_1"));
+  harness_sleep_ms(300);
+  jack_client_t *c = probe_client(g_probe);
+  jack_port_t *o = jack_port_by_name(c, harness_port("csjalone", "out_1"));
+  jack_port_t *i = jack_port_by_name(c, harness_port("csjalone", "in_1"));
+  cr_assert(ne(ptr, o, NULL));
+  cr_assert(ne(ptr, i, NULL));
+  cr_expect(eq(int, jack_port_connected(o), 0));
+  cr_expect(eq(int, jack_port_connected(i), 0));
+}
+
+Test(jack, cli_csound_options_after_dashdash, .init = server_256,
+     .fini = teardown, .timeout = 30)
+{
+  /* --nchnls=3 overrides the orchestra's nchnls = 2 */
+  const char *args[] = {"--no-connect", "-n", harness_name("csjopts"),
+                        data("sine.orc"), "--", "--nchnls=3", NULL};
+  HarnessChild *ch = cli_spawn(args);
+  wait_cli_port(ch, harness_port("csjopts", "out_1"));
+  cr_expect(harness_wait_port(probe_client(g_probe),
+                              harness_port("csjopts", "out_3"), 3000),
+            "Csound's --nchnls=3 did not give a third output");
+}

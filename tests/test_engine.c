@@ -1,0 +1,756 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * Engine tests through the public API (csjack.h). Every test of suite `jack`
+ * gets its own private jackd (dummy driver, 48 kHz) from the harness, and
+ * wires the engine to a probe client by hand (options.no_connect).
+ */
+
+#include <math.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <criterion/criterion.h>
+#include <criterion/new/assert.h>
+#include <jack/jack.h>
+#include <jack/metadata.h>
+#include <jack/uuid.h>
+
+#include "csjack.h"
+#include "jack_harness.h"
+
+#define RATE 48000
+
+/* ---- per-test state, released by the .fini fixture ------------------------ */
+
+#define MAX_ENGINES 2
+static CsjEngine *g_eng[MAX_ENGINES];
+static HarnessProbe *g_probe;
+
+/* Csound's messages, collected from the engine's message thread. */
+typedef struct {
+  pthread_mutex_t mu;
+  char buf[256 * 1024];
+  size_t len;
+} MsgLog;
+static MsgLog g_log = {.mu = PTHREAD_MUTEX_INITIALIZER};
+
+static void msg_collect(void *data, int attr, const char *text)
+{
+  (void)attr;
+  MsgLog *l = data;
+  pthread_mutex_lock(&l->mu);
+  size_t n = strlen(text);
+  if (n > sizeof l->buf - 1 - l->len)
+    n = sizeof l->buf - 1 - l->len;
+  memcpy(l->buf + l->len, text, n);
+  l->len += n;
+  l->buf[l->len] = '\0';
+  pthread_mutex_unlock(&l->mu);
+  if (getenv("CSJ_TEST_VERBOSE"))
+    fputs(text, stderr);
+}
+
+static bool log_contains(const char *needle)
+{
+  pthread_mutex_lock(&g_log.mu);
+  bool found = strstr(g_log.buf, needle) != NULL;
+  pthread_mutex_unlock(&g_log.mu);
+  return found;
+}
+
+static bool wait_log_contains(const char *needle, int timeout_ms)
+{
+  double deadline = harness_now_ms() + timeout_ms;
+  while (!log_contains(needle)) {
+    if (harness_now_ms() > deadline)
+      return false;
+    harness_sleep_ms(10);
+  }
+  return true;
+}
+
+static void teardown(void)
+{
+  probe_close(g_probe);
+  g_probe = NULL;
+  for (int i = 0; i < MAX_ENGINES; i++) {
+    csj_engine_destroy(g_eng[i]);
+    g_eng[i] = NULL;
+  }
+  harness_server_stop();
+}
+
+static void server_256(void) { harness_server_start(256, RATE); }
+static void server_64(void) { harness_server_start(64, RATE); }
+
+/* ---- helpers ---------------------------------------------------------------- */
+
+static void options_for(CsjOptions *o, const char *name)
+{
+  csj_options_init(o);
+  o->client_name = name;
+  o->no_connect = true;
+  o->message_fn = msg_collect;
+  o->message_data = &g_log;
+}
+
+/* Creates an engine (must succeed) and remembers it for teardown. */
+static CsjEngine *engine_new(const char *base)
+{
+  const char *name = harness_name(base);
+  CsjOptions o;
+  options_for(&o, name);
+  CsjEngine *e = NULL;
+  CsjStatus st = csj_engine_create(&o, &e);
+  cr_assert(eq(int, st, CSJ_SUCCESS), "csj_engine_create('%s'): %s", name,
+            csj_last_error(NULL));
+  cr_assert(ne(ptr, e, NULL));
+  for (int i = 0; i < MAX_ENGINES; i++) {
+    if (!g_eng[i]) {
+      g_eng[i] = e;
+      return e;
+    }
+  }
+  cr_fatal("too many engines in one test");
+  return NULL;
+}
+
+static void compile_orc_ok(CsjEngine *e, const char *orc)
+{
+  CsjStatus st = csj_engine_compile_orc_text(e, orc);
+  cr_assert(eq(int, st, CSJ_SUCCESS), "compile: %s\n--- log:\n%s",
+            csj_last_error(e), g_log.buf);
+}
+
+static void compile_csd_ok(CsjEngine *e, const char *csd)
+{
+  CsjStatus st = csj_engine_compile_csd_text(e, csd);
+  cr_assert(eq(int, st, CSJ_SUCCESS), "compile: %s\n--- log:\n%s",
+            csj_last_error(e), g_log.buf);
+}
+
+static void start_ok(CsjEngine *e)
+{
+  CsjStatus st = csj_engine_start(e);
+  cr_assert(eq(int, st, CSJ_SUCCESS), "start: %s\n--- log:\n%s",
+            csj_last_error(e), g_log.buf);
+}
+
+static void port_name(char *buf, size_t n, CsjEngine *e, const char *short_name)
+{
+  snprintf(buf, n, "%s:%s", csj_engine_client_name(e), short_name);
+}
+
+static void connect_ok(const char *src, const char *dst)
+{
+  int r = harness_connect(probe_client(g_probe), src, dst);
+  cr_assert(eq(int, r, 0), "jack_connect(%s, %s) failed", src, dst);
+}
+
+static unsigned gcd_u(unsigned a, unsigned b)
+{
+  while (b) {
+    unsigned t = a % b;
+    a = b;
+    b = t;
+  }
+  return a;
+}
+
+/* ---- orchestras --------------------------------------------------------------- */
+
+static const char SINE_ORC[] =
+    "sr = 48000\n"
+    "ksmps = 32\n"
+    "nchnls = 2\n"
+    "nchnls_i = 0\n"
+    "0dbfs = 1\n"
+    "instr 1\n"
+    "  a1 poscil 0.5, 1000\n"
+    "  outs a1, a1\n"
+    "endin\n"
+    "schedule 1, 0, -1\n";
+
+/* %d: ksmps */
+static const char THRU_ORC_FMT[] =
+    "sr = 48000\n"
+    "ksmps = %d\n"
+    "nchnls = 1\n"
+    "nchnls_i = 1\n"
+    "0dbfs = 1\n"
+    "instr 1\n"
+    "  a1 inch 1\n"
+    "  out a1\n"
+    "endin\n"
+    "schedule 1, 0, -1\n";
+
+#define CSD(orc, sco)                                                         \
+  "<CsoundSynthesizer>\n<CsOptions>\n</CsOptions>\n<CsInstruments>\n" orc     \
+  "</CsInstruments>\n<CsScore>\n" sco "</CsScore>\n</CsoundSynthesizer>\n"
+
+#define HEADER_1OUT                                                           \
+  "sr = 48000\nksmps = 32\nnchnls = 1\nnchnls_i = 0\n0dbfs = 1\n"
+
+static const char FINITE_CSD[] = CSD(HEADER_1OUT
+                                     "instr 1\n"
+                                     "  a1 poscil 0.2, 440\n"
+                                     "  out a1\n"
+                                     "endin\n",
+                                     "i1 0 0.5\n"
+                                     "e\n");
+
+static const char EXITNOW_CSD[] = CSD(HEADER_1OUT
+                                      "instr 1\n"
+                                      "  a1 poscil 0.2, 440\n"
+                                      "  out a1\n"
+                                      "endin\n"
+                                      "instr 2\n"
+                                      "  exitnow 3\n"
+                                      "endin\n",
+                                      "i1 0 10\n"
+                                      "i2 0.3 0.1\n");
+
+/* instr 2 plays 500 Hz on channel 2 and, after 0.5 s, reads a table that
+ * does not exist with tablekt: a Csound PERF ERROR ("note aborted"). instr 1
+ * plays 1000 Hz on channel 1 all along. */
+static const char PERF_ERROR_CSD[] =
+    CSD("sr = 48000\nksmps = 32\nnchnls = 2\nnchnls_i = 0\n0dbfs = 1\n"
+        "gitab ftgen 1, 0, 1024, 10, 1\n"
+        "instr 1\n"
+        "  a1 poscil 0.5, 1000\n"
+        "  outch 1, a1\n"
+        "endin\n"
+        "instr 2\n"
+        "  a2 poscil 0.5, 500\n"
+        "  outch 2, a2\n"
+        "  kfn = (timeinsts() > 0.5 ? 99 : 1)\n"
+        "  k1 tablekt 0, kfn\n"
+        "endin\n",
+        "i1 0 60\n"
+        "i2 0 60\n");
+
+/* ---- sound ---------------------------------------------------------------------- */
+
+Test(jack, sine_reaches_probe, .init = server_256, .fini = teardown,
+     .timeout = 30)
+{
+  enum { N = 24000, SKIP = 2400 }; /* 0.5 s, analysis skips the first 50 ms */
+  CsjEngine *e = engine_new("csjsine");
+  compile_orc_ok(e, SINE_ORC);
+  start_ok(e);
+
+  CsjStats s;
+  csj_engine_stats(e, &s);
+  cr_assert(eq(u32, s.sample_rate, RATE));
+  cr_assert(eq(u32, s.period, 256));
+  cr_assert(eq(u32, s.ksmps, 32));
+  cr_assert(eq(u32, s.outputs, 2));
+  cr_assert(eq(u32, s.inputs, 0));
+  cr_assert(eq(u32, s.latency, 0));
+
+  g_probe = probe_open("probe", 0, 2, N);
+  char p[128];
+  port_name(p, sizeof p, e, "out_1");
+  connect_ok(p, probe_port(g_probe, "in_1"));
+  port_name(p, sizeof p, e, "out_2");
+  connect_ok(p, probe_port(g_probe, "in_2"));
+  harness_sleep_ms(100);
+  probe_arm(g_probe);
+  cr_assert(probe_wait_recorded(g_probe, N, 5000), "probe recorded only %zu",
+            probe_recorded(g_probe));
+  cr_expect(eq(u32, probe_discontinuities(g_probe), 0),
+            "the probe missed cycles");
+
+  for (int ch = 0; ch < 2; ch++) {
+    const float *x = probe_recording(g_probe, ch) + SKIP;
+    double f = harness_frequency(x, N - SKIP, RATE);
+    float peak = harness_peak(x, N - SKIP);
+    cr_expect(epsilon_eq(dbl, f, 1000.0, 10.0), "out_%d: frequency %.3f Hz",
+              ch + 1, f);
+    cr_expect(epsilon_eq(flt, peak, 0.5f, 0.01f), "out_%d: peak %f", ch + 1,
+              (double)peak);
+  }
+
+  csj_engine_stats(e, &s);
+  cr_assert(gt(u64, s.cycles, 0));
+  /* 8 ksmps blocks per 256-frame cycle */
+  cr_assert(ge(u64, s.ksmps_blocks, s.cycles * 8 - 8));
+  cr_assert(not(csj_engine_finished(e)));
+}
+
+/* ---- latency ---------------------------------------------------------------------- */
+
+/*
+ * Loop probe:out_1 -> csjack:in_1 and csjack:out_1 -> probe:in_1, send
+ * impulses (1.0) at several positions (so at several phases within the
+ * period) and find them again. A loop's floor in the JACK graph is one
+ * period; csjack may add only what it reports in stats.latency.
+ */
+static void impulse_round_trip(unsigned period, int ksmps)
+{
+  enum { N = 16384 };
+  static const long at[] = {1000, 2777, 4567, 6399, 9001, 12345};
+  const size_t n_at = sizeof at / sizeof at[0];
+
+  char orc[512];
+  snprintf(orc, sizeof orc, THRU_ORC_FMT, ksmps);
+  CsjEngine *e = engine_new("csjthru");
+  compile_orc_ok(e, orc);
+  start_ok(e);
+
+  CsjStats s;
+  csj_engine_stats(e, &s);
+  cr_assert(eq(u32, s.period, period));
+  cr_assert(eq(u32, s.ksmps, (unsigned)ksmps));
+  cr_assert(eq(u32, s.inputs, 1));
+  cr_assert(eq(u32, s.outputs, 1));
+  unsigned expect_latency = (unsigned)ksmps - gcd_u(period, (unsigned)ksmps);
+  cr_assert(eq(u32, s.latency, expect_latency),
+            "csjack's added latency for period %u, ksmps %d", period, ksmps);
+
+  g_probe = probe_open("probe", 1, 1, N);
+  static float play[N];
+  memset(play, 0, sizeof play);
+  for (size_t i = 0; i < n_at; i++)
+    play[at[i]] = 1.0f;
+  probe_set_output(g_probe, 0, play, N);
+
+  char in1[128], out1[128];
+  port_name(in1, sizeof in1, e, "in_1");
+  port_name(out1, sizeof out1, e, "out_1");
+  connect_ok(probe_port(g_probe, "out_1"), in1);
+  connect_ok(out1, probe_port(g_probe, "in_1"));
+
+  /* What the port says must be what csjack says it adds. */
+  jack_client_t *pc = probe_client(g_probe);
+  jack_recompute_total_latencies(pc);
+  harness_sleep_ms(100);
+  jack_port_t *op = jack_port_by_name(pc, out1);
+  cr_assert(ne(ptr, op, NULL));
+  jack_latency_range_t r = {0, 0};
+  jack_port_get_latency_range(op, JackCaptureLatency, &r);
+  cr_expect(eq(u32, r.max, s.latency),
+            "capture latency of %s is [%u, %u], csjack reports %u", out1,
+            r.min, r.max, s.latency);
+
+  probe_arm(g_probe);
+  cr_assert(probe_wait_recorded(g_probe, N, 5000), "probe recorded only %zu",
+            probe_recorded(g_probe));
+  cr_assert(eq(u32, probe_discontinuities(g_probe), 0),
+            "the probe missed cycles: delays are meaningless");
+
+  const float *rec = probe_recording(g_probe, 0);
+  long delay = (long)period + (long)s.latency;
+  for (size_t i = 0; i < n_at; i++) {
+    long want = at[i] + delay;
+    long found = harness_first_above(rec + at[i], (size_t)(N - at[i]), 0.5f);
+    cr_expect(eq(long, found, delay),
+              "impulse sent at frame %ld came back after %ld frames", at[i],
+              found);
+    cr_expect(eq(flt, rec[want], 1.0f), "value at %ld", want);
+  }
+  /* Nothing else: every other sample is exactly zero. */
+  size_t nonzero = 0;
+  for (size_t i = 0; i < N; i++)
+    if (rec[i] != 0.0f)
+      nonzero++;
+  cr_expect(eq(sz, nonzero, n_at), "samples not zero in the recording");
+}
+
+Test(jack, latency_ksmps_divides_period, .init = server_256,
+     .fini = teardown, .timeout = 30)
+{
+  impulse_round_trip(256, 32);
+}
+
+Test(jack, latency_ksmps_not_dividing_period, .init = server_256,
+     .fini = teardown, .timeout = 30)
+{
+  /* 100 - gcd(256, 100) = 96 frames added */
+  impulse_round_trip(256, 100);
+}
+
+/* ---- ports -------------------------------------------------------------------------- */
+
+static char *port_property(jack_client_t *c, const char *port, const char *key)
+{
+  jack_port_t *p = jack_port_by_name(c, port);
+  cr_assert(ne(ptr, p, NULL), "no port %s", port);
+  char *value = NULL, *type = NULL;
+  int r = jack_get_property(jack_port_uuid(p), key, &value, &type);
+  cr_assert(eq(int, r, 0), "%s has no property %s", port, key);
+  cr_assert(ne(ptr, value, NULL));
+  char *copy = strdup(value);
+  jack_free(value);
+  if (type)
+    jack_free(type);
+  return copy;
+}
+
+static long parse_order(const char *port, const char *v)
+{
+  char *end = NULL;
+  long n = strtol(v, &end, 10);
+  cr_assert(end != v && *end == '\0', "%s: order '%s' is not an integer",
+            port, v);
+  return n;
+}
+
+Test(jack, ports_and_metadata, .init = server_256, .fini = teardown,
+     .timeout = 30)
+{
+  /* Port UUIDs are indexes into the server's port table, and JACK's
+   * metadata database is shared by all servers of the user. Filler ports
+   * push csjack's ports to indexes no other test uses, so properties left
+   * behind by a test that killed its server cannot answer for csjack. */
+  g_probe = probe_open("probe", 0, 0, 1);
+  jack_client_t *pc = probe_client(g_probe);
+  for (int i = 0; i < 40; i++) {
+    char n[32];
+    snprintf(n, sizeof n, "filler_%d", i);
+    cr_assert(ne(ptr,
+                 jack_port_register(pc, n, JACK_DEFAULT_AUDIO_TYPE,
+                                    JackPortIsOutput, 0),
+                 NULL));
+  }
+
+  CsjEngine *e = engine_new("csjports");
+  compile_orc_ok(e,
+                 "sr = 48000\nksmps = 32\nnchnls = 2\nnchnls_i = 3\n0dbfs = 1\n"
+                 "instr 1\n  a1 inch 3\n  outs a1, a1\nendin\n"
+                 "schedule 1, 0, -1\n");
+  start_ok(e);
+  cr_assert(eq(str, (char *)csj_engine_client_name(e),
+               (char *)harness_name("csjports")));
+
+  CsjStats s;
+  csj_engine_stats(e, &s);
+  cr_assert(eq(u32, s.inputs, 3));
+  cr_assert(eq(u32, s.outputs, 2));
+
+  static const char *const ports[] = {"in_1", "in_2", "in_3", "out_1",
+                                      "out_2"};
+  char *pretty[5];
+  long order[5];
+  for (int i = 0; i < 5; i++) {
+    char full[128];
+    port_name(full, sizeof full, e, ports[i]);
+    jack_port_t *p = jack_port_by_name(pc, full);
+    cr_assert(ne(ptr, p, NULL), "no port %s", full);
+    cr_assert(eq(str, (char *)jack_port_type(p), JACK_DEFAULT_AUDIO_TYPE));
+    int want = i < 3 ? JackPortIsInput : JackPortIsOutput;
+    int flags = jack_port_flags(p);
+    /* (raw values in cr_assert must be 0 or 1: compare explicitly) */
+    cr_assert(ne(int, flags & want, 0), "%s has the wrong direction", full);
+    cr_assert(jack_port_is_mine(pc, p) == 0);
+
+    pretty[i] = port_property(pc, full, JACK_METADATA_PRETTY_NAME);
+    cr_assert(gt(sz, strlen(pretty[i]), 0), "%s: empty pretty name", full);
+    char *o = port_property(pc, full, JACK_METADATA_ORDER);
+    order[i] = parse_order(full, o);
+    free(o);
+  }
+  cr_assert(eq(ptr, jack_port_by_name(pc, harness_port("csjports", "in_4")),
+               NULL));
+  cr_assert(eq(ptr, jack_port_by_name(pc, harness_port("csjports", "out_3")),
+               NULL));
+
+  /* Orders follow channel numbers; pretty names tell ports apart. */
+  cr_expect(lt(long, order[0], order[1]));
+  cr_expect(lt(long, order[1], order[2]));
+  cr_expect(lt(long, order[3], order[4]));
+  for (int i = 0; i < 5; i++)
+    for (int j = i + 1; j < 5; j++)
+      cr_expect(ne(str, pretty[i], pretty[j]),
+                "%s and %s share the pretty name", ports[i], ports[j]);
+  for (int i = 0; i < 5; i++)
+    free(pretty[i]);
+}
+
+/* ---- how performances end -------------------------------------------------------------- */
+
+Test(jack, score_end, .init = server_256, .fini = teardown, .timeout = 30)
+{
+  CsjEngine *e = engine_new("csjscore");
+  compile_csd_ok(e, FINITE_CSD);
+  double t0 = harness_now_ms();
+  start_ok(e);
+  CsjStatus st = csj_engine_wait(e, 5000);
+  double ms = harness_now_ms() - t0;
+  cr_assert(eq(int, st, CSJ_SUCCESS), "the 0.5 s score did not end in 5 s");
+  cr_assert(csj_engine_finished(e));
+  int code = -1;
+  cr_assert(eq(int, csj_engine_end_reason(e, &code), CSJ_END_SCORE));
+  /* played in real time: 0.5 s of score */
+  cr_expect(ge(dbl, ms, 400.0), "ended after %.0f ms", ms);
+  CsjStats s;
+  csj_engine_stats(e, &s);
+  cr_expect(ge(u64, s.ksmps_blocks, 750), "0.5 s is 750 blocks of 32");
+  cr_expect(ge(u64, s.cycles, 90), "0.5 s is 93.75 cycles of 256");
+}
+
+Test(jack, exitnow_during_performance, .init = server_256, .fini = teardown,
+     .timeout = 30)
+{
+  CsjEngine *e = engine_new("csjexit");
+  compile_csd_ok(e, EXITNOW_CSD);
+  double t0 = harness_now_ms();
+  start_ok(e);
+  CsjStatus st = csj_engine_wait(e, 5000);
+  double ms = harness_now_ms() - t0;
+  cr_assert(eq(int, st, CSJ_SUCCESS), "exitnow did not end the performance");
+  int code = -1;
+  cr_assert(eq(int, csj_engine_end_reason(e, &code), CSJ_END_EXITNOW));
+  cr_assert(eq(int, code, 3));
+  /* at 0.3 s, from inside the process callback, not at init */
+  cr_expect(ge(dbl, ms, 250.0), "ended after %.0f ms", ms);
+  CsjStats s;
+  csj_engine_stats(e, &s);
+  cr_expect(ge(u64, s.ksmps_blocks, 400), "0.3 s is 450 blocks of 32");
+  cr_expect(lt(u64, s.ksmps_blocks, 15000), "kept performing after exitnow");
+  /* the engine stays usable for the control thread */
+  csj_engine_destroy(e);
+  g_eng[0] = NULL;
+}
+
+Test(jack, perf_error_deletes_note_music_goes_on, .init = server_256,
+     .fini = teardown, .timeout = 30)
+{
+  enum { N = 72000 }; /* 1.5 s */
+  CsjEngine *e = engine_new("csjperf");
+  compile_csd_ok(e, PERF_ERROR_CSD);
+  g_probe = probe_open("probe", 0, 2, N);
+  start_ok(e);
+  char p[128];
+  port_name(p, sizeof p, e, "out_1");
+  connect_ok(p, probe_port(g_probe, "in_1"));
+  port_name(p, sizeof p, e, "out_2");
+  connect_ok(p, probe_port(g_probe, "in_2"));
+  probe_arm(g_probe);
+
+  cr_assert(wait_log_contains("PERF ERROR", 3000),
+            "no PERF ERROR message. Log:\n%s", g_log.buf);
+  cr_assert(probe_wait_recorded(g_probe, N, 5000), "probe recorded only %zu",
+            probe_recorded(g_probe));
+  cr_assert(not(csj_engine_finished(e)), "a perf error ended the performance");
+
+  const float *c1 = probe_recording(g_probe, 0);
+  const float *c2 = probe_recording(g_probe, 1);
+  /* before the error (first 0.25 s of the recording, started < 0.25 s after
+   * the engine): instr 2 was audible */
+  double f2 = harness_frequency(c2 + 2400, 9600, RATE);
+  cr_expect(epsilon_eq(dbl, f2, 500.0, 5.0), "instr 2 before error: %.2f Hz",
+            f2);
+  /* last 0.5 s: instr 2 is gone, instr 1 still plays */
+  const size_t from = N - 24000;
+  float peak2 = harness_peak(c2 + from, 24000);
+  cr_expect(eq(flt, peak2, 0.0f), "instr 2 still sounds after its error");
+  double f1 = harness_frequency(c1 + from, 24000, RATE);
+  float peak1 = harness_peak(c1 + from, 24000);
+  cr_expect(epsilon_eq(dbl, f1, 1000.0, 10.0), "instr 1: %.2f Hz", f1);
+  cr_expect(epsilon_eq(flt, peak1, 0.5f, 0.01f), "instr 1 peak %f",
+            (double)peak1);
+
+  csj_engine_stop(e);
+  cr_assert(eq(int, csj_engine_wait(e, 3000), CSJ_SUCCESS));
+  cr_assert(eq(int, csj_engine_end_reason(e, NULL), CSJ_END_STOPPED));
+}
+
+/*
+ * A fatal Csound error at performance time: data/die.orc calls the test
+ * plugin's csj_test_die, which calls csound->Die (a longjmp) inside the
+ * process callback, 20 k-cycles after 0.1 s. The engine must survive it and
+ * end with CSJ_END_CSOUND_ERROR. The plugin is loaded through OPCODE6DIR64
+ * (Csound reads it when the instance is created; --opcode-lib= would only
+ * load it at csoundStart, after csjack has compiled).
+ */
+Test(jack, csound_fatal_error_in_callback, .init = server_256,
+     .fini = teardown, .timeout = 30)
+{
+  const char *plugin_dir = getenv("CSJ_TEST_PLUGIN_DIR");
+  const char *dir = getenv("CSJ_TEST_DATA");
+  cr_assert(ne(ptr, (void *)plugin_dir, NULL), "CSJ_TEST_PLUGIN_DIR is not set");
+  cr_assert(ne(ptr, (void *)dir, NULL), "CSJ_TEST_DATA is not set");
+  setenv("OPCODE6DIR64", plugin_dir, 1); /* this test process only */
+  char path[1100];
+  snprintf(path, sizeof path, "%s/die.orc", dir);
+
+  CsjEngine *e = engine_new("csjdie");
+  cr_assert(eq(int, csj_engine_compile_file(e, path), CSJ_SUCCESS),
+            "%s\n--- log:\n%s", csj_last_error(e), g_log.buf);
+  start_ok(e);
+  cr_assert(eq(int, csj_engine_wait(e, 5000), CSJ_SUCCESS),
+            "the fatal error did not end the performance. Log:\n%s",
+            g_log.buf);
+  cr_assert(eq(int, csj_engine_end_reason(e, NULL), CSJ_END_CSOUND_ERROR));
+  CsjStats a, b;
+  csj_engine_stats(e, &a);
+  cr_expect(ge(u64, a.ksmps_blocks, 20), "died before its 20 k-cycles");
+  harness_sleep_ms(100);
+  csj_engine_stats(e, &b);
+  cr_expect(eq(u64, a.ksmps_blocks, b.ksmps_blocks),
+            "Csound still performed after its fatal error");
+  double t0 = harness_now_ms();
+  csj_engine_destroy(e);
+  g_eng[0] = NULL;
+  cr_expect(lt(dbl, harness_now_ms() - t0, 3000.0), "destroy was slow");
+}
+
+Test(jack, stop_ends_performance, .init = server_256, .fini = teardown,
+     .timeout = 30)
+{
+  CsjEngine *e = engine_new("csjstop");
+  compile_orc_ok(e, SINE_ORC);
+  start_ok(e);
+  /* an orchestra without a score plays until stopped */
+  cr_assert(eq(int, csj_engine_wait(e, 300), CSJ_ERR_TIMEOUT));
+  cr_assert(eq(int, csj_engine_end_reason(e, NULL), CSJ_END_NONE));
+  csj_engine_stop(e);
+  cr_assert(eq(int, csj_engine_wait(e, 3000), CSJ_SUCCESS));
+  cr_assert(csj_engine_finished(e));
+  cr_assert(eq(int, csj_engine_end_reason(e, NULL), CSJ_END_STOPPED));
+  CsjStats a, b;
+  csj_engine_stats(e, &a);
+  harness_sleep_ms(100);
+  csj_engine_stats(e, &b);
+  cr_expect(eq(u64, a.ksmps_blocks, b.ksmps_blocks),
+            "Csound still performed after stop");
+}
+
+Test(jack, server_killed_during_run, .init = server_256, .fini = teardown,
+     .timeout = 30)
+{
+  CsjEngine *e = engine_new("csjgone");
+  compile_orc_ok(e, SINE_ORC);
+  start_ok(e);
+  harness_sleep_ms(200);
+  harness_server_kill();
+  CsjStatus st = csj_engine_wait(e, 3000);
+  cr_assert(eq(int, st, CSJ_SUCCESS),
+            "the engine did not notice the server's death in 3 s");
+  cr_assert(eq(int, csj_engine_end_reason(e, NULL), CSJ_END_SERVER_GONE));
+  double t0 = harness_now_ms();
+  csj_engine_destroy(e);
+  g_eng[0] = NULL;
+  cr_expect(lt(dbl, harness_now_ms() - t0, 3000.0), "destroy was slow");
+}
+
+/* ---- errors --------------------------------------------------------------------------- */
+
+Test(jack, no_server, .init = harness_no_server, .fini = teardown,
+     .timeout = 30)
+{
+  CsjOptions o;
+  options_for(&o, harness_name("csjnoserver"));
+  CsjEngine *e = (CsjEngine *)0x1;
+  CsjStatus st = csj_engine_create(&o, &e);
+  cr_assert(eq(int, st, CSJ_ERR_NO_SERVER), "%s", csj_last_error(NULL));
+  cr_assert(eq(ptr, e, NULL));
+  cr_assert(gt(sz, strlen(csj_last_error(NULL)), 0));
+}
+
+Test(jack, name_taken, .init = server_256, .fini = teardown, .timeout = 30)
+{
+  CsjEngine *e1 = engine_new("csjdup");
+  CsjOptions o;
+  options_for(&o, csj_engine_client_name(e1));
+  CsjEngine *e2 = (CsjEngine *)0x1;
+  CsjStatus st = csj_engine_create(&o, &e2);
+  cr_assert(eq(int, st, CSJ_ERR_NAME_TAKEN), "%s", csj_last_error(NULL));
+  cr_assert(eq(ptr, e2, NULL));
+  cr_assert(gt(sz, strlen(csj_last_error(NULL)), 0));
+}
+
+Test(jack, compile_error, .init = server_256, .fini = teardown,
+     .timeout = 30)
+{
+  CsjEngine *e = engine_new("csjsyntax");
+  CsjStatus st = csj_engine_compile_orc_text(
+      e, "sr = 48000\nksmps = 32\nnchnls = 1\n0dbfs = 1\n"
+         "instr 1\n  a1 poscil 0.5, \n  out a1 ((\nendin\n");
+  cr_assert(eq(int, st, CSJ_ERR_COMPILE));
+  cr_assert(gt(sz, strlen(csj_last_error(e)), 0));
+
+  CsjEngine *e2 = engine_new("csjsyntax2");
+  st = csj_engine_compile_csd_text(
+      e2, CSD(HEADER_1OUT "instr 1\n  a1 nosuchopcode 1\n  out a1\nendin\n",
+              "i1 0 1\n"));
+  cr_assert(eq(int, st, CSJ_ERR_COMPILE));
+}
+
+Test(jack, missing_file, .init = server_256, .fini = teardown, .timeout = 30)
+{
+  CsjEngine *e = engine_new("csjnofile");
+  cr_assert(eq(int,
+               csj_engine_compile_file(e, "/nonexistent/csjack-test/x.csd"),
+               CSJ_ERR_FILE));
+  cr_assert(eq(int,
+               csj_engine_compile_file(e, "/nonexistent/csjack-test/x.orc"),
+               CSJ_ERR_FILE));
+}
+
+Test(jack, compile_file_orc, .init = server_256, .fini = teardown,
+     .timeout = 30)
+{
+  const char *dir = getenv("CSJ_TEST_DATA");
+  cr_assert(ne(ptr, (void *)dir, NULL), "CSJ_TEST_DATA is not set");
+  char path[1024];
+  snprintf(path, sizeof path, "%s/sine.orc", dir);
+  CsjEngine *e = engine_new("csjfile");
+  cr_assert(eq(int, csj_engine_compile_file(e, path), CSJ_SUCCESS), "%s",
+            csj_last_error(e));
+  start_ok(e);
+  CsjStats s;
+  csj_engine_stats(e, &s);
+  cr_assert(eq(u32, s.outputs, 2));
+  cr_assert(eq(int, csj_engine_wait(e, 200), CSJ_ERR_TIMEOUT),
+            "an .orc has no score and must not end by itself");
+}
+
+Test(jack, ksmps_larger_than_period, .init = server_64, .fini = teardown,
+     .timeout = 30)
+{
+  char orc[512];
+  snprintf(orc, sizeof orc, THRU_ORC_FMT, 128);
+  CsjEngine *e = engine_new("csjbigk");
+  compile_orc_ok(e, orc);
+  cr_assert(eq(int, csj_engine_start(e), CSJ_ERR_KSMPS));
+  cr_assert(gt(sz, strlen(csj_last_error(e)), 0));
+
+  /* ksmps == period is fine and adds nothing */
+  snprintf(orc, sizeof orc, THRU_ORC_FMT, 64);
+  CsjEngine *e2 = engine_new("csjk64");
+  compile_orc_ok(e2, orc);
+  start_ok(e2);
+  CsjStats s;
+  csj_engine_stats(e2, &s);
+  cr_assert(eq(u32, s.period, 64));
+  cr_assert(eq(u32, s.latency, 0));
+}
+
+/*
+ * Csound 6.18 does not accept an orchestra without outputs: its parser turns
+ * `nchnls = 0` (or any value <= 0) into 1 without an error, and the
+ * --nchnls= override ignores 0 too (checked against Csound's
+ * csound_orc_compile.c and by running it). So CSJ_ERR_NO_OUTPUTS cannot be
+ * reached from an orchestra; what can be checked is that csjack follows
+ * Csound: one output port, and the performance starts.
+ */
+Test(jack, nchnls_zero_means_one_output, .init = server_256,
+     .fini = teardown, .timeout = 30)
+{
+  CsjEngine *e = engine_new("csjzero");
+  compile_orc_ok(e, "sr = 48000\nksmps = 32\nnchnls = 0\nnchnls_i = 0\n"
+                    "0dbfs = 1\ninstr 1\nendin\n");
+  CsjStatus st = csj_engine_start(e);
+  cr_assert(eq(int, st, CSJ_SUCCESS), "%s", csj_last_error(e));
+  CsjStats s;
+  csj_engine_stats(e, &s);
+  cr_assert(eq(u32, s.outputs, 1));
+  g_probe = probe_open("probe", 0, 0, 1);
+  cr_assert(ne(ptr, jack_port_by_name(probe_client(g_probe),
+                                     harness_port("csjzero", "out_1")),
+               NULL));
+}

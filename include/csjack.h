@@ -5,6 +5,7 @@
 #define CSJACK_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #ifdef __cplusplus
@@ -53,6 +54,11 @@ typedef enum {
   CSJ_ERR_NO_OUTPUTS,    /**< The orchestra has no output channels. */
   CSJ_ERR_STATE,         /**< Not allowed in the engine's current state. */
   CSJ_ERR_TIMEOUT,       /**< A wait ran out of time. */
+  CSJ_ERR_RING_FULL,     /**< The command ring is full: nothing was queued. */
+  CSJ_ERR_TOO_BIG,       /**< The command is larger than csjack accepts. */
+  CSJ_ERR_EVAL,          /**< Csound could not evaluate the code. */
+  CSJ_ERR_NOT_FOUND,     /**< No such table or channel. */
+  CSJ_ERR_NOT_RUN,       /**< The performance ended before the command ran. */
 } CsjStatus;
 
 /** A static English description of a status. Real-time safe. */
@@ -103,6 +109,12 @@ typedef struct {
   uint32_t latency;         /**< Frames of latency csjack adds (0 if ksmps divides the period). */
   uint32_t inputs;          /**< JACK input ports (nchnls_i). */
   uint32_t outputs;         /**< JACK output ports (nchnls). */
+  uint64_t commands_run;    /**< Commands the JACK thread has run. */
+  uint64_t dropped_cycles;  /**< Cycles silenced because a direct call held Csound. */
+  uint32_t ring_capacity;   /**< Command ring slots. */
+  uint32_t ring_high_water; /**< Most slots ever in use at once. */
+  uint64_t record_dropped;  /**< Frames a recording lost to a slow disk. */
+  bool paused;              /**< Paused: silence, no k-cycles. */
 } CsjStats;
 
 /** Fills @p opts with the defaults. */
@@ -154,6 +166,172 @@ CSJ_API CsjEndReason csj_engine_end_reason(const CsjEngine *e, int *exit_code);
 
 /** Copies the counters. Any thread; real-time safe. */
 CSJ_API CSJ_REALTIME void csj_engine_stats(const CsjEngine *e, CsjStats *out);
+
+/* ---------------------------------------------------------------------------
+ * The performance-thread API: commands into the JACK thread.
+ *
+ * Every function below may be called from any thread, concurrently, once the
+ * engine has started. Each queues one command into a bounded multi-producer
+ * ring that the JACK thread drains at the start of every cycle (a snapshot:
+ * what arrives during a cycle runs in the next). A queued command runs
+ * exactly once, and commands from one thread run in the order they were
+ * queued. When the ring is full the call fails at once with
+ * CSJ_ERR_RING_FULL and nothing is queued, unless a wait was asked for
+ * (csj_engine_set_submit_timeout). Queueing is lock-free (a CAS loop), never
+ * blocks and never allocates for fixed-size commands; commands that carry
+ * text (code, score lines) allocate on the caller's thread.
+ *
+ * None of these is for the JACK thread itself (use csj_engine_task's
+ * function for work there): they are NOT real-time safe unless marked.
+ * ------------------------------------------------------------------------- */
+
+/**
+ * How long queueing calls wait for room in a full ring: 0 (the default)
+ * fails at once with CSJ_ERR_RING_FULL; a positive value retries for up to
+ * that many milliseconds; negative waits as long as it takes.
+ */
+CSJ_API void csj_engine_set_submit_timeout(CsjEngine *e, int timeout_ms);
+
+/** Resumes performing after csj_engine_pause(). Queued. */
+CSJ_API CsjStatus csj_engine_play(CsjEngine *e);
+
+/** Pauses: the JACK thread outputs silence and runs no k-cycles, but keeps
+ *  draining commands. Queued. */
+CSJ_API CsjStatus csj_engine_pause(CsjEngine *e);
+
+/** Toggles pause. Queued. */
+CSJ_API CsjStatus csj_engine_toggle_pause(CsjEngine *e);
+
+/**
+ * Sends a score event, like csoundScoreEvent(): @p type is 'i', 'f', 'e',
+ * 'q', 'a'; @p pfields holds p1, p2, ... (@p count of them, at most
+ * CSJ_MAX_PFIELDS). With @p absp2, p2 counts from the start of the score
+ * instead of from now (CsoundPerformanceThread's absp2mode). Queued.
+ */
+#define CSJ_MAX_PFIELDS 1024
+CSJ_API CsjStatus csj_engine_score_event(CsjEngine *e, char type, const double *pfields,
+                                         int count, bool absp2);
+
+/** Sends score text, as csoundInputMessage() (e.g. "i 1 0 1 0.5 60"). Queued. */
+CSJ_API CsjStatus csj_engine_input_message(CsjEngine *e, const char *line);
+
+/** Sets the score time offset, as csoundSetScoreOffsetSeconds(). Queued. */
+CSJ_API CsjStatus csj_engine_set_score_offset_seconds(CsjEngine *e, double seconds);
+
+/** What a compile or evalCode ended with, for the callback forms. */
+typedef struct {
+  CsjStatus status;     /**< CSJ_SUCCESS, CSJ_ERR_COMPILE, CSJ_ERR_EVAL, CSJ_ERR_NOT_RUN */
+  double value;         /**< evalCode's return value (NaN on failure) */
+  const char *message;  /**< On failure, Csound's error text; else "" */
+} CsjResult;
+
+/** Called with a result on csjack's worker thread (never the JACK thread). */
+typedef void (*CsjResultFn)(void *data, const CsjResult *result);
+
+/**
+ * Compiles orchestra code into the running engine. The parse runs on
+ * csjack's worker thread; only Csound's merge and instr 0 run in the JACK
+ * thread, in order with other commands. Waits for the result up to
+ * @p timeout_ms (negative: forever); CSJ_ERR_TIMEOUT leaves it queued and it
+ * still runs exactly once. @p error, if not NULL, receives Csound's message
+ * on failure.
+ */
+CSJ_API CsjStatus csj_engine_compile_orc(CsjEngine *e, const char *code, int timeout_ms,
+                                         char *error, size_t error_size);
+
+/** Callback form of csj_engine_compile_orc: returns once queued. */
+CSJ_API CsjStatus csj_engine_compile_orc_async(CsjEngine *e, const char *code,
+                                               CsjResultFn fn, void *data);
+
+/**
+ * Evaluates code in the running engine (csoundEvalCode's meaning: compile,
+ * run instr 0, return what `return` set) through the ring, and waits up to
+ * @p timeout_ms for the value. CSJ_ERR_EVAL with Csound's message in
+ * @p error when it fails.
+ */
+CSJ_API CsjStatus csj_engine_eval_code(CsjEngine *e, const char *code, int timeout_ms,
+                                       double *value, char *error, size_t error_size);
+
+/** Callback form of csj_engine_eval_code: returns once queued. */
+CSJ_API CsjStatus csj_engine_eval_code_async(CsjEngine *e, const char *code, CsjResultFn fn,
+                                             void *data);
+
+/**
+ * The direct path: csoundEvalCode / csoundCompileOrc on the caller's thread,
+ * bypassing the ring. The caller waits until the JACK thread is between
+ * cycles, then holds Csound while it parses and compiles; cycles that begin
+ * meanwhile are not performed (silence, counted in dropped_cycles) and the
+ * JACK thread never waits. Lower latency for one caller, glitches for all.
+ */
+CSJ_API CsjStatus csj_engine_eval_code_direct(CsjEngine *e, const char *code, double *value,
+                                              char *error, size_t error_size);
+CSJ_API CsjStatus csj_engine_compile_orc_direct(CsjEngine *e, const char *code, char *error,
+                                                size_t error_size);
+
+/**
+ * A control channel, created off the JACK thread and cached. Set and get
+ * are lock-free atomic accesses from any thread, including the JACK thread.
+ */
+typedef struct CsjChannelImpl CsjChannel;
+
+/** Finds or creates the control channel @p name. The handle lives as long
+ *  as the engine. Not for the JACK thread. */
+CSJ_API CsjStatus csj_engine_channel(CsjEngine *e, const char *name, CsjChannel **out);
+CSJ_API CSJ_REALTIME void csj_channel_set(CsjChannel *ch, double value);
+CSJ_API CSJ_REALTIME double csj_channel_get(const CsjChannel *ch);
+
+/** Convenience: find-or-create then set / get by name. Not for the JACK thread. */
+CSJ_API CsjStatus csj_engine_set_control(CsjEngine *e, const char *name, double value);
+CSJ_API CsjStatus csj_engine_get_control(CsjEngine *e, const char *name, double *value);
+
+/** String channels: set is queued (ordered with other commands); get copies
+ *  the current text (Csound takes the channel's spinlock briefly). */
+CSJ_API CsjStatus csj_engine_set_string_channel(CsjEngine *e, const char *name, const char *text);
+CSJ_API CsjStatus csj_engine_get_string_channel(CsjEngine *e, const char *name, char *out,
+                                                size_t out_size);
+
+/** Tables, queued and ordered with other commands. The waiting forms wait
+ *  up to @p timeout_ms. */
+CSJ_API CsjStatus csj_engine_table_set(CsjEngine *e, int table, int index, double value);
+CSJ_API CsjStatus csj_engine_table_get(CsjEngine *e, int table, int index, double *value,
+                                       int timeout_ms);
+CSJ_API CsjStatus csj_engine_table_copy_in(CsjEngine *e, int table, const double *values,
+                                           size_t count);
+/** Copies up to @p capacity values of @p table into @p out; *length gets the
+ *  table's length. */
+CSJ_API CsjStatus csj_engine_table_copy_out(CsjEngine *e, int table, double *out,
+                                            size_t capacity, size_t *length, int timeout_ms);
+
+/** Work run once in the JACK thread, in order with other commands. It must
+ *  be real-time safe. @p csound is the CSOUND* (void* here to keep Csound's
+ *  header out of ours). */
+typedef void (*CsjTaskFn)(CsjEngine *e, void *csound, void *data);
+CSJ_API CsjStatus csj_engine_task(CsjEngine *e, CsjTaskFn fn, void *data);
+
+/**
+ * Called in the JACK thread once per cycle, after the commands are drained
+ * and before the cycle's first k-block (not per k-block), with the cycle's
+ * frame count. NULL removes it. Queued, so it takes effect in order.
+ */
+typedef void (*CsjProcessFn)(CsjEngine *e, void *csound, uint32_t nframes, void *data);
+CSJ_API CsjStatus csj_engine_set_process_callback(CsjEngine *e, CsjProcessFn fn, void *data);
+
+/** Waits until every command queued before this call has run (Python's
+ *  performanceThread sync). */
+CSJ_API CsjStatus csj_engine_flush(CsjEngine *e, int timeout_ms);
+
+/**
+ * Records what csjack sends to JACK into a WAV file: @p bits 16, 24 or 32
+ * (32 is float and sample-identical). The file is opened and closed off the
+ * JACK thread; the JACK thread copies its output into a ring that a writer
+ * thread drains. Recording starts in order with other commands.
+ */
+CSJ_API CsjStatus csj_engine_record(CsjEngine *e, const char *path, int bits);
+/** Stops recording, waits until the file is complete and closed. */
+CSJ_API CsjStatus csj_engine_stop_record(CsjEngine *e);
+
+/** Whether the performance is still running (started, not finished). */
+CSJ_API CSJ_REALTIME bool csj_engine_is_running(const CsjEngine *e);
 
 /** The JACK client's name (stable until destroy). */
 CSJ_API const char *csj_engine_client_name(const CsjEngine *e);

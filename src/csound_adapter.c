@@ -283,3 +283,136 @@ csound_adapter_version(void)
 {
   return csoundGetVersion();
 }
+
+int
+csound_adapter_score_event(CsoundAdapter *cs, char type, const double *pfields, int count,
+                           bool absp2)
+{
+  /* csoundScoreEvent copies the p-fields into Csound's own event. */
+  if (absp2) {
+    return csoundScoreEventAbsolute(cs->csound, type, pfields, count, 0.0);
+  }
+  return csoundScoreEvent(cs->csound, type, pfields, count);
+}
+
+void
+csound_adapter_input_message(CsoundAdapter *cs, const char *line)
+{
+  csoundInputMessage(cs->csound, line);
+}
+
+void
+csound_adapter_set_score_offset(CsoundAdapter *cs, double seconds)
+{
+  csoundSetScoreOffsetSeconds(cs->csound, seconds);
+}
+
+void *
+csound_adapter_parse(CsoundAdapter *cs, const char *code)
+{
+  return csoundParseOrc(cs->csound, code);
+}
+
+void
+csound_adapter_free_tree(CsoundAdapter *cs, void *tree)
+{
+  if (tree) {
+    csoundDeleteTree(cs->csound, tree);
+  }
+}
+
+/* What instr 0's `return` left, as csoundEvalCode reads it. */
+static double
+instr0_retval(CsoundAdapter *cs)
+{
+  INSTRTXT *instr0 = cs->csound->GetInstrument(cs->csound, 0, NULL);
+  return instr0 && instr0->instance ? instr0->instance->retval : NAN;
+}
+
+int
+csound_adapter_compile_tree(CsoundAdapter *cs, void *tree, double *retval)
+{
+  *retval = NAN;
+  if (sigsetjmp(cs->guard, 0) != 0) {
+    cs->aborted = true;
+    return -1;
+  }
+  cs->guard_armed = true;
+  const int result = csoundCompileTree(cs->csound, tree);
+  cs->guard_armed = false;
+  if (result == 0) {
+    *retval = instr0_retval(cs);
+  }
+  return result;
+}
+
+double
+csound_adapter_eval_code(CsoundAdapter *cs, const char *code)
+{
+  return csoundEvalCode(cs->csound, code);
+}
+
+int
+csound_adapter_compile_orc(CsoundAdapter *cs, const char *code)
+{
+  return csoundCompileOrc(cs->csound, code);
+}
+
+double *
+csound_adapter_control_channel(CsoundAdapter *cs, const char *name)
+{
+  MYFLT *value = NULL;
+  const int type = CSOUND_CONTROL_CHANNEL | CSOUND_INPUT_CHANNEL | CSOUND_OUTPUT_CHANNEL;
+  if (csoundGetChannelPtr(cs->csound, &value, name, type) != CSOUND_SUCCESS) {
+    return NULL;
+  }
+  return value;
+}
+
+static bool
+ensure_string_channel(CsoundAdapter *cs, const char *name)
+{
+  MYFLT *value = NULL;
+  const int type = CSOUND_STRING_CHANNEL | CSOUND_INPUT_CHANNEL | CSOUND_OUTPUT_CHANNEL;
+  return csoundGetChannelPtr(cs->csound, &value, name, type) == CSOUND_SUCCESS;
+}
+
+int
+csound_adapter_set_string_channel(CsoundAdapter *cs, const char *name, const char *text)
+{
+  if (!ensure_string_channel(cs, name)) {
+    return -1;
+  }
+  csoundSetStringChannel(cs->csound, name, (char *)text);
+  return 0;
+}
+
+int
+csound_adapter_get_string_channel(CsoundAdapter *cs, const char *name, char *out, size_t out_size)
+{
+  if (!ensure_string_channel(cs, name) || out_size == 0) {
+    return -1;
+  }
+  const int size = csoundGetChannelDatasize(cs->csound, name);
+  if (size < 0 || (size_t)size > out_size) {
+    /* csoundGetStringChannel copies the whole string: refuse a short buffer. */
+    return size < 0 ? -1 : -2;
+  }
+  csoundGetStringChannel(cs->csound, name, out);
+  return 0;
+}
+
+int
+csound_adapter_table(CsoundAdapter *cs, int table, double **data)
+{
+  MYFLT *ptr = NULL;
+  const int length = csoundGetTable(cs->csound, &ptr, table);
+  *data = ptr;
+  return length;
+}
+
+void *
+csound_adapter_handle(CsoundAdapter *cs)
+{
+  return cs->csound;
+}

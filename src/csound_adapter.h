@@ -11,6 +11,7 @@
 
 #include <stdarg.h>
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 typedef struct CsoundAdapterImpl CsoundAdapter;
@@ -86,6 +87,44 @@ int csound_adapter_exit_code(const CsoundAdapter *cs);
  * abandons it instead (the memory is reclaimed when the process exits).
  */
 bool csound_adapter_aborted(const CsoundAdapter *cs);
+
+/* ---- Commands: called by the engine, on the JACK thread unless noted ---- */
+
+/** csoundScoreEvent, or csoundScoreEventAbsolute when @p absp2. */
+int csound_adapter_score_event(CsoundAdapter *cs, char type, const double *pfields, int count,
+                               bool absp2);
+/** csoundInputMessage: score text. */
+void csound_adapter_input_message(CsoundAdapter *cs, const char *line);
+void csound_adapter_set_score_offset(CsoundAdapter *cs, double seconds);
+
+/** Parses orchestra code (csoundParseOrc) into an opaque tree; NULL on a
+ *  syntax error. For the worker thread: the parse allocates. */
+void *csound_adapter_parse(CsoundAdapter *cs, const char *code);
+/** Frees a tree from csound_adapter_parse. Worker thread. */
+void csound_adapter_free_tree(CsoundAdapter *cs, void *tree);
+/**
+ * Merges a parsed tree into the running engine and runs its instr 0 code
+ * (csoundCompileTree), guarded like perform_block. Returns 0 on success and
+ * sets *retval to what `return` set (NaN when nothing was returned).
+ */
+int csound_adapter_compile_tree(CsoundAdapter *cs, void *tree, double *retval);
+
+/** The direct path, on the caller's thread. */
+double csound_adapter_eval_code(CsoundAdapter *cs, const char *code);
+int csound_adapter_compile_orc(CsoundAdapter *cs, const char *code);
+
+/** Finds or creates a control channel; its value's address. NOT RT safe. */
+double *csound_adapter_control_channel(CsoundAdapter *cs, const char *name);
+/** String channels. Set runs on the JACK thread (queued); get anywhere. */
+int csound_adapter_set_string_channel(CsoundAdapter *cs, const char *name, const char *text);
+int csound_adapter_get_string_channel(CsoundAdapter *cs, const char *name, char *out,
+                                      size_t out_size);
+
+/** A table's data and length (csoundGetTable): -1 when there is no table. */
+int csound_adapter_table(CsoundAdapter *cs, int table, double **data);
+
+/** The CSOUND* for tasks and process callbacks. */
+void *csound_adapter_handle(CsoundAdapter *cs);
 
 /** Csound's version, e.g. 6180. */
 int csound_adapter_version(void);

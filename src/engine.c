@@ -14,71 +14,17 @@
  * input cursor carries partial blocks across cycles.
  */
 
-#include "csjack.h"
-
-#include "csound_adapter.h"
-#include "jack_backend.h"
-#include "message_log.h"
+#include "engine_internal.h"
 
 #include <dirent.h>
 #include <errno.h>
 #include <limits.h>
 #include <regex.h>
-#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
-
-/* JACK2's largest period; FIFOs are sized for it so a buffer-size change
- * never allocates. */
-#define MAX_PERIOD 8192u
-
-typedef enum {
-  ENGINE_CREATED = 0,
-  ENGINE_COMPILED,
-  ENGINE_PERFORMING,
-  ENGINE_FINISHED,
-} EngineState;
-
-struct CsjEngineImpl {
-  char *client_name;
-  char *connect_out;
-  char *connect_in;
-  bool no_connect;
-
-  MessageLog *log;
-  CsoundAdapter *csound;
-  JackBackend *jack;
-  char last_error[512];
-
-  /* Set once at start, read by the JACK thread. */
-  uint32_t ksmps;
-  uint32_t n_in;
-  uint32_t n_out;
-  double to_csound;   /* JACK's ±1.0 to Csound's 0dbfs */
-  double from_csound; /* and back */
-
-  /* Owned by the JACK thread while performing. */
-  uint32_t period;          /* the period the FIFO was laid out for */
-  uint32_t in_fill;         /* frames of the current block already in spin */
-  uint32_t fifo_frames;     /* frames waiting in each output FIFO */
-  uint32_t fifo_capacity;
-  float *fifo[JACK_BACKEND_MAX_PORTS];
-
-  _Atomic int state;        /* EngineState */
-  _Atomic bool stop_requested;
-  _Atomic bool server_gone;
-  _Atomic int end_reason;   /* CsjEndReason, set once */
-  _Atomic int exit_code;
-  _Atomic uint32_t latency; /* K - gcd(P, K) for the current period */
-  _Atomic uint32_t jack_period;
-  _Atomic uint32_t jack_rate;
-  _Atomic uint64_t cycles;
-  _Atomic uint64_t blocks;
-  _Atomic uint64_t xruns;
-};
 
 static _Thread_local char create_error[512];
 
@@ -115,6 +61,10 @@ static void
 route_csound_message(void *data, int attr, const char *fmt, va_list args)
 {
   CsjEngine *e = data;
+  va_list copy;
+  va_copy(copy, args);
+  commands_capture_message(e, fmt, copy);
+  va_end(copy);
   message_log_vprintf(e->log, attr, fmt, args);
 }
 
@@ -212,7 +162,7 @@ csj_engine_create(const CsjOptions *opts, CsjEngine **out)
   }
   e->log = message_log_new(opts->message_fn, opts->message_data);
   e->csound = csound_adapter_new(route_csound_message, e);
-  if (!e->log || !e->csound) {
+  if (!e->log || !e->csound || commands_init(e) != CSJ_SUCCESS) {
     snprintf(create_error, sizeof(create_error), "cannot create the Csound instance");
     csj_engine_destroy(e);
     return CSJ_ERR_CSOUND;
@@ -375,8 +325,8 @@ csj_engine_compile_orc_text(CsjEngine *e, const char *orc)
 
 /* ---- the JACK thread ---------------------------------------------------- */
 
-static void
-finish(CsjEngine *e, CsjEndReason reason, int code)
+void
+engine_finish(CsjEngine *e, CsjEndReason reason, int code)
 {
   int none = CSJ_END_NONE;
   if (atomic_compare_exchange_strong(&e->end_reason, &none, (int)reason)) {
@@ -421,13 +371,13 @@ perform_block(CsjEngine *e)
   case CSOUND_BLOCK_OK:
     break;
   case CSOUND_BLOCK_SCORE_END:
-    finish(e, CSJ_END_SCORE, 0);
+    engine_finish(e, CSJ_END_SCORE, 0);
     return false;
   case CSOUND_BLOCK_EXITNOW:
-    finish(e, CSJ_END_EXITNOW, csound_adapter_exit_code(e->csound));
+    engine_finish(e, CSJ_END_EXITNOW, csound_adapter_exit_code(e->csound));
     return false;
   case CSOUND_BLOCK_ABORTED:
-    finish(e, CSJ_END_CSOUND_ERROR, csound_adapter_exit_code(e->csound));
+    engine_finish(e, CSJ_END_CSOUND_ERROR, csound_adapter_exit_code(e->csound));
     return false;
   }
   const double *spout = csound_adapter_spout(e->csound);
@@ -442,23 +392,11 @@ perform_block(CsjEngine *e)
   return true;
 }
 
+/* The audio: inputs into spin a block at a time, a k-cycle per full block,
+ * spout out through the FIFO. */
 static void
-process_cycle(void *context, uint32_t nframes, const float *const *in, float *const *out)
+perform_frames(CsjEngine *e, uint32_t nframes, const float *const *in, float *const *out)
 {
-  CsjEngine *e = context;
-  message_log_mark_realtime_thread(true);
-  atomic_fetch_add_explicit(&e->cycles, 1, memory_order_relaxed);
-
-  if (atomic_load_explicit(&e->state, memory_order_acquire) != ENGINE_PERFORMING ||
-      nframes > MAX_PERIOD) {
-    write_silence(out, e->n_out, 0, nframes);
-    return;
-  }
-  if (atomic_load_explicit(&e->stop_requested, memory_order_relaxed)) {
-    finish(e, CSJ_END_STOPPED, 0);
-    write_silence(out, e->n_out, 0, nframes);
-    return;
-  }
   if (nframes != e->period) {
     reset_for_period(e, nframes);
   }
@@ -501,6 +439,56 @@ process_cycle(void *context, uint32_t nframes, const float *const *in, float *co
 }
 
 static void
+perform_cycle(CsjEngine *e, uint32_t nframes, const float *const *in, float *const *out)
+{
+  commands_drain(e);
+  if (atomic_load_explicit(&e->stop_requested, memory_order_relaxed)) {
+    engine_finish(e, CSJ_END_STOPPED, 0);
+  }
+  if (atomic_load_explicit(&e->state, memory_order_relaxed) != ENGINE_PERFORMING) {
+    write_silence(out, e->n_out, 0, nframes);
+    return;
+  }
+  if (e->process_fn) {
+    e->process_fn(e, csound_adapter_handle(e->csound), nframes, e->process_data);
+  }
+  if (e->paused) {
+    write_silence(out, e->n_out, 0, nframes);
+  } else {
+    perform_frames(e, nframes, in, out);
+  }
+  if (e->recorder) {
+    recorder_write(e->recorder, (const float *const *)out, nframes);
+  }
+}
+
+static void
+process_cycle(void *context, uint32_t nframes, const float *const *in, float *const *out)
+{
+  CsjEngine *e = context;
+  message_log_mark_realtime_thread(true);
+  atomic_fetch_add_explicit(&e->cycles, 1, memory_order_relaxed);
+
+  if (atomic_load_explicit(&e->state, memory_order_acquire) != ENGINE_PERFORMING ||
+      nframes > MAX_PERIOD) {
+    write_silence(out, e->n_out, 0, nframes);
+    return;
+  }
+  /* One try, never a wait: a direct caller holding Csound costs this cycle
+   * its sound, not the graph its deadline. */
+  int expected = OWNER_NONE;
+  if (!atomic_compare_exchange_strong_explicit(&e->owner, &expected, OWNER_RT,
+                                               memory_order_acquire, memory_order_relaxed)) {
+    atomic_fetch_add_explicit(&e->dropped_cycles, 1, memory_order_relaxed);
+    write_silence(out, e->n_out, 0, nframes);
+    return;
+  }
+  perform_cycle(e, nframes, in, out);
+  /* Release: our Csound work happens before a direct caller's. */
+  atomic_store_explicit(&e->owner, OWNER_NONE, memory_order_release);
+}
+
+static void
 on_xrun(void *context)
 {
   CsjEngine *e = context;
@@ -512,7 +500,7 @@ on_shutdown(void *context)
 {
   CsjEngine *e = context;
   atomic_store(&e->server_gone, true);
-  finish(e, CSJ_END_SERVER_GONE, 0);
+  engine_finish(e, CSJ_END_SERVER_GONE, 0);
 }
 
 static void
@@ -646,7 +634,7 @@ csj_engine_wait(CsjEngine *e, int timeout_ms)
     /* A stop request needs a cycle to take effect; if the server is gone
      * no cycle will come, so settle it here. */
     if (atomic_load(&e->server_gone)) {
-      finish(e, CSJ_END_SERVER_GONE, 0);
+      engine_finish(e, CSJ_END_SERVER_GONE, 0);
       break;
     }
     const uint32_t period = atomic_load(&e->jack_period);
@@ -703,6 +691,20 @@ csj_engine_stats(const CsjEngine *e, CsjStats *out)
   out->latency = atomic_load_explicit(&m->latency, memory_order_relaxed);
   out->inputs = m->n_in;
   out->outputs = m->n_out;
+  out->commands_run = atomic_load_explicit(&m->commands_run, memory_order_relaxed);
+  out->dropped_cycles = atomic_load_explicit(&m->dropped_cycles, memory_order_relaxed);
+  out->ring_capacity = m->ring ? command_ring_capacity(m->ring) : 0;
+  out->ring_high_water = m->ring ? command_ring_high_water(m->ring) : 0;
+  out->paused = atomic_load_explicit(&m->paused_flag, memory_order_relaxed);
+  pthread_mutex_lock(&m->record_lock);
+  out->record_dropped = m->active_recording ? recorder_dropped(m->active_recording) : 0;
+  pthread_mutex_unlock(&m->record_lock);
+}
+
+bool
+csj_engine_is_running(const CsjEngine *e)
+{
+  return atomic_load_explicit(&((CsjEngine *)e)->state, memory_order_acquire) == ENGINE_PERFORMING;
 }
 
 const char *
@@ -717,8 +719,11 @@ csj_engine_destroy(CsjEngine *e)
   if (!e) {
     return;
   }
-  /* JACK first: once the client is closed no callback can touch Csound. */
+  /* JACK first: once the client is closed no callback can touch Csound.
+   * Then the commands still queued are answered "not run", and the worker
+   * stops, before Csound goes away. */
   jack_backend_close(e->jack);
+  commands_shutdown(e);
   csound_adapter_free(e->csound);
   message_log_free(e->log);
   for (uint32_t c = 0; c < JACK_BACKEND_MAX_PORTS; ++c) {

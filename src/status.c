@@ -20,6 +20,11 @@ csj_strerror(CsjStatus status)
   case CSJ_ERR_NO_OUTPUTS: return "the orchestra has no output channels";
   case CSJ_ERR_STATE: return "not allowed in the engine's current state";
   case CSJ_ERR_TIMEOUT: return "timed out";
+  case CSJ_ERR_RING_FULL: return "the command ring is full; nothing was queued";
+  case CSJ_ERR_TOO_BIG: return "the command is too large";
+  case CSJ_ERR_EVAL: return "Csound could not evaluate the code";
+  case CSJ_ERR_NOT_FOUND: return "no such table or channel";
+  case CSJ_ERR_NOT_RUN: return "the performance ended before the command ran";
   }
   return "unknown status";
 }

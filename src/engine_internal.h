@@ -1,0 +1,224 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * The engine's private parts, shared by engine.c (lifecycle and the JACK
+ * thread's cycle) and engine_commands.c (the command API, the worker thread
+ * and the direct path).
+ */
+
+#ifndef CSJ_ENGINE_INTERNAL_H
+#define CSJ_ENGINE_INTERNAL_H
+
+#include "csjack.h"
+
+#include "command_ring.h"
+#include "csound_adapter.h"
+#include "jack_backend.h"
+#include "message_log.h"
+#include "recorder.h"
+#include "spsc_ring.h"
+
+#include <pthread.h>
+#include <semaphore.h>
+#include <stdatomic.h>
+
+typedef enum {
+  ENGINE_CREATED = 0,
+  ENGINE_COMPILED,
+  ENGINE_PERFORMING,
+  ENGINE_FINISHED,
+} EngineState;
+
+/* Who may call into Csound right now: the JACK thread during its cycle, a
+ * direct caller between cycles, or nobody. The JACK thread only ever tries
+ * (one CAS) and never waits. */
+typedef enum {
+  OWNER_NONE = 0,
+  OWNER_RT,
+  OWNER_DIRECT,
+} CsoundOwner;
+
+typedef enum {
+  CMD_SCORE_EVENT = 1, /* inline p-fields */
+  CMD_SCORE_EVENT_JOB, /* p-fields in a job (too many to inline) */
+  CMD_INPUT_MESSAGE,
+  CMD_SCORE_OFFSET,
+  CMD_COMPILE,         /* job: parsed by the worker, merged here */
+  CMD_EVAL,
+  CMD_SET_STRING_CHANNEL,
+  CMD_TABLE_SET,
+  CMD_TABLE_GET,
+  CMD_TABLE_COPY_IN,
+  CMD_TABLE_COPY_OUT,
+  CMD_TASK,
+  CMD_PROCESS_CALLBACK,
+  CMD_PAUSE,           /* value: 0 play, 1 pause, 2 toggle */
+  CMD_FLUSH,
+  CMD_RECORD_START,
+  CMD_RECORD_STOP,
+} CommandType;
+
+#define INLINE_PFIELDS 28
+
+/*
+ * Work that needs memory beyond a ring slot, or a reply. Made by the
+ * caller's thread; the JACK thread reads and fills it but never frees it;
+ * it hands finished jobs to the worker through the done ring.
+ *
+ * Two references: the caller's (while it waits) and the system's (dropped
+ * by the worker once the JACK thread is done). The last one frees.
+ */
+typedef struct Job {
+  _Atomic int refs;
+  CommandType type;
+  _Atomic bool parsed;     /* CMD_COMPILE/CMD_EVAL: the worker's parse is done */
+  _Atomic bool finished;   /* the JACK thread is done with it */
+  void *tree;              /* the parse, NULL when it failed */
+  char *text;              /* code, a score line, a channel's text */
+  char *name;              /* a channel name */
+  double *values;          /* p-fields or table data */
+  size_t count;            /* values in `values` (or capacity for copy-out) */
+  size_t length;           /* a table's length, on reply */
+  int table;
+  int index;
+  char event_type;
+  bool absp2;
+  Recorder *recorder;
+  /* The reply. */
+  CsjStatus status;
+  double value;
+  char message[1024];      /* Csound's messages while parsing or compiling */
+  size_t message_len;
+  sem_t done;
+  CsjResultFn fn;          /* callback form: run on the worker thread */
+  void *fn_data;
+} Job;
+
+/* One ring slot's payload. */
+typedef struct {
+  uint8_t type;            /* CommandType */
+  union {
+    struct {
+      char type;
+      bool absp2;
+      uint8_t count;
+      double pfields[INLINE_PFIELDS];
+    } event;
+    Job *job;
+    double seconds;
+    struct {
+      int table;
+      int index;
+      double value;
+    } table_set;
+    struct {
+      CsjTaskFn fn;
+      void *data;
+    } task;
+    struct {
+      CsjProcessFn fn;
+      void *data;
+    } process;
+    int pause_mode;
+  } u;
+} Command;
+
+typedef struct ChannelEntry ChannelEntry;
+
+struct CsjChannelImpl {
+  double *value;           /* inside Csound's channel storage */
+};
+
+struct ChannelEntry {
+  ChannelEntry *next;
+  char *name;
+  struct CsjChannelImpl channel;
+};
+
+struct CsjEngineImpl {
+  char *client_name;
+  char *connect_out;
+  char *connect_in;
+  bool no_connect;
+
+  MessageLog *log;
+  CsoundAdapter *csound;
+  JackBackend *jack;
+  char last_error[512];
+
+  /* Set once at start, read by the JACK thread. */
+  uint32_t ksmps;
+  uint32_t n_in;
+  uint32_t n_out;
+  double to_csound;   /* JACK's ±1.0 to Csound's 0dbfs */
+  double from_csound; /* and back */
+
+  /* Owned by the JACK thread while performing. */
+  uint32_t period;          /* the period the FIFO was laid out for */
+  uint32_t in_fill;         /* frames of the current block already in spin */
+  uint32_t fifo_frames;     /* frames waiting in each output FIFO */
+  uint32_t fifo_capacity;
+  float *fifo[JACK_BACKEND_MAX_PORTS];
+  bool paused;
+  Command stash;            /* a compile whose parse is not done yet */
+  bool stash_full;
+  CsjProcessFn process_fn;
+  void *process_data;
+  Recorder *recorder;
+  /* Where Csound's messages are copied while the JACK thread compiles. */
+  Job *capture_job;
+
+  /* Commands. */
+  CommandRing *ring;
+  SpscRing *done_ring;      /* JACK thread -> worker: finished jobs */
+  _Atomic int jobs_in_flight;
+  _Atomic int submit_timeout_ms;
+  _Atomic int owner;        /* CsoundOwner */
+
+  /* The worker thread: parses compiles, frees finished jobs, runs callbacks. */
+  pthread_t worker;
+  bool worker_started;
+  sem_t worker_wake;
+  pthread_mutex_t parse_lock;
+  Job **parse_queue;        /* jobs waiting to be parsed, FIFO */
+  size_t parse_head;
+  size_t parse_tail;
+  size_t parse_capacity;
+  _Atomic bool worker_quit;
+
+  pthread_mutex_t channel_lock;
+  ChannelEntry *channels;
+  Recorder *active_recording; /* the control side's handle */
+  pthread_mutex_t record_lock;
+
+  _Atomic int state;        /* EngineState */
+  _Atomic bool stop_requested;
+  _Atomic bool server_gone;
+  _Atomic int end_reason;   /* CsjEndReason, set once */
+  _Atomic int exit_code;
+  _Atomic uint32_t latency; /* K - gcd(P, K) for the current period */
+  _Atomic uint32_t jack_period;
+  _Atomic uint32_t jack_rate;
+  _Atomic uint64_t cycles;
+  _Atomic uint64_t blocks;
+  _Atomic uint64_t xruns;
+  _Atomic uint64_t commands_run;
+  _Atomic uint64_t dropped_cycles;
+  _Atomic bool paused_flag; /* a copy of `paused` for stats */
+};
+
+/* JACK's largest period; FIFOs are sized for it so a buffer-size change
+ * never allocates. */
+#define MAX_PERIOD 8192u
+
+/* engine_commands.c */
+CsjStatus commands_init(CsjEngine *e);
+void commands_shutdown(CsjEngine *e);
+/* The JACK thread: runs what was queued when the cycle began. */
+void commands_drain(CsjEngine *e);
+/* Appends Csound's message text to the job being compiled, if any. */
+void commands_capture_message(CsjEngine *e, const char *fmt, va_list args);
+
+/* engine.c */
+void engine_finish(CsjEngine *e, CsjEndReason reason, int code);
+
+#endif

@@ -115,6 +115,8 @@ typedef struct {
   uint32_t ring_high_water; /**< Most slots ever in use at once. */
   uint64_t record_dropped;  /**< Frames a recording lost to a slow disk. */
   bool paused;              /**< Paused: silence, no k-cycles. */
+  uint64_t callback_ns_last;/**< Time our process callback took, last cycle. */
+  uint64_t callback_ns_max; /**< The longest since start or csj_engine_reset_peak(). */
 } CsjStats;
 
 /** Fills @p opts with the defaults. */
@@ -332,6 +334,9 @@ CSJ_API CsjStatus csj_engine_stop_record(CsjEngine *e);
 
 /** Whether the performance is still running (started, not finished). */
 CSJ_API CSJ_REALTIME bool csj_engine_is_running(const CsjEngine *e);
+
+/** Resets callback_ns_max. Any thread; real-time safe. */
+CSJ_API CSJ_REALTIME void csj_engine_reset_peak(CsjEngine *e);
 
 /** The JACK client's name (stable until destroy). */
 CSJ_API const char *csj_engine_client_name(const CsjEngine *e);

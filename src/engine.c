@@ -483,9 +483,18 @@ process_cycle(void *context, uint32_t nframes, const float *const *in, float *co
     write_silence(out, e->n_out, 0, nframes);
     return;
   }
+  /* CLOCK_MONOTONIC is read through the vDSO: no syscall. */
+  struct timespec t0, t1;
+  clock_gettime(CLOCK_MONOTONIC, &t0);
   perform_cycle(e, nframes, in, out);
+  clock_gettime(CLOCK_MONOTONIC, &t1);
   /* Release: our Csound work happens before a direct caller's. */
   atomic_store_explicit(&e->owner, OWNER_NONE, memory_order_release);
+  const uint64_t ns = (uint64_t)(t1.tv_sec - t0.tv_sec) * 1000000000u + (uint64_t)(t1.tv_nsec - t0.tv_nsec);
+  atomic_store_explicit(&e->callback_ns_last, ns, memory_order_relaxed);
+  if (ns > atomic_load_explicit(&e->callback_ns_max, memory_order_relaxed)) {
+    atomic_store_explicit(&e->callback_ns_max, ns, memory_order_relaxed);
+  }
 }
 
 static void
@@ -696,9 +705,17 @@ csj_engine_stats(const CsjEngine *e, CsjStats *out)
   out->ring_capacity = m->ring ? command_ring_capacity(m->ring) : 0;
   out->ring_high_water = m->ring ? command_ring_high_water(m->ring) : 0;
   out->paused = atomic_load_explicit(&m->paused_flag, memory_order_relaxed);
+  out->callback_ns_last = atomic_load_explicit(&m->callback_ns_last, memory_order_relaxed);
+  out->callback_ns_max = atomic_load_explicit(&m->callback_ns_max, memory_order_relaxed);
   pthread_mutex_lock(&m->record_lock);
   out->record_dropped = m->active_recording ? recorder_dropped(m->active_recording) : 0;
   pthread_mutex_unlock(&m->record_lock);
+}
+
+void
+csj_engine_reset_peak(CsjEngine *e)
+{
+  atomic_store_explicit(&e->callback_ns_max, 0, memory_order_relaxed);
 }
 
 bool

@@ -16,11 +16,13 @@
  * stops draining for this cycle; later commands wait behind it, so order
  * holds and the JACK thread never waits.
  *
- * The worker parses one job only after the JACK thread has merged the one
- * before, so Csound's parser never runs alongside Csound's merge.
+ * The worker parses one unit only after the JACK thread has merged the one
+ * before, so Csound's parser never runs alongside Csound's merge; a large
+ * compile is merged one instrument per cycle (see Feed below).
  */
 
 #include "engine_internal.h"
+#include "orchestra_split.h"
 
 #include <errno.h>
 #include <math.h>
@@ -55,8 +57,9 @@ job_new(CsjEngine *e, CommandType type, int refs)
   job->status = CSJ_SUCCESS;
   job->value = NAN;
   atomic_init(&job->refs, refs);
-  atomic_init(&job->parsed, true);
   atomic_init(&job->finished, false);
+  atomic_init(&job->published, 0);
+  atomic_init(&job->merged, 0);
   sem_init(&job->done, 0, 0);
   return job;
 }
@@ -68,7 +71,7 @@ job_release(CsjEngine *e, Job *job)
   if (atomic_fetch_sub_explicit(&job->refs, 1, memory_order_acq_rel) != 1) {
     return;
   }
-  csound_adapter_free_tree(e->csound, job->tree);
+  /* Parse trees are the worker's (see Feed), never the job's. */
   sem_destroy(&job->done);
   free(job->text);
   free(job->name);
@@ -327,7 +330,6 @@ submit_code(CsjEngine *e, CommandType type, const char *code, int refs, CsjResul
   job->text = strdup(code);
   job->fn = fn;
   job->fn_data = data;
-  atomic_store(&job->parsed, false);
   if (!job->text) {
     atomic_store(&job->refs, 1);
     job_release(e, job);
@@ -343,9 +345,10 @@ submit_code(CsjEngine *e, CommandType type, const char *code, int refs, CsjResul
     return status;
   }
   if (!queue_parse(e, job)) {
-    /* Cannot happen: the queue holds MAX_JOBS. Mark it failed, parsed. */
+    /* Cannot happen: the queue holds MAX_JOBS. Publish a failed unit. */
     job->status = CSJ_ERR_RING_FULL;
-    atomic_store_explicit(&job->parsed, true, memory_order_release);
+    job->total = 1;
+    atomic_store_explicit(&job->published, 1, memory_order_release);
     job_release(e, job);
   }
   *out = job;
@@ -870,15 +873,24 @@ run_table_command(CsjEngine *e, const Command *cmd)
   }
 }
 
-static void
-run_compile(CsjEngine *e, Job *job)
+/*
+ * Merges the compile's next unit, if the worker has published it. Returns
+ * true when the job is finished (every unit merged, or an error); false
+ * keeps it in the stash, holding the line, until the next cycle.
+ */
+static bool
+run_compile_step(CsjEngine *e, Job *job)
 {
+  const uint32_t merged = atomic_load_explicit(&job->merged, memory_order_relaxed);
+  if (atomic_load_explicit(&job->published, memory_order_acquire) == merged) {
+    return false; /* the worker is still parsing */
+  }
   if (job->status != CSJ_SUCCESS) {
-    return; /* failed before reaching us */
+    return true; /* failed before reaching us */
   }
   if (!job->tree) {
     job->status = job->type == CMD_EVAL ? CSJ_ERR_EVAL : CSJ_ERR_COMPILE;
-    return;
+    return true;
   }
   /* Csound's merge and instr 0: its share, and it allocates. */
   capturing = job;
@@ -888,11 +900,18 @@ run_compile(CsjEngine *e, Job *job)
   if (csound_adapter_aborted(e->csound)) {
     engine_finish(e, CSJ_END_CSOUND_ERROR, csound_adapter_exit_code(e->csound));
   }
+  /* Release: the worker may now delete this tree and parse the next unit. */
+  atomic_store_explicit(&job->merged, merged + 1, memory_order_release);
   if (result != 0) {
     job->status = job->type == CMD_EVAL ? CSJ_ERR_EVAL : CSJ_ERR_COMPILE;
-    return;
+    return true;
   }
   job->value = retval;
+  if (merged + 1 < job->total) {
+    sem_post(&e->worker_wake); /* a non-blocking wake: parse the next unit */
+    return false;
+  }
+  return true;
 }
 
 /* Runs one command. False when it must wait for the next cycle (a parse
@@ -933,10 +952,9 @@ run_command(CsjEngine *e, const Command *cmd)
   switch (job->type) {
   case CMD_COMPILE:
   case CMD_EVAL:
-    if (!atomic_load_explicit(&job->parsed, memory_order_acquire)) {
+    if (!run_compile_step(e, job)) {
       return false;
     }
-    run_compile(e, job);
     break;
   case CMD_SCORE_EVENT_JOB:
     csound_adapter_score_event(e->csound, job->event_type, job->values, (int)job->count, job->absp2);
@@ -1017,11 +1035,99 @@ next_parse(CsjEngine *e)
   return job;
 }
 
+/*
+ * A compile the worker is feeding to the JACK thread, unit by unit.
+ *
+ * A large orchestra merged in one piece costs the JACK thread milliseconds
+ * (about 3 ms for 100 instruments, measured by bench/compile_xruns.c), far
+ * over a 64-frame period. So the worker first parses the whole text once, to
+ * reject a syntax error before anything is merged, then splits it into its
+ * top-level units (each instr or opcode block, each run of global code) and
+ * hands them over one per cycle: each merge is then tens of microseconds.
+ * Units are parsed in order, each after the one before has been merged, so
+ * globals defined earlier are known to later units, as in one compile.
+ */
+typedef struct {
+  Job *job;
+  char **units;     /* NULL: the job is one unit, its whole text */
+  uint32_t count;
+  uint32_t next;    /* the next unit to parse */
+  void *tree;       /* the published tree, to delete once merged */
+} Feed;
+
+static void
+feed_publish(Job *job, void *tree, uint32_t index)
+{
+  job->tree = tree;
+  /* Release: the tree (and `total`) are complete before the JACK thread
+   * sees the count move. */
+  atomic_store_explicit(&job->published, index + 1, memory_order_release);
+}
+
+static void
+feed_end(CsjEngine *e, Feed *feed)
+{
+  csound_adapter_free_tree(e->csound, feed->tree);
+  orchestra_split_free(feed->units, feed->count);
+  job_release(e, feed->job); /* the reference the parse queue held */
+  memset(feed, 0, sizeof(*feed));
+}
+
+static void
+feed_start(CsjEngine *e, Feed *feed, Job *job)
+{
+  feed->job = job;
+  capturing = job;
+  void *whole = csound_adapter_parse(e->csound, job->text);
+  capturing = NULL;
+  if (whole && job->type == CMD_COMPILE) {
+    feed->units = orchestra_split(job->text, &feed->count);
+  }
+  if (!whole || !feed->units || feed->count < 2) {
+    /* One piece: a syntax error (NULL), an evalCode, or nothing to split. */
+    job->total = 1;
+    feed->tree = whole;
+    feed->next = 1;
+    feed_publish(job, whole, 0);
+    return;
+  }
+  csound_adapter_free_tree(e->csound, whole);
+  job->total = feed->count;
+}
+
+/* Parses and publishes the next unit when the JACK thread has merged the
+ * previous one. Returns false when the feed is over. */
+static bool
+feed_step(CsjEngine *e, Feed *feed)
+{
+  Job *job = feed->job;
+  const uint32_t merged = atomic_load_explicit(&job->merged, memory_order_acquire);
+  const bool over = atomic_load_explicit(&job->finished, memory_order_acquire) ||
+                    atomic_load(&e->state) == ENGINE_FINISHED;
+  if (over || (feed->next > 0 && merged < feed->next && !feed->tree)) {
+    return !over;
+  }
+  if (feed->next > 0 && merged < feed->next) {
+    return true; /* the JACK thread has not merged the last unit yet */
+  }
+  csound_adapter_free_tree(e->csound, feed->tree);
+  feed->tree = NULL;
+  if (feed->next >= job->total) {
+    return false;
+  }
+  capturing = job;
+  void *tree = csound_adapter_parse(e->csound, feed->units[feed->next]);
+  capturing = NULL;
+  feed->tree = tree;
+  feed_publish(job, tree, feed->next++);
+  return tree != NULL || feed->next < job->total;
+}
+
 static void *
 worker_main(void *arg)
 {
   CsjEngine *e = arg;
-  Job *merging = NULL; /* the last job parsed: not merged yet */
+  Feed feed = {0};
   while (!atomic_load_explicit(&e->worker_quit, memory_order_acquire)) {
     struct timespec deadline;
     clock_gettime(CLOCK_REALTIME, &deadline);
@@ -1032,33 +1138,27 @@ worker_main(void *arg)
     }
     sem_timedwait(&e->worker_wake, &deadline);
     worker_finish_jobs(e);
-    /* One parse at a time, and only once the JACK thread has merged the
-     * previous one: the parser and the merge share Csound's state. */
-    if (merging) {
-      const bool merged = atomic_load_explicit(&merging->finished, memory_order_acquire);
-      const bool over = atomic_load(&e->state) == ENGINE_FINISHED;
-      if (!merged && !over) {
+    /* One compile at a time: Csound's parser and its merge share state, and
+     * a later compile may use what an earlier one defines. */
+    if (feed.job) {
+      if (feed_step(e, &feed)) {
         continue;
       }
-      job_release(e, merging);
-      merging = NULL;
+      /* Wait until the JACK thread is done with the last tree. */
+      if (!atomic_load_explicit(&feed.job->finished, memory_order_acquire) &&
+          atomic_load(&e->state) != ENGINE_FINISHED) {
+        continue;
+      }
+      feed_end(e, &feed);
     }
     Job *job = next_parse(e);
-    if (!job) {
-      continue;
-    }
-    capturing = job;
-    job->tree = csound_adapter_parse(e->csound, job->text);
-    capturing = NULL;
-    atomic_store_explicit(&job->parsed, true, memory_order_release);
-    merging = job; /* keeps the reference the parse queue held */
-    if (!job->tree) {
-      job_release(e, merging);
-      merging = NULL;
+    if (job) {
+      feed_start(e, &feed, job);
+      sem_post(&e->worker_wake); /* look again at once */
     }
   }
-  if (merging) {
-    job_release(e, merging);
+  if (feed.job) {
+    feed_end(e, &feed);
   }
   worker_finish_jobs(e);
   return NULL;
@@ -1111,10 +1211,8 @@ answer_not_run(CsjEngine *e, const Command *cmd)
   job->status = CSJ_ERR_NOT_RUN;
   snprintf(job->message, sizeof(job->message), "%s", csj_strerror(CSJ_ERR_NOT_RUN));
   job->message_len = strlen(job->message);
-  /* Wait for its parse, so the worker is done with it. */
-  while (!atomic_load_explicit(&job->parsed, memory_order_acquire) && e->worker_started) {
-    sleep_us(1000);
-  }
+  /* The worker may still hold it (a parse under way): its reference keeps
+   * the job alive, and a finished job stops its feed. */
   complete(e, job);
 }
 

@@ -70,9 +70,15 @@ typedef enum {
 typedef struct Job {
   _Atomic int refs;
   CommandType type;
-  _Atomic bool parsed;     /* CMD_COMPILE/CMD_EVAL: the worker's parse is done */
   _Atomic bool finished;   /* the JACK thread is done with it */
-  void *tree;              /* the parse, NULL when it failed */
+  /* CMD_COMPILE/CMD_EVAL, one unit (a parse tree) at a time: the worker
+   * publishes unit n in `tree` by raising `published` to n + 1; the JACK
+   * thread merges it and raises `merged` to n + 1; only then does the worker
+   * parse unit n + 1. `total` is set before the first publication. */
+  void *tree;              /* the unit to merge; NULL when its parse failed */
+  _Atomic uint32_t published;
+  _Atomic uint32_t merged;
+  uint32_t total;
   char *text;              /* code, a score line, a channel's text */
   char *name;              /* a channel name */
   double *values;          /* p-fields or table data */
@@ -204,6 +210,8 @@ struct CsjEngineImpl {
   _Atomic uint64_t commands_run;
   _Atomic uint64_t dropped_cycles;
   _Atomic bool paused_flag; /* a copy of `paused` for stats */
+  _Atomic uint64_t callback_ns_max; /* the longest cycle since the last reset */
+  _Atomic uint64_t callback_ns_last;
 };
 
 /* JACK's largest period; FIFOs are sized for it so a buffer-size change

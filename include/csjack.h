@@ -163,6 +163,13 @@ CSJ_API CSJ_REALTIME bool csj_engine_finished(const CsjEngine *e);
  */
 CSJ_API CsjStatus csj_engine_wait(CsjEngine *e, int timeout_ms);
 
+/**
+ * Waits for the end of the performance (CsoundPerformanceThread's Join) and
+ * returns why it ended; @p exit_code, if not NULL, gets exitnow's argument.
+ * Control thread.
+ */
+CSJ_API CsjEndReason csj_engine_join(CsjEngine *e, int *exit_code);
+
 /** Why the performance ended, and the exit code (exitnow's argument). */
 CSJ_API CsjEndReason csj_engine_end_reason(const CsjEngine *e, int *exit_code);
 

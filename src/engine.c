@@ -676,6 +676,15 @@ csj_engine_wait(CsjEngine *e, int timeout_ms)
 }
 
 CsjEndReason
+csj_engine_join(CsjEngine *e, int *exit_code)
+{
+  if (atomic_load(&e->state) >= ENGINE_PERFORMING) {
+    csj_engine_wait(e, -1);
+  }
+  return csj_engine_end_reason(e, exit_code);
+}
+
+CsjEndReason
 csj_engine_end_reason(const CsjEngine *e, int *exit_code)
 {
   CsjEngine *m = (CsjEngine *)e;

@@ -16,6 +16,7 @@
  *   8  the JACK server shut down during the run
  */
 
+#include "console.h"
 #include "csjack.h"
 
 #include <errno.h>
@@ -179,6 +180,10 @@ main(int argc, char **argv)
           path, csj_engine_client_name(e), stats.sample_rate, stats.period, stats.ksmps,
           stats.inputs, stats.outputs, stats.latency);
 
+  /* The live console reads commands from stdin on its own thread (none if
+   * stdin is closed). It inherits the blocked SIGINT/SIGTERM. */
+  Console *console = console_start(e, STDIN_FILENO, stdout);
+
   const struct timespec poll_interval = {0, 50 * 1000 * 1000};
   while (csj_engine_wait(e, 0) == CSJ_ERR_TIMEOUT) {
     const int sig = sigtimedwait(&stop_signals, NULL, &poll_interval);
@@ -197,6 +202,7 @@ main(int argc, char **argv)
     reason = CSJ_END_STOPPED;
   }
   csj_engine_stats(e, &stats);
+  console_stop(console);
   csj_engine_destroy(e);
 
   int exit_status = EXIT_OK;

@@ -32,6 +32,7 @@
 #include <setjmp.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 struct CsoundAdapterImpl {
   CSOUND *csound;
@@ -307,10 +308,38 @@ csound_adapter_set_score_offset(CsoundAdapter *cs, double seconds)
   csoundSetScoreOffsetSeconds(cs->csound, seconds);
 }
 
+/* A constant folded to inf or nan: Csound 6.18 segfaults in
+ * csoundCompileTree on such a node ("Missing local arg: inf"). */
+static bool
+has_nonfinite_constant(const TREE *tree)
+{
+  for (; tree; tree = tree->next) {
+    if (tree->value && tree->value->lexeme) {
+      const char *lexeme = tree->value->lexeme;
+      lexeme += *lexeme == '-' || *lexeme == '+';
+      if (strcasecmp(lexeme, "inf") == 0 || strcasecmp(lexeme, "nan") == 0) {
+        return true;
+      }
+    }
+    if (has_nonfinite_constant(tree->left) || has_nonfinite_constant(tree->right)) {
+      return true;
+    }
+  }
+  return false;
+}
+
 void *
 csound_adapter_parse(CsoundAdapter *cs, const char *code)
 {
-  return csoundParseOrc(cs->csound, code);
+  TREE *tree = csoundParseOrc(cs->csound, code);
+  if (tree && has_nonfinite_constant(tree)) {
+    csoundMessageS(cs->csound, CSOUNDMSG_ERROR,
+                   "csjack: a constant expression evaluates to inf or nan (division by "
+                   "zero?); refused, because Csound 6.18 crashes compiling it\n");
+    csoundDeleteTree(cs->csound, tree);
+    return NULL;
+  }
+  return tree;
 }
 
 void
@@ -346,16 +375,32 @@ csound_adapter_compile_tree(CsoundAdapter *cs, void *tree, double *retval)
   return result;
 }
 
+/* csoundEvalCode and csoundCompileOrc are a parse and a csoundCompileTree:
+ * done in two steps here so the parse can be screened the same way as on
+ * the queued path. */
 double
 csound_adapter_eval_code(CsoundAdapter *cs, const char *code)
 {
-  return csoundEvalCode(cs->csound, code);
+  void *tree = csound_adapter_parse(cs, code);
+  double retval = NAN;
+  if (tree) {
+    csound_adapter_compile_tree(cs, tree, &retval);
+    csound_adapter_free_tree(cs, tree);
+  }
+  return retval;
 }
 
 int
 csound_adapter_compile_orc(CsoundAdapter *cs, const char *code)
 {
-  return csoundCompileOrc(cs->csound, code);
+  void *tree = csound_adapter_parse(cs, code);
+  if (!tree) {
+    return -1;
+  }
+  double retval;
+  const int result = csound_adapter_compile_tree(cs, tree, &retval);
+  csound_adapter_free_tree(cs, tree);
+  return result;
 }
 
 double *

@@ -153,27 +153,39 @@ push_job(CsjEngine *e, Job *job)
   return push(e, &cmd, COMMAND_SIZE(job));
 }
 
-/* Waits for the JACK thread to finish a job; drops the caller's reference. */
+/*
+ * Waits for the JACK thread to finish a job. Once the performance has ended
+ * no cycle runs commands any more, so a job not finished by then never will
+ * be: the caller is told CSJ_ERR_NOT_RUN at once instead of waiting out its
+ * timeout.
+ */
 static CsjStatus
 await(CsjEngine *e, Job *job, int timeout_ms)
 {
-  int r;
-  if (timeout_ms < 0) {
-    while ((r = sem_wait(&job->done)) != 0 && errno == EINTR) {
+  struct timespec start;
+  clock_gettime(CLOCK_MONOTONIC, &start);
+  for (;;) {
+    struct timespec slice;
+    clock_gettime(CLOCK_REALTIME, &slice);
+    slice.tv_nsec += 20 * 1000 * 1000;
+    if (slice.tv_nsec >= 1000000000L) {
+      slice.tv_sec += 1;
+      slice.tv_nsec -= 1000000000L;
     }
-  } else {
-    struct timespec deadline;
-    clock_gettime(CLOCK_REALTIME, &deadline);
-    deadline.tv_sec += timeout_ms / 1000;
-    deadline.tv_nsec += (long)(timeout_ms % 1000) * 1000000L;
-    if (deadline.tv_nsec >= 1000000000L) {
-      deadline.tv_sec += 1;
-      deadline.tv_nsec -= 1000000000L;
+    if (sem_timedwait(&job->done, &slice) == 0) {
+      return CSJ_SUCCESS;
     }
-    while ((r = sem_timedwait(&job->done, &deadline)) != 0 && errno == EINTR) {
+    if (atomic_load_explicit(&e->state, memory_order_acquire) == ENGINE_FINISHED) {
+      /* The last cycle may have finished it just now. */
+      if (atomic_load_explicit(&job->finished, memory_order_acquire)) {
+        return CSJ_SUCCESS;
+      }
+      return CSJ_ERR_NOT_RUN;
+    }
+    if (timeout_ms >= 0 && elapsed_ms(&start) >= timeout_ms) {
+      return CSJ_ERR_TIMEOUT;
     }
   }
-  return r == 0 ? CSJ_SUCCESS : CSJ_ERR_TIMEOUT;
 }
 
 /*

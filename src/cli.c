@@ -60,6 +60,8 @@ usage(FILE *to)
         "Options after -- go to Csound (for example -- -m7 --ksmps=64).\n"
         "Csound's sample rate always follows the JACK server's.\n"
         "An .orc file has no score: it plays until stopped (Ctrl-C).\n"
+        "While it plays, commands are read from stdin (score lines, :eval CODE,\n"
+        ":chn NAME VALUE, :help, ...; see docs/console.md), one reply per line.\n"
         "\n"
         "Exit status: 0 ended normally or stopped; 1 exitnow with a non-zero code\n"
         "or Csound aborted; 2 usage; 3 file; 4 compile error; 5 no JACK server or\n"

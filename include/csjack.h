@@ -113,7 +113,7 @@ typedef struct {
   uint64_t dropped_cycles;  /**< Cycles silenced because a direct call held Csound. */
   uint32_t ring_capacity;   /**< Command ring slots. */
   uint32_t ring_high_water; /**< Most slots ever in use at once. */
-  uint64_t record_dropped;  /**< Frames a recording lost to a slow disk. */
+  uint64_t record_dropped;  /**< Frames recordings lost to a slow disk, in all. */
   bool paused;              /**< Paused: silence, no k-cycles. */
   uint64_t callback_ns_last;/**< Time our process callback took, last cycle. */
   uint64_t callback_ns_max; /**< The longest since start or csj_engine_reset_peak(). */

@@ -438,13 +438,26 @@ csound_adapter_get_string_channel(CsoundAdapter *cs, const char *name, char *out
   if (!ensure_string_channel(cs, name) || out_size == 0) {
     return -1;
   }
-  const int size = csoundGetChannelDatasize(cs->csound, name);
-  if (size < 0 || (size_t)size > out_size) {
-    /* csoundGetStringChannel copies the whole string: refuse a short buffer. */
-    return size < 0 ? -1 : -2;
+  /* csoundGetStringChannel copies the whole string with no size limit, and
+   * the channel's data size is its capacity (the longest text it ever held),
+   * not the text's length: copy into a buffer that large, then check. */
+  const int capacity = csoundGetChannelDatasize(cs->csound, name);
+  if (capacity <= 0) {
+    return -1;
   }
-  csoundGetStringChannel(cs->csound, name, out);
-  return 0;
+  char *text = calloc((size_t)capacity + 1, 1);
+  if (!text) {
+    return -1;
+  }
+  csoundGetStringChannel(cs->csound, name, text);
+  const size_t len = strnlen(text, (size_t)capacity);
+  const int result = len + 1 <= out_size ? 0 : -2;
+  if (result == 0) {
+    memcpy(out, text, len);
+    out[len] = '\0';
+  }
+  free(text);
+  return result;
 }
 
 int

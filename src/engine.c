@@ -458,7 +458,10 @@ perform_cycle(CsjEngine *e, uint32_t nframes, const float *const *in, float *con
     perform_frames(e, nframes, in, out);
   }
   if (e->recorder) {
-    recorder_write(e->recorder, (const float *const *)out, nframes);
+    const uint32_t lost = recorder_write(e->recorder, (const float *const *)out, nframes);
+    if (lost) {
+      atomic_fetch_add_explicit(&e->record_dropped, lost, memory_order_relaxed);
+    }
   }
 }
 
@@ -716,9 +719,7 @@ csj_engine_stats(const CsjEngine *e, CsjStats *out)
   out->paused = atomic_load_explicit(&m->paused_flag, memory_order_relaxed);
   out->callback_ns_last = atomic_load_explicit(&m->callback_ns_last, memory_order_relaxed);
   out->callback_ns_max = atomic_load_explicit(&m->callback_ns_max, memory_order_relaxed);
-  pthread_mutex_lock(&m->record_lock);
-  out->record_dropped = m->active_recording ? recorder_dropped(m->active_recording) : 0;
-  pthread_mutex_unlock(&m->record_lock);
+  out->record_dropped = atomic_load_explicit(&m->record_dropped, memory_order_relaxed);
 }
 
 void

@@ -211,6 +211,7 @@ struct CsjEngineImpl {
   _Atomic uint64_t dropped_cycles;
   _Atomic bool paused_flag; /* a copy of `paused` for stats */
   _Atomic uint64_t callback_ns_max; /* the longest cycle since the last reset */
+  _Atomic uint64_t record_dropped;  /* frames recordings lost to a full ring */
   _Atomic uint64_t callback_ns_last;
 };
 

@@ -26,7 +26,6 @@ struct RecorderImpl {
   uint32_t max_bytes;
   pthread_t writer;
   _Atomic bool quit;
-  _Atomic uint64_t dropped;
 };
 
 static void
@@ -86,7 +85,6 @@ recorder_open(const char *path, int bits, uint32_t channels, uint32_t rate, uint
   r->write_buffer = malloc(r->max_bytes);
   r->ring = spsc_ring_new(RING_SECONDS * rate * channels * (uint32_t)sizeof(float));
   atomic_init(&r->quit, false);
-  atomic_init(&r->dropped, 0);
   if (!r->interleaved || !r->write_buffer || !r->ring ||
       pthread_create(&r->writer, NULL, writer_main, r) != 0) {
     snprintf(why, why_size, "cannot start the recorder");
@@ -100,28 +98,19 @@ recorder_open(const char *path, int bits, uint32_t channels, uint32_t rate, uint
   return r;
 }
 
-void
+uint32_t
 recorder_write(Recorder *r, const float *const *out, uint32_t nframes)
 {
   const uint32_t bytes = nframes * r->channels * (uint32_t)sizeof(float);
   if (bytes > r->max_bytes) {
-    atomic_fetch_add_explicit(&r->dropped, nframes, memory_order_relaxed);
-    return;
+    return nframes;
   }
   for (uint32_t i = 0; i < nframes; ++i) {
     for (uint32_t c = 0; c < r->channels; ++c) {
       r->interleaved[i * r->channels + c] = out[c][i];
     }
   }
-  if (!spsc_ring_push(r->ring, r->interleaved, bytes)) {
-    atomic_fetch_add_explicit(&r->dropped, nframes, memory_order_relaxed);
-  }
-}
-
-uint64_t
-recorder_dropped(const Recorder *r)
-{
-  return atomic_load_explicit(&((Recorder *)r)->dropped, memory_order_relaxed);
+  return spsc_ring_push(r->ring, r->interleaved, bytes) ? 0 : nframes;
 }
 
 void

@@ -23,11 +23,9 @@ typedef struct RecorderImpl Recorder;
 Recorder *recorder_open(const char *path, int bits, uint32_t channels, uint32_t rate,
                         uint32_t max_frames, char *why, size_t why_size);
 
-/** Queues one cycle's output. JACK thread only; real-time safe. */
-void recorder_write(Recorder *r, const float *const *out, uint32_t nframes);
-
-/** Frames dropped because the ring was full. Any thread. */
-uint64_t recorder_dropped(const Recorder *r);
+/** Queues one cycle's output. Returns the frames dropped (0, or all of
+ *  them when the ring is full). JACK thread only; real-time safe. */
+uint32_t recorder_write(Recorder *r, const float *const *out, uint32_t nframes);
 
 /** Drains what is queued, closes the file, joins the writer. NOT RT. */
 void recorder_close(Recorder *r);

@@ -48,8 +48,10 @@ start_private_server(const char *name, int period, int rate)
     char p[16], r[16];
     snprintf(p, sizeof(p), "%d", period);
     snprintf(r, sizeof(r), "%d", rate);
-    freopen("/dev/null", "w", stdout);
-    freopen("/dev/null", "w", stderr);
+    char log[96];
+    snprintf(log, sizeof(log), "/tmp/%s.log", name);
+    freopen(log, "w", stdout);
+    freopen(log, "a", stderr);
     setenv("JACK_NO_AUDIO_RESERVATION", "1", 1);
     execlp("jackd", "jackd", "--no-realtime", "-n", name, "-d", "dummy", "-r", r, "-p", p,
            (char *)NULL);
@@ -136,7 +138,6 @@ main(int argc, char **argv)
     snprintf(private_name, sizeof(private_name), "csjack-bench-%d", (int)getpid());
     jackd = start_private_server(private_name, period, rate);
     server = private_name;
-    sleep_ms(1000);
   }
   setenv("JACK_NO_START_SERVER", "1", 1);
 
@@ -150,28 +151,43 @@ main(int argc, char **argv)
   static const char *quiet[] = {"-m0"};
   opts.csound_argc = 1;
   opts.csound_argv = quiet;
-  CsjEngine *e = NULL;
-  if (csj_engine_create(&opts, &e) != CSJ_SUCCESS) {
-    fprintf(stderr, "compile-xruns: %s\n", csj_last_error(NULL));
-    return 1;
-  }
   /* Music while we compile: a few filtered saws. */
   const char *music = "sr = 48000\nksmps = 32\nnchnls = 2\n0dbfs = 1\n"
                       "instr 1\n  asig vco2 0.1, p4\n  afil moogladder asig, 1200, 0.4\n"
                       "  outs afil, afil\nendin\n"
                       "schedule 1, 0, -1, 110\nschedule 1, 0, -1, 165\nschedule 1, 0, -1, 220\n";
-  if (csj_engine_compile_orc_text(e, music) != CSJ_SUCCESS || csj_engine_start(e) != CSJ_SUCCESS) {
-    fprintf(stderr, "compile-xruns: %s\n", csj_last_error(e));
-    csj_engine_destroy(e);
-    return 1;
-  }
-  sleep_ms(500); /* warm-up, not counted */
+  char *text = big_orchestra(100);
 
+  /* Each measurement gets a fresh engine, so every way compiles the same 100
+   * instruments into the same one-instrument orchestra: a merge's cost grows
+   * with what is already defined, and redefinitions cost more again. */
   uint64_t xruns[WAY_COUNT][100], dropped[WAY_COUNT][100], peak_us[WAY_COUNT][100];
   int failures = 0;
+  CsjStats st = {0};
   for (int rep = 0; rep < reps; ++rep) {
     for (int way = 0; way < WAY_COUNT; ++way) {
-      char *text = big_orchestra(1000 * (rep * WAY_COUNT + way + 1));
+      /* A fresh client name each time: libjack keys a client's sockets by
+       * its name, and reusing one at once after a close can fail. */
+      snprintf(client, sizeof(client), "csjack-bench-%d-%d-%d", (int)getpid(), rep, way);
+      CsjEngine *e = NULL;
+      CsjStatus created;
+      /* A server we just started may need a moment to accept clients. */
+      for (int tries = 0; (created = csj_engine_create(&opts, &e)) == CSJ_ERR_NO_SERVER &&
+                          jackd > 0 && tries < 50;
+           ++tries) {
+        sleep_ms(100);
+      }
+      if (created != CSJ_SUCCESS) {
+        fprintf(stderr, "compile-xruns: %s\n", csj_last_error(NULL));
+        return 1;
+      }
+      if (csj_engine_compile_orc_text(e, music) != CSJ_SUCCESS ||
+          csj_engine_start(e) != CSJ_SUCCESS) {
+        fprintf(stderr, "compile-xruns: %s\n", csj_last_error(e));
+        csj_engine_destroy(e);
+        return 1;
+      }
+      sleep_ms(300); /* warm-up, not counted */
       CsjStats before, after;
       csj_engine_reset_peak(e);
       csj_engine_stats(e, &before);
@@ -191,15 +207,17 @@ main(int argc, char **argv)
       }
       sleep_ms(300); /* let a late xrun report arrive */
       csj_engine_stats(e, &after);
+      st = after;
       failures += !ok;
       xruns[way][rep] = after.xruns - before.xruns;
       dropped[way][rep] = after.dropped_cycles - before.dropped_cycles;
       peak_us[way][rep] = after.callback_ns_max / 1000;
-      free(text);
+      csj_engine_stop(e);
+      csj_engine_wait(e, 2000);
+      csj_engine_destroy(e);
     }
   }
-  CsjStats st;
-  csj_engine_stats(e, &st);
+  free(text);
   printf("compile-xruns: 100-instrument orchestra (vco2, moogladder, reverbsc) compiled while\n"
          "3 voices play; period %u, %u Hz, ksmps %u, %d repetitions (medians; max in brackets)\n\n",
          st.period, st.sample_rate, st.ksmps, reps);
@@ -219,9 +237,6 @@ main(int argc, char **argv)
   }
   printf("\nperiod budget: %.0f us. compile failures: %d\n", 1e6 * st.period / st.sample_rate,
          failures);
-  csj_engine_stop(e);
-  csj_engine_wait(e, 2000);
-  csj_engine_destroy(e);
   if (jackd > 0) {
     kill(jackd, SIGTERM);
     waitpid(jackd, NULL, 0);

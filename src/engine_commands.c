@@ -384,39 +384,13 @@ copy_message(const Job *job, char *error, size_t error_size)
   }
 }
 
-CsjStatus
-csj_engine_compile_orc(CsjEngine *e, const char *code, int timeout_ms, char *error,
-                       size_t error_size)
+/* A compile or evalCode through the ring, waited for. */
+static CsjStatus
+run_code(CsjEngine *e, CommandType type, const char *code, int timeout_ms, double *value,
+         char *error, size_t error_size)
 {
   Job *job = NULL;
-  CsjStatus status = submit_code(e, CMD_COMPILE, code, 2, NULL, NULL, &job);
-  if (status != CSJ_SUCCESS) {
-    return status;
-  }
-  status = await(e, job, timeout_ms);
-  if (status == CSJ_SUCCESS) {
-    status = job->status;
-    if (status != CSJ_SUCCESS) {
-      copy_message(job, error, error_size);
-    }
-  }
-  job_release(e, job);
-  return status;
-}
-
-CsjStatus
-csj_engine_compile_orc_async(CsjEngine *e, const char *code, CsjResultFn fn, void *data)
-{
-  Job *job = NULL;
-  return submit_code(e, CMD_COMPILE, code, 1, fn, data, &job);
-}
-
-CsjStatus
-csj_engine_eval_code(CsjEngine *e, const char *code, int timeout_ms, double *value, char *error,
-                     size_t error_size)
-{
-  Job *job = NULL;
-  CsjStatus status = submit_code(e, CMD_EVAL, code, 2, NULL, NULL, &job);
+  CsjStatus status = submit_code(e, type, code, 2, NULL, NULL, &job);
   if (status != CSJ_SUCCESS) {
     return status;
   }
@@ -432,6 +406,27 @@ csj_engine_eval_code(CsjEngine *e, const char *code, int timeout_ms, double *val
   }
   job_release(e, job);
   return status;
+}
+
+CsjStatus
+csj_engine_compile_orc(CsjEngine *e, const char *code, int timeout_ms, char *error,
+                       size_t error_size)
+{
+  return run_code(e, CMD_COMPILE, code, timeout_ms, NULL, error, error_size);
+}
+
+CsjStatus
+csj_engine_compile_orc_async(CsjEngine *e, const char *code, CsjResultFn fn, void *data)
+{
+  Job *job = NULL;
+  return submit_code(e, CMD_COMPILE, code, 1, fn, data, &job);
+}
+
+CsjStatus
+csj_engine_eval_code(CsjEngine *e, const char *code, int timeout_ms, double *value, char *error,
+                     size_t error_size)
+{
+  return run_code(e, CMD_EVAL, code, timeout_ms, value, error, error_size);
 }
 
 CsjStatus

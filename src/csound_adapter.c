@@ -34,6 +34,13 @@
 #include <string.h>
 #include <strings.h>
 
+static bool has_nonfinite_constant(const TREE *tree);
+
+/* Set while a screening parse runs: its messages would repeat the real
+ * compile's. */
+static _Thread_local bool muted;
+static void report_nonfinite(CsoundAdapter *cs);
+
 struct CsoundAdapterImpl {
   CSOUND *csound;
   CsoundMessageSink sink;
@@ -71,7 +78,7 @@ static void
 on_csound_message(CSOUND *csound, int attr, const char *fmt, va_list args)
 {
   CsoundAdapter *cs = csoundGetHostData(csound);
-  if (cs && cs->sink) {
+  if (cs && cs->sink && !muted) {
     cs->sink(cs->sink_data, attr, fmt, args);
   }
 }
@@ -180,22 +187,47 @@ csound_adapter_load_plugins(CsoundAdapter *cs, const char *dir)
   return csoundLoadPlugins(cs->csound, dir);
 }
 
-int
-csound_adapter_compile_csd_file(CsoundAdapter *cs, const char *path)
+/* The orchestra inside a CSD, screened like any other code before Csound
+ * compiles the CSD. A parse that fails here is left for the real compile
+ * to report (CsOptions, such as macros, are not applied yet). */
+static bool
+csd_orchestra_is_unsafe(CsoundAdapter *cs, const char *csd)
 {
-  return csoundCompileCsd(cs->csound, path);
+  const char *start = strstr(csd, "<CsInstruments>");
+  const char *end = start ? strstr(start, "</CsInstruments>") : NULL;
+  if (!end) {
+    return false;
+  }
+  start += strlen("<CsInstruments>");
+  char *orc = strndup(start, (size_t)(end - start));
+  if (!orc) {
+    return false;
+  }
+  muted = true;
+  TREE *tree = csoundParseOrc(cs->csound, orc);
+  muted = false;
+  free(orc);
+  const bool unsafe = tree && has_nonfinite_constant(tree);
+  if (tree) {
+    csoundDeleteTree(cs->csound, tree);
+  }
+  return unsafe;
 }
 
 int
 csound_adapter_compile_csd_text(CsoundAdapter *cs, const char *text)
 {
+  if (csd_orchestra_is_unsafe(cs, text)) {
+    report_nonfinite(cs);
+    return -1;
+  }
   return csoundCompileCsdText(cs->csound, text);
 }
 
 int
 csound_adapter_compile_orc_text(CsoundAdapter *cs, const char *text)
 {
-  return csoundCompileOrc(cs->csound, text);
+  return csound_adapter_compile_orc(cs, text);
 }
 
 int
@@ -328,14 +360,20 @@ has_nonfinite_constant(const TREE *tree)
   return false;
 }
 
+static void
+report_nonfinite(CsoundAdapter *cs)
+{
+  csoundMessageS(cs->csound, CSOUNDMSG_ERROR,
+                 "csjack: a constant expression evaluates to inf or nan (division by "
+                 "zero?); refused, because Csound 6.18 crashes compiling it\n");
+}
+
 void *
 csound_adapter_parse(CsoundAdapter *cs, const char *code)
 {
   TREE *tree = csoundParseOrc(cs->csound, code);
   if (tree && has_nonfinite_constant(tree)) {
-    csoundMessageS(cs->csound, CSOUNDMSG_ERROR,
-                   "csjack: a constant expression evaluates to inf or nan (division by "
-                   "zero?); refused, because Csound 6.18 crashes compiling it\n");
+    report_nonfinite(cs);
     csoundDeleteTree(cs->csound, tree);
     return NULL;
   }

@@ -45,7 +45,6 @@ int csound_adapter_set_option(CsoundAdapter *cs, const char *option);
 int csound_adapter_load_plugins(CsoundAdapter *cs, const char *dir);
 
 /** Compile before start. 0 on success. NOT real-time safe. */
-int csound_adapter_compile_csd_file(CsoundAdapter *cs, const char *path);
 int csound_adapter_compile_csd_text(CsoundAdapter *cs, const char *text);
 int csound_adapter_compile_orc_text(CsoundAdapter *cs, const char *text);
 

@@ -233,6 +233,26 @@ Test(jack, cli_syntax_error, .init = server_256, .fini = teardown,
   free(err);
 }
 
+/* Csound 6.18 segfaults compiling a constant that folds to inf (gi1 = 1/0):
+ * csjack refuses it with a clear error instead, in an .orc and in a .csd. */
+static void
+check_nonfinite_refused(const char *file)
+{
+  const char *args[] = {"--no-connect", "-n", harness_name("csjinf"), data(file), NULL};
+  char *err;
+  int rc = cli_run(args, 10000, &err, NULL);
+  cr_assert(eq(int, rc, 4), "%s: stderr:\n%s", file, err);
+  cr_assert(ne(ptr, strstr(err, "inf or nan"), NULL), "%s: no explanation:\n%s", file, err);
+  free(err);
+}
+
+Test(jack, cli_nonfinite_constant_is_refused, .init = server_256, .fini = teardown,
+     .timeout = 30)
+{
+  check_nonfinite_refused("nonfinite.orc");
+  check_nonfinite_refused("nonfinite.csd");
+}
+
 Test(jack, cli_unknown_option, .init = harness_no_server, .fini = teardown,
      .timeout = 30)
 {

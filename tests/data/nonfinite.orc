@@ -1,0 +1,7 @@
+sr=48000
+ksmps=32
+nchnls=2
+0dbfs=1
+gi1 = 1/0
+instr 1
+endin

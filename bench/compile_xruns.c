@@ -18,67 +18,16 @@
  *   csjack-compile-xruns [--period 64] [--rate 48000] [--reps 5] [--server NAME]
  */
 
+#include "bench_util.h"
 #include "csjack.h"
 
 #include <csound/csound.h>
 
 #include <getopt.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/prctl.h>
-#include <sys/wait.h>
-#include <time.h>
 #include <unistd.h>
-
-static void
-sleep_ms(int ms)
-{
-  const struct timespec t = {ms / 1000, (long)(ms % 1000) * 1000000L};
-  nanosleep(&t, NULL);
-}
-
-static pid_t
-start_private_server(const char *name, int period, int rate)
-{
-  pid_t pid = fork();
-  if (pid == 0) {
-    prctl(PR_SET_PDEATHSIG, SIGKILL);
-    char p[16], r[16];
-    snprintf(p, sizeof(p), "%d", period);
-    snprintf(r, sizeof(r), "%d", rate);
-    char log[96];
-    snprintf(log, sizeof(log), "/tmp/%s.log", name);
-    freopen(log, "w", stdout);
-    freopen(log, "a", stderr);
-    setenv("JACK_NO_AUDIO_RESERVATION", "1", 1);
-    execlp("jackd", "jackd", "--no-realtime", "-n", name, "-d", "dummy", "-r", r, "-p", p,
-           (char *)NULL);
-    _exit(127);
-  }
-  return pid;
-}
-
-/* 100 instruments of vco2, moogladder and reverb, numbered from @p base. */
-static char *
-big_orchestra(int base)
-{
-  size_t cap = 100 * 256;
-  char *text = malloc(cap);
-  size_t len = 0;
-  for (int i = 0; i < 100; ++i) {
-    len += (size_t)snprintf(text + len, cap - len,
-                            "instr %d\n"
-                            "  asig vco2 0.1, %d + p4\n"
-                            "  afil moogladder asig, 800 + %d, 0.5\n"
-                            "  al, ar reverbsc afil, afil, 0.8, 8000\n"
-                            "  outs al, ar\n"
-                            "endin\n",
-                            base + i, 100 + i, 10 * i);
-  }
-  return text;
-}
 
 typedef struct {
   const char *text;
@@ -136,7 +85,7 @@ main(int argc, char **argv)
   pid_t jackd = 0;
   if (!server) {
     snprintf(private_name, sizeof(private_name), "csjack-bench-%d", (int)getpid());
-    jackd = start_private_server(private_name, period, rate);
+    jackd = bench_start_private_server(private_name, period, rate);
     server = private_name;
   }
   setenv("JACK_NO_START_SERVER", "1", 1);
@@ -156,7 +105,7 @@ main(int argc, char **argv)
                       "instr 1\n  asig vco2 0.1, p4\n  afil moogladder asig, 1200, 0.4\n"
                       "  outs afil, afil\nendin\n"
                       "schedule 1, 0, -1, 110\nschedule 1, 0, -1, 165\nschedule 1, 0, -1, 220\n";
-  char *text = big_orchestra(100);
+  char *text = bench_big_orchestra(100);
 
   /* Each measurement gets a fresh engine, so every way compiles the same 100
    * instruments into the same one-instrument orchestra: a merge's cost grows
@@ -175,7 +124,7 @@ main(int argc, char **argv)
       for (int tries = 0; (created = csj_engine_create(&opts, &e)) == CSJ_ERR_NO_SERVER &&
                           jackd > 0 && tries < 50;
            ++tries) {
-        sleep_ms(100);
+        bench_sleep_ms(100);
       }
       if (created != CSJ_SUCCESS) {
         fprintf(stderr, "compile-xruns: %s\n", csj_last_error(NULL));
@@ -187,7 +136,7 @@ main(int argc, char **argv)
         csj_engine_destroy(e);
         return 1;
       }
-      sleep_ms(300); /* warm-up, not counted */
+      bench_sleep_ms(300); /* warm-up, not counted */
       CsjStats before, after;
       csj_engine_reset_peak(e);
       csj_engine_stats(e, &before);
@@ -205,7 +154,7 @@ main(int argc, char **argv)
       } else {
         ok = csj_engine_compile_orc_direct(e, text, err, sizeof(err)) == CSJ_SUCCESS;
       }
-      sleep_ms(300); /* let a late xrun report arrive */
+      bench_sleep_ms(300); /* let a late xrun report arrive */
       csj_engine_stats(e, &after);
       st = after;
       failures += !ok;
@@ -238,8 +187,7 @@ main(int argc, char **argv)
   printf("\nperiod budget: %.0f us. compile failures: %d\n", 1e6 * st.period / st.sample_rate,
          failures);
   if (jackd > 0) {
-    kill(jackd, SIGTERM);
-    waitpid(jackd, NULL, 0);
+    bench_stop_private_server(jackd);
   }
   return 0;
 }

@@ -1,0 +1,116 @@
+#!/usr/bin/env python3
+# SPDX-License-Identifier: LGPL-2.1-or-later
+"""Smoke check of csjack-bench: run it with --quick --json and check that the
+JSON has every key of the schema (README, "## Benchmark"). Asserts no timing.
+
+    check_json.py CSJACK_BENCH [EXTRA ARGS...]   run, then check
+    check_json.py --file FILE.json               check an existing file
+"""
+import json
+import math
+import os
+import subprocess
+import sys
+import tempfile
+
+SYSTEMS = ["csjack_queued", "csjack_direct", "baseline_queued", "baseline_direct"]
+WORKLOADS = ["evalcode_ms", "event_latency_frames", "event_jitter_frames",
+             "roundtrip_frames", "callback_us", "xruns", "dropped_cycles"]
+PERCENTILE_KEYS = {
+    "evalcode_ms": ["n", "mean", "p50", "p90", "p99", "p99_9", "max"],
+    "event_latency_frames": ["n", "mean", "p50", "p99", "max", "mean_ms", "p50_ms",
+                             "p99_ms", "max_ms"],
+    "event_jitter_frames": ["sd", "range"],
+    "roundtrip_frames": ["n", "mean", "p50", "max", "min"],
+    "callback_us": ["n", "p50", "p99", "max"],
+}
+
+
+def check_period(obj, where, errors):
+    for key in ["period", "rate", "systems"]:
+        if key not in obj:
+            errors.append(f"{where}: missing '{key}'")
+    for key in ["period", "rate"]:
+        if key in obj and not isinstance(obj[key], int):
+            errors.append(f"{where}.{key}: not an integer")
+    systems = obj.get("systems", {})
+    if not isinstance(systems, dict):
+        errors.append(f"{where}.systems: not an object")
+        return
+    for name in SYSTEMS:
+        if name not in systems:
+            errors.append(f"{where}.systems: missing '{name}'")
+            continue
+        system = systems[name]
+        reasons = system.get("not_measured")
+        if not isinstance(reasons, dict):
+            errors.append(f"{where}.systems.{name}: missing 'not_measured' object")
+            reasons = {}
+        for key in WORKLOADS:
+            at = f"{where}.systems.{name}.{key}"
+            if key not in system:
+                errors.append(f"{at}: missing")
+                continue
+            value = system[key]
+            if value is None:
+                # null needs a reason nearby: for this key, or the whole system.
+                if key not in reasons and "all" not in reasons:
+                    errors.append(f"{at}: null without a not_measured reason")
+            elif isinstance(value, dict):
+                for sub in PERCENTILE_KEYS.get(key, []):
+                    if sub not in value:
+                        errors.append(f"{at}: missing '{sub}'")
+                    elif not isinstance(value[sub], (int, float)) or (
+                            isinstance(value[sub], float) and math.isnan(value[sub])):
+                        errors.append(f"{at}.{sub}: not a number")
+            elif not isinstance(value, (int, float)) or isinstance(value, bool):
+                errors.append(f"{at}: neither a number, an object nor null")
+    if "not_measured" not in obj:
+        errors.append(f"{where}: missing 'not_measured'")
+    if obj.get("ring") is None and "ring" not in obj.get("not_measured", {}):
+        errors.append(f"{where}.ring: null without a not_measured reason")
+
+
+def check(doc):
+    errors = []
+    if isinstance(doc, list):
+        if not doc:
+            errors.append("top: empty array")
+        for i, obj in enumerate(doc):
+            check_period(obj, f"[{i}]", errors)
+    elif isinstance(doc, dict):
+        check_period(doc, "top", errors)
+    else:
+        errors.append("top: neither an object nor an array")
+    return errors
+
+
+def main(argv):
+    if len(argv) >= 3 and argv[1] == "--file":
+        path = argv[2]
+    elif len(argv) >= 2:
+        fd, path = tempfile.mkstemp(prefix="csjack-bench-", suffix=".json")
+        os.close(fd)
+        cmd = [argv[1], "--quick", "--json", path] + argv[2:]
+        print("running:", " ".join(cmd), flush=True)
+        proc = subprocess.run(cmd, timeout=110)
+        if proc.returncode != 0:
+            print(f"csjack-bench exited with {proc.returncode}")
+            return 1
+    else:
+        print(__doc__)
+        return 2
+    with open(path) as f:
+        doc = json.load(f)
+    errors = check(doc)
+    for e in errors:
+        print("error:", e)
+    if not errors:
+        print("JSON has every key")
+    if len(argv) < 3 or argv[1] != "--file":
+        os.unlink(path)
+    return 1 if errors else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv))

@@ -16,9 +16,10 @@
  * stops draining for this cycle; later commands wait behind it, so order
  * holds and the JACK thread never waits.
  *
- * The worker parses one unit only after the JACK thread has merged the one
- * before, so Csound's parser never runs alongside Csound's merge; a large
- * compile is merged one instrument per cycle (see Feed below).
+ * Parses are serialised (Csound's parser has shared state) and never run
+ * alongside a merge on the JACK thread (guarded_parse/begin_merge); a large
+ * compile is merged one instrument per cycle (see Feed below). An evalCode
+ * is parsed on the caller's thread before it is queued (submit_eval).
  */
 
 #include "engine_internal.h"
@@ -71,7 +72,10 @@ job_release(CsjEngine *e, Job *job)
   if (atomic_fetch_sub_explicit(&job->refs, 1, memory_order_acq_rel) != 1) {
     return;
   }
-  /* Parse trees are the worker's (see Feed), never the job's. */
+  /* Trees from the worker's feed are the feed's; a caller's parse is ours. */
+  if (job->owns_tree) {
+    csound_adapter_free_tree(e->csound, job->tree);
+  }
   sem_destroy(&job->done);
   free(job->text);
   free(job->name);
@@ -328,10 +332,90 @@ queue_parse(CsjEngine *e, Job *job)
   return ok;
 }
 
+/* Parses under the parse mutex, and only while the JACK thread is not
+ * merging. seq_cst on both flags: each side stores its own flag, then loads
+ * the other's, so at most one of them proceeds. NOT real-time safe. */
+static void *
+guarded_parse(CsjEngine *e, Job *capture, const char *text)
+{
+  pthread_mutex_lock(&e->parse_mutex);
+  for (;;) {
+    atomic_store(&e->parse_active, true);
+    if (!atomic_load(&e->merge_active)) {
+      break;
+    }
+    atomic_store(&e->parse_active, false);
+    sleep_us(20);
+  }
+  capturing = capture;
+  void *tree = csound_adapter_parse(e->csound, text);
+  capturing = NULL;
+  atomic_store_explicit(&e->parse_active, false, memory_order_release);
+  pthread_mutex_unlock(&e->parse_mutex);
+  return tree;
+}
+
+/* The JACK thread's side: false means a parse is running, so merge next
+ * cycle instead. Real-time safe: two atomic stores and a load. */
+static bool
+begin_merge(CsjEngine *e)
+{
+  atomic_store(&e->merge_active, true);
+  if (atomic_load(&e->parse_active)) {
+    atomic_store(&e->merge_active, false);
+    return false;
+  }
+  return true;
+}
+
+static void
+end_merge(CsjEngine *e)
+{
+  atomic_store_explicit(&e->merge_active, false, memory_order_release);
+}
+
+/*
+ * An evalCode is parsed on the caller's thread before it is queued: it is
+ * small, the caller waits anyway, and the JACK thread then finds it ready
+ * in the next cycle instead of, now and then, one cycle later because the
+ * worker had not finished. Compiles go to the worker, which splits them.
+ */
+static CsjStatus
+submit_eval(CsjEngine *e, const char *code, int refs, CsjResultFn fn, void *data, Job **out)
+{
+  if (!code) {
+    return CSJ_ERR_BAD_ARG;
+  }
+  if (!accepting(e)) {
+    return CSJ_ERR_STATE;
+  }
+  Job *job = job_new(e, CMD_EVAL, refs);
+  if (!job) {
+    return CSJ_ERR_RING_FULL;
+  }
+  job->fn = fn;
+  job->fn_data = data;
+  job->tree = guarded_parse(e, job, code);
+  job->owns_tree = true;
+  job->total = 1;
+  atomic_store_explicit(&job->published, 1, memory_order_release);
+  CsjStatus status = push_job(e, job);
+  if (status != CSJ_SUCCESS) {
+    atomic_store(&job->refs, 1);
+    job_release(e, job);
+    return status;
+  }
+  *out = job;
+  return CSJ_SUCCESS;
+}
+
 static CsjStatus
 submit_code(CsjEngine *e, CommandType type, const char *code, int refs, CsjResultFn fn,
             void *data, Job **out)
 {
+  if (type == CMD_EVAL) {
+    return submit_eval(e, code, refs, fn, data, out);
+  }
   if (!code) {
     return CSJ_ERR_BAD_ARG;
   }
@@ -472,7 +556,11 @@ direct_begin(CsjEngine *e, Job *capture)
   if (state == ENGINE_FINISHED || state < ENGINE_COMPILED) {
     return CSJ_ERR_STATE;
   }
+  /* The parse mutex first: a direct call parses too. The worker never
+   * waits for the owner flag, so this order cannot deadlock. */
+  pthread_mutex_lock(&e->parse_mutex);
   if (!acquire_direct(e, 10000)) {
+    pthread_mutex_unlock(&e->parse_mutex);
     return CSJ_ERR_TIMEOUT;
   }
   capturing = capture;
@@ -484,6 +572,7 @@ direct_end(CsjEngine *e)
 {
   capturing = NULL;
   release_direct(e);
+  pthread_mutex_unlock(&e->parse_mutex);
 }
 
 CsjStatus
@@ -899,11 +988,15 @@ run_compile_step(CsjEngine *e, Job *job)
     job->status = job->type == CMD_EVAL ? CSJ_ERR_EVAL : CSJ_ERR_COMPILE;
     return true;
   }
+  if (!begin_merge(e)) {
+    return false; /* a parse is running: merge next cycle */
+  }
   /* Csound's merge and instr 0: its share, and it allocates. */
   capturing = job;
   double retval = NAN;
   const int result = csound_adapter_compile_tree(e->csound, job->tree, &retval);
   capturing = NULL;
+  end_merge(e);
   if (csound_adapter_aborted(e->csound)) {
     engine_finish(e, CSJ_END_CSOUND_ERROR, csound_adapter_exit_code(e->csound));
   }
@@ -1084,9 +1177,7 @@ static void
 feed_start(CsjEngine *e, Feed *feed, Job *job)
 {
   feed->job = job;
-  capturing = job;
-  void *whole = csound_adapter_parse(e->csound, job->text);
-  capturing = NULL;
+  void *whole = guarded_parse(e, job, job->text);
   if (whole && job->type == CMD_COMPILE) {
     feed->units = orchestra_split(job->text, &feed->count);
   }
@@ -1122,9 +1213,7 @@ feed_step(CsjEngine *e, Feed *feed)
   if (feed->next >= job->total) {
     return false;
   }
-  capturing = job;
-  void *tree = csound_adapter_parse(e->csound, feed->units[feed->next]);
-  capturing = NULL;
+  void *tree = guarded_parse(e, job, feed->units[feed->next]);
   feed->tree = tree;
   feed_publish(job, tree, feed->next++);
   return tree != NULL || feed->next < job->total;
@@ -1190,6 +1279,9 @@ commands_init(CsjEngine *e)
   atomic_init(&e->worker_quit, false);
   sem_init(&e->worker_wake, 0, 0);
   pthread_mutex_init(&e->parse_lock, NULL);
+  pthread_mutex_init(&e->parse_mutex, NULL);
+  atomic_init(&e->parse_active, false);
+  atomic_init(&e->merge_active, false);
   pthread_mutex_init(&e->channel_lock, NULL);
   pthread_mutex_init(&e->record_lock, NULL);
   if (pthread_create(&e->worker, NULL, worker_main, e) != 0) {
@@ -1266,6 +1358,7 @@ commands_shutdown(CsjEngine *e)
   e->ring = NULL;
   sem_destroy(&e->worker_wake);
   pthread_mutex_destroy(&e->parse_lock);
+  pthread_mutex_destroy(&e->parse_mutex);
   pthread_mutex_destroy(&e->channel_lock);
   pthread_mutex_destroy(&e->record_lock);
 }

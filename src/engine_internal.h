@@ -76,6 +76,7 @@ typedef struct Job {
    * thread merges it and raises `merged` to n + 1; only then does the worker
    * parse unit n + 1. `total` is set before the first publication. */
   void *tree;              /* the unit to merge; NULL when its parse failed */
+  bool owns_tree;          /* parsed by the caller: freed with the job */
   _Atomic uint32_t published;
   _Atomic uint32_t merged;
   uint32_t total;
@@ -191,6 +192,13 @@ struct CsjEngineImpl {
   size_t parse_capacity;
   _Atomic bool worker_quit;
 
+  /* Csound's parser has shared state: one parse at a time, whoever parses
+   * (the worker, a caller's evalCode, a direct call). And a parse never runs
+   * alongside a merge on the JACK thread: the two flags are a Dekker-style
+   * handshake in which the JACK thread only ever backs off, never waits. */
+  pthread_mutex_t parse_mutex;
+  _Atomic bool parse_active;
+  _Atomic bool merge_active;
   pthread_mutex_t channel_lock;
   ChannelEntry *channels;
   Recorder *active_recording; /* the control side's handle */

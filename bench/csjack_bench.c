@@ -1288,6 +1288,38 @@ j_null(Json *j, const char *key)
   fputs("null", j->f);
 }
 
+/* One event-latency measurement (one clock): its percentiles in frames and
+ * ms, and its jitter. NULL samples, or none, are written as nulls. */
+static void
+write_event_json(Json *j, const char *latency_key, const char *jitter_key, Samples *frames,
+                 int discarded, int missed, int rate)
+{
+  if (!frames || frames->n == 0) {
+    j_null(j, latency_key);
+    j_null(j, jitter_key);
+    return;
+  }
+  BenchSummary s = bench_summarise(frames->v, frames->n);
+  j_open(j, latency_key, '{');
+  j_num(j, "n", (double)s.n);
+  j_num(j, "discarded", discarded);
+  j_num(j, "missed", missed);
+  j_num(j, "mean", s.mean);
+  j_num(j, "p50", s.p50);
+  j_num(j, "p99", s.p99);
+  j_num(j, "max", s.max);
+  j_num(j, "min", s.min);
+  j_num(j, "mean_ms", frames_ms(s.mean, rate));
+  j_num(j, "p50_ms", frames_ms(s.p50, rate));
+  j_num(j, "p99_ms", frames_ms(s.p99, rate));
+  j_num(j, "max_ms", frames_ms(s.max, rate));
+  j_close(j, '}');
+  j_open(j, jitter_key, '{');
+  j_num(j, "sd", s.sd);
+  j_num(j, "range", s.max - s.min);
+  j_close(j, '}');
+}
+
 static void
 j_bool(Json *j, const char *key, bool v)
 {
@@ -1380,57 +1412,17 @@ j_system(Json *j, PeriodResult *pr, int k)
     j_close(j, '}');
   }
 
-  /* event_latency_frames, event_jitter_frames */
-  const bool ev = !whole && !r->event_why[0] && r->event_frames.n > 0;
-  if (!ev) {
-    j_null(j, "event_latency_frames");
-    j_null(j, "event_jitter_frames");
-  } else {
-    BenchSummary s = bench_summarise(r->event_frames.v, r->event_frames.n);
-    j_open(j, "event_latency_frames", '{');
-    j_num(j, "n", (double)s.n);
-    j_num(j, "discarded", r->event_discarded);
-    j_num(j, "missed", r->event_missed);
-    j_num(j, "mean", s.mean);
-    j_num(j, "p50", s.p50);
-    j_num(j, "p99", s.p99);
-    j_num(j, "max", s.max);
-    j_num(j, "min", s.min);
-    j_num(j, "mean_ms", frames_ms(s.mean, pr->rate));
-    j_num(j, "p50_ms", frames_ms(s.p50, pr->rate));
-    j_num(j, "p99_ms", frames_ms(s.p99, pr->rate));
-    j_num(j, "max_ms", frames_ms(s.max, pr->rate));
-    j_close(j, '}');
-    j_open(j, "event_jitter_frames", '{');
-    j_num(j, "sd", s.sd);
-    j_num(j, "range", s.max - s.min);
-    j_close(j, '}');
-  }
-  const bool ev_cc = !whole && !r->event_why[0] && r->event_cc_frames.n > 0;
-  if (!ev_cc) {
-    j_null(j, "event_latency_frames_cycle_clock");
-    j_null(j, "event_jitter_frames_cycle_clock");
-  } else {
-    BenchSummary s = bench_summarise(r->event_cc_frames.v, r->event_cc_frames.n);
-    j_open(j, "event_latency_frames_cycle_clock", '{');
-    j_num(j, "n", (double)s.n);
-    j_num(j, "discarded", r->event_cc_discarded);
-    j_num(j, "missed", r->event_missed);
-    j_num(j, "mean", s.mean);
-    j_num(j, "p50", s.p50);
-    j_num(j, "p99", s.p99);
-    j_num(j, "max", s.max);
-    j_num(j, "min", s.min);
-    j_num(j, "mean_ms", frames_ms(s.mean, pr->rate));
-    j_num(j, "p50_ms", frames_ms(s.p50, pr->rate));
-    j_num(j, "p99_ms", frames_ms(s.p99, pr->rate));
-    j_num(j, "max_ms", frames_ms(s.max, pr->rate));
-    j_close(j, '}');
-    j_open(j, "event_jitter_frames_cycle_clock", '{');
-    j_num(j, "sd", s.sd);
-    j_num(j, "range", s.max - s.min);
-    j_close(j, '}');
-  }
+  /* event_latency_frames, event_jitter_frames: by jack_frame_time() and by
+   * the cycle clock, the same keys for both */
+  const bool events_ok = !whole && !r->event_why[0];
+  const bool ev = events_ok && r->event_frames.n > 0;
+  const bool ev_cc = events_ok && r->event_cc_frames.n > 0;
+  write_event_json(j, "event_latency_frames", "event_jitter_frames",
+                   events_ok ? &r->event_frames : NULL, r->event_discarded, r->event_missed,
+                   pr->rate);
+  write_event_json(j, "event_latency_frames_cycle_clock", "event_jitter_frames_cycle_clock",
+                   events_ok ? &r->event_cc_frames : NULL, r->event_cc_discarded,
+                   r->event_missed, pr->rate);
 
   /* roundtrip_frames */
   const bool rt = !whole && !r->rt_why[0] && r->rt_frames.n > 0;

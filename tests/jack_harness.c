@@ -755,3 +755,27 @@ void harness_child_cleanup(HarnessChild *ch)
     unlink(ch->err_path);
   }
 }
+
+void harness_message_collect(void *data, int attr, const char *text)
+{
+  (void)attr;
+  HarnessMessageLog *l = data;
+  pthread_mutex_lock(&l->mu);
+  size_t n = strlen(text);
+  if (n > sizeof l->buf - 1 - l->len)
+    n = sizeof l->buf - 1 - l->len;
+  memcpy(l->buf + l->len, text, n);
+  l->len += n;
+  l->buf[l->len] = '\0';
+  pthread_mutex_unlock(&l->mu);
+  if (getenv("CSJ_TEST_VERBOSE"))
+    fputs(text, stderr);
+}
+
+bool harness_message_log_contains(HarnessMessageLog *log, const char *needle)
+{
+  pthread_mutex_lock(&log->mu);
+  bool found = strstr(log->buf, needle) != NULL;
+  pthread_mutex_unlock(&log->mu);
+  return found;
+}

@@ -23,6 +23,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <pthread.h>
 #include <sys/types.h>
 
 #include <jack/jack.h>
@@ -192,5 +193,22 @@ char *harness_read_file(const char *path);
 
 /** Removes the child's capture files. */
 void harness_child_cleanup(HarnessChild *ch);
+
+/* ---- Csound's messages, collected from an engine's message thread ---- */
+
+typedef struct {
+  pthread_mutex_t mu;
+  char buf[256 * 1024];
+  size_t len;
+} HarnessMessageLog;
+
+#define HARNESS_MESSAGE_LOG_INIT {.mu = PTHREAD_MUTEX_INITIALIZER}
+
+/* A CsjMessageFn: appends the text to the HarnessMessageLog in data (and
+ * echoes it to stderr when CSJ_TEST_VERBOSE is set). */
+void harness_message_collect(void *data, int attr, const char *text);
+
+/* Whether the log holds needle so far. */
+bool harness_message_log_contains(HarnessMessageLog *log, const char *needle);
 
 #endif /* CSJ_JACK_HARNESS_H */

@@ -51,28 +51,8 @@ static HarnessProbe *g_probe;
 static uint32_t g_period;   /* the server's period */
 static int g_clock_in = -1; /* the probe input that records the cycle clock */
 
-typedef struct {
-  pthread_mutex_t mu;
-  char buf[256 * 1024];
-  size_t len;
-} MsgLog;
-static MsgLog g_log = {.mu = PTHREAD_MUTEX_INITIALIZER};
-
-static void msg_collect(void *data, int attr, const char *text)
-{
-  (void)attr;
-  MsgLog *l = data;
-  pthread_mutex_lock(&l->mu);
-  size_t n = strlen(text);
-  if (n > sizeof l->buf - 1 - l->len)
-    n = sizeof l->buf - 1 - l->len;
-  memcpy(l->buf + l->len, text, n);
-  l->len += n;
-  l->buf[l->len] = '\0';
-  pthread_mutex_unlock(&l->mu);
-  if (getenv("CSJ_TEST_VERBOSE"))
-    fputs(text, stderr);
-}
+/* Csound's messages, collected from the engine's message thread. */
+static HarnessMessageLog g_log = HARNESS_MESSAGE_LOG_INIT;
 
 static void teardown(void)
 {
@@ -136,7 +116,7 @@ static CsjEngine *engine_start(const char *base, const char *orc)
   csj_options_init(&o);
   o.client_name = name;
   o.no_connect = true;
-  o.message_fn = msg_collect;
+  o.message_fn = harness_message_collect;
   o.message_data = &g_log;
   CsjEngine *e = NULL;
   CsjStatus st = csj_engine_create(&o, &e);

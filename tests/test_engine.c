@@ -29,35 +29,11 @@ static CsjEngine *g_eng[MAX_ENGINES];
 static HarnessProbe *g_probe;
 
 /* Csound's messages, collected from the engine's message thread. */
-typedef struct {
-  pthread_mutex_t mu;
-  char buf[256 * 1024];
-  size_t len;
-} MsgLog;
-static MsgLog g_log = {.mu = PTHREAD_MUTEX_INITIALIZER};
-
-static void msg_collect(void *data, int attr, const char *text)
-{
-  (void)attr;
-  MsgLog *l = data;
-  pthread_mutex_lock(&l->mu);
-  size_t n = strlen(text);
-  if (n > sizeof l->buf - 1 - l->len)
-    n = sizeof l->buf - 1 - l->len;
-  memcpy(l->buf + l->len, text, n);
-  l->len += n;
-  l->buf[l->len] = '\0';
-  pthread_mutex_unlock(&l->mu);
-  if (getenv("CSJ_TEST_VERBOSE"))
-    fputs(text, stderr);
-}
+static HarnessMessageLog g_log = HARNESS_MESSAGE_LOG_INIT;
 
 static bool log_contains(const char *needle)
 {
-  pthread_mutex_lock(&g_log.mu);
-  bool found = strstr(g_log.buf, needle) != NULL;
-  pthread_mutex_unlock(&g_log.mu);
-  return found;
+  return harness_message_log_contains(&g_log, needle);
 }
 
 static bool wait_log_contains(const char *needle, int timeout_ms)
@@ -92,7 +68,7 @@ static void options_for(CsjOptions *o, const char *name)
   csj_options_init(o);
   o->client_name = name;
   o->no_connect = true;
-  o->message_fn = msg_collect;
+  o->message_fn = harness_message_collect;
   o->message_data = &g_log;
 }
 

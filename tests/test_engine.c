@@ -730,3 +730,49 @@ Test(jack, nchnls_zero_means_one_output, .init = server_256,
                                      harness_port("csjzero", "out_1")),
                NULL));
 }
+
+/* Changes the server's period under a running engine, as jack_bufsize does,
+ * and checks that the engine follows: the period and the added latency
+ * (ksmps - gcd(period, ksmps)) it reports, and one k-block per ksmps frames
+ * at the new period, with the performance still running. */
+static void check_period(CsjEngine *e, jack_client_t *c, uint32_t period, uint32_t latency)
+{
+  cr_assert(eq(int, jack_set_buffer_size(c, period), 0), "jack_set_buffer_size(%u)", period);
+  CsjStats a, b;
+  double deadline = harness_now_ms() + 3000;
+  do {
+    harness_sleep_ms(50);
+    csj_engine_stats(e, &a);
+  } while (a.period != period && harness_now_ms() < deadline);
+  cr_assert(eq(u32, a.period, period));
+  cr_assert(eq(u32, a.latency, latency), "period %u", period);
+  harness_sleep_ms(100); /* past the change */
+  csj_engine_stats(e, &a);
+  harness_sleep_ms(300);
+  csj_engine_stats(e, &b);
+  cr_assert(not(csj_engine_finished(e)), "the engine stopped at period %u", period);
+  const uint64_t frames = (b.cycles - a.cycles) * period;
+  const uint64_t block_frames = (b.ksmps_blocks - a.ksmps_blocks) * 32;
+  cr_assert(gt(u64, b.cycles - a.cycles, 10));
+  cr_assert(le(u64, frames > block_frames ? frames - block_frames : block_frames - frames,
+               (uint64_t)(2 * period)),
+            "period %u: %llu frames of cycles, %llu frames of k-blocks", period,
+            (unsigned long long)frames, (unsigned long long)block_frames);
+}
+
+Test(jack, buffer_size_changes_while_running, .init = server_256, .fini = teardown,
+     .timeout = 60)
+{
+  CsjEngine *e = engine_new("csjbufsize");
+  compile_orc_ok(e, SINE_ORC);
+  start_ok(e);
+  g_probe = probe_open("probe", 0, 0, 1);
+  jack_client_t *c = probe_client(g_probe);
+  check_period(e, c, 128, 0);
+  check_period(e, c, 96, 0);
+  check_period(e, c, 80, 16); /* gcd(80, 32) = 16 */
+  check_period(e, c, 512, 0);
+  csj_engine_stop(e);
+  cr_assert(eq(int, csj_engine_wait(e, 3000), CSJ_SUCCESS));
+  cr_assert(eq(int, csj_engine_end_reason(e, NULL), CSJ_END_STOPPED));
+}

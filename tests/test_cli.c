@@ -96,6 +96,16 @@ static int cli_run(const char *const *args, int timeout_ms, char **err,
   return rc;
 }
 
+/* Runs csjack (10 s at most), asserts its exit status, and returns its
+ * stderr for further checks (the caller frees it). */
+static char *cli_expect_exit(const char *const *args, int status)
+{
+  char *err;
+  int rc = cli_run(args, 10000, &err, NULL);
+  cr_assert(eq(int, rc, status), "stderr:\n%s", err);
+  return err;
+}
+
 static int count_lines(const char *s)
 {
   int n = 0;
@@ -211,9 +221,7 @@ Test(jack, cli_missing_file, .init = server_256, .fini = teardown,
   const char *path = "/nonexistent/csjack-test/missing.csd";
   const char *args[] = {"--no-connect", "-n", harness_name("csjmissing"),
                         path, NULL};
-  char *err;
-  int rc = cli_run(args, 10000, &err, NULL);
-  cr_assert(eq(int, rc, 3), "stderr:\n%s", err);
+  char *err = cli_expect_exit(args, 3);
   cr_expect(eq(int, count_lines(err), 1), "want one line, got:\n%s", err);
   cr_expect(ne(ptr, strstr(err, path), NULL), "stderr does not name the file:\n%s",
             err);
@@ -225,9 +233,7 @@ Test(jack, cli_syntax_error, .init = server_256, .fini = teardown,
 {
   const char *args[] = {"--no-connect", "-n", harness_name("csjsyntax"),
                         data("syntax_error.orc"), NULL};
-  char *err;
-  int rc = cli_run(args, 10000, &err, NULL);
-  cr_assert(eq(int, rc, 4), "stderr:\n%s", err);
+  char *err = cli_expect_exit(args, 4);
   cr_expect(ne(ptr, strstr(last_line(err), "error"), NULL),
             "last stderr line: %s", last_line(err));
   free(err);
@@ -258,9 +264,7 @@ Test(jack, cli_unknown_option, .init = harness_no_server, .fini = teardown,
 {
   const char *args[] = {"--definitely-not-an-option", "-n",
                         harness_name("csjbadopt"), data("sine.orc"), NULL};
-  char *err;
-  int rc = cli_run(args, 10000, &err, NULL);
-  cr_assert(eq(int, rc, 2), "stderr:\n%s", err);
+  char *err = cli_expect_exit(args, 2);
   cr_expect(ne(ptr, strstr(err, "definitely-not-an-option"), NULL),
             "stderr does not name the option:\n%s", err);
   free(err);
@@ -270,9 +274,7 @@ Test(jack, cli_no_file_is_usage_error, .init = harness_no_server,
      .fini = teardown, .timeout = 30)
 {
   const char *args[] = {"--no-connect", NULL};
-  char *err;
-  int rc = cli_run(args, 10000, &err, NULL);
-  cr_assert(eq(int, rc, 2), "stderr:\n%s", err);
+  char *err = cli_expect_exit(args, 2);
   cr_expect(gt(int, count_lines(err), 0), "no message");
   free(err);
 }
@@ -307,9 +309,7 @@ Test(jack, cli_no_server, .init = harness_no_server, .fini = teardown,
 {
   const char *args[] = {"--no-connect", "-n", harness_name("csjnosrv"),
                         data("sine.orc"), NULL};
-  char *err;
-  int rc = cli_run(args, 10000, &err, NULL);
-  cr_assert(eq(int, rc, 5), "stderr:\n%s", err);
+  char *err = cli_expect_exit(args, 5);
   free(err);
 }
 
@@ -338,9 +338,7 @@ Test(jack, cli_ksmps_larger_than_period, .init = server_64, .fini = teardown,
 {
   const char *args[] = {"--no-connect", "-n", harness_name("csjbigk"),
                         data("ksmps128.orc"), NULL};
-  char *err;
-  int rc = cli_run(args, 10000, &err, NULL);
-  cr_assert(eq(int, rc, 7), "stderr:\n%s", err);
+  char *err = cli_expect_exit(args, 7);
   free(err);
 }
 
@@ -452,9 +450,7 @@ Test(jack, cli_exitnow_nonzero, .init = server_256, .fini = teardown,
 {
   const char *args[] = {"--no-connect", "-n", harness_name("csjexit5"),
                         data("exitnow5.csd"), NULL};
-  char *err;
-  int rc = cli_run(args, 10000, &err, NULL);
-  cr_assert(eq(int, rc, 1), "stderr:\n%s", err);
+  char *err = cli_expect_exit(args, 1);
   free(err);
 }
 
@@ -463,9 +459,7 @@ Test(jack, cli_exitnow_zero, .init = server_256, .fini = teardown,
 {
   const char *args[] = {"--no-connect", "-n", harness_name("csjexit0"),
                         data("exitnow0.csd"), NULL};
-  char *err;
-  int rc = cli_run(args, 10000, &err, NULL);
-  cr_assert(eq(int, rc, 0), "stderr:\n%s", err);
+  char *err = cli_expect_exit(args, 0);
   free(err);
 }
 
@@ -478,9 +472,7 @@ Test(jack, cli_csound_fatal_error, .init = server_256, .fini = teardown,
   setenv("OPCODE6DIR64", plugin_dir, 1); /* inherited by the child */
   const char *args[] = {"--no-connect", "-n", harness_name("csjdie"),
                         data("die.orc"), NULL};
-  char *err;
-  int rc = cli_run(args, 10000, &err, NULL);
-  cr_assert(eq(int, rc, 1), "stderr:\n%s", err);
+  char *err = cli_expect_exit(args, 1);
   free(err);
 }
 

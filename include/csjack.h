@@ -214,8 +214,9 @@ CSJ_API CsjStatus csj_engine_toggle_pause(CsjEngine *e);
 /**
  * Sends a score event, like csoundScoreEvent(): @p type is 'i', 'f', 'e',
  * 'q', 'a'; @p pfields holds p1, p2, ... (@p count of them, at most
- * CSJ_MAX_PFIELDS). With @p absp2, p2 counts from the start of the score
- * instead of from now (CsoundPerformanceThread's absp2mode). Queued.
+ * CSJ_MAX_PFIELDS: more is CSJ_ERR_TOO_BIG at once, nothing queued, the
+ * reason in csj_last_error). With @p absp2, p2 counts from the start of the
+ * score instead of from now (CsoundPerformanceThread's absp2mode). Queued.
  */
 #define CSJ_MAX_PFIELDS 1024
 CSJ_API CsjStatus csj_engine_score_event(CsjEngine *e, char type, const double *pfields,

@@ -245,8 +245,15 @@ CsjStatus csj_engine_toggle_pause(CsjEngine *e) { return push_pause(e, 2); }
 CsjStatus
 csj_engine_score_event(CsjEngine *e, char type, const double *pfields, int count, bool absp2)
 {
-  if (count < 0 || count > CSJ_MAX_PFIELDS || (count > 0 && !pfields)) {
-    return count > CSJ_MAX_PFIELDS ? CSJ_ERR_TOO_BIG : CSJ_ERR_BAD_ARG;
+  if (count > CSJ_MAX_PFIELDS) {
+    snprintf(e->last_error, sizeof(e->last_error),
+             "a score event of %d p-fields is refused: csjack takes at most %d "
+             "(CSJ_MAX_PFIELDS)",
+             count, CSJ_MAX_PFIELDS);
+    return CSJ_ERR_TOO_BIG;
+  }
+  if (count < 0 || (count > 0 && !pfields)) {
+    return CSJ_ERR_BAD_ARG;
   }
   if (count <= INLINE_PFIELDS) {
     Command cmd = {.type = CMD_SCORE_EVENT};

@@ -1440,6 +1440,40 @@ static long note_on_output_2(uint64_t cycle, long frames, const char *what)
   return on;
 }
 
+/*
+ * A score event or score line for an instrument that does not exist: the
+ * call says CSJ_SUCCESS (it only queues), Csound says what is wrong through
+ * the message callback when the JACK thread runs it, the music plays on
+ * and the next event sounds.
+ */
+Test(jack, undefined_instrument_is_reported_music_goes_on, .init = server_256,
+     .fini = teardown, .timeout = 30)
+{
+  CsjEngine *e = engine_start("csjundef", BAD_INPUT_ORC);
+  probe_attach(e, 10 * RATE, true);
+  const uint64_t before = stamp_now(e);
+
+  const double p99[] = {99, 0, 1, 0.5};
+  cr_assert(eq(int, csj_engine_score_event(e, 'i', p99, 4, false), CSJ_SUCCESS));
+  cr_assert(eq(int, csj_engine_input_message(e, "i 98 0 1"), CSJ_SUCCESS));
+  const double p2[] = {2, 0, 0.2, 0.5};
+  event_ok(e, p2, 4, false);
+  const uint64_t after = stamp_now(e);
+
+  /* Csound 6.18's words, from insert_score_event_at_sample(), for both */
+  cr_assert(wait_log_contains("insert_score_event(): invalid instrument number or name 99\n",
+                              3000),
+            "Log:\n%s", g_log.buf);
+  cr_assert(wait_log_contains("insert_score_event(): invalid instrument number or name 98\n",
+                              3000),
+            "Log:\n%s", g_log.buf);
+
+  const long on = note_on_output_2(after, 4800, "instr 2, queued after the bad events");
+  cr_assert(eq(long, count_not(probe_recording(g_probe, 1), on, on + 4800, 0.5f), 0L));
+  assert_always_on(before, after, "undefined instruments");
+  cr_assert(not(csj_engine_finished(e)));
+}
+
 /* The note queued last, by an event or a score line, is a sine of @p freq
  * and @p amp on output 2 (instr 3). Waits until it is over. */
 static void expect_note(CsjEngine *e, double freq, double amp, const char *what)

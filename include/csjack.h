@@ -231,7 +231,9 @@ CSJ_API CsjStatus csj_engine_score_event(CsjEngine *e, char type, const double *
  * Sends score text, as csoundInputMessage() (e.g. "i 1 0 1 0.5 60"). Queued;
  * as with csj_engine_score_event, Csound reports what is wrong with the
  * text through the message callback. Csound takes up to 1998 p-fields a
- * line and drops the rest ("too many pfields").
+ * line and drops the rest ("too many pfields"). A newline is added to text
+ * that lacks one (Csound 6.18 corrupts its heap adding it to text over
+ * 32 KiB itself).
  */
 CSJ_API CsjStatus csj_engine_input_message(CsjEngine *e, const char *line);
 

@@ -1593,6 +1593,34 @@ Test(jack, too_many_pfields_refused_at_once, .init = server_256, .fini = teardow
   cr_assert(not(csj_engine_finished(e)));
 }
 
+/*
+ * A score line longer than Csound's 32 KiB line buffer. Csound 6.18 grows
+ * the buffer to the line's length and then appends the newline the line
+ * lacks one byte past the end: with lengths of 8 mod 16 that broke glibc's
+ * heap (an abort: "corrupted size vs. prev_size") before csjack added the
+ * newline itself. Sixteen lengths, one of each residue, then one measured.
+ */
+Test(jack, score_line_over_32_kib_plays, .init = server_256, .fini = teardown,
+     .timeout = 60)
+{
+  CsjEngine *e = engine_start("csjlongline", BAD_INPUT_ORC);
+  probe_attach(e, 30 * RATE, true);
+  const uint64_t before = stamp_now(e);
+  for (size_t k = 0; k < 16; k++) {
+    char *line = score_line(1100, 1100, 600, 0.25, 40000 + k);
+    cr_assert(eq(int, csj_engine_input_message(e, line), CSJ_SUCCESS));
+    free(line);
+    flush_ok(e);
+  }
+  harness_sleep_ms(300);
+  char *line = score_line(1100, 1100, 700, 0.375, 50008);
+  cr_assert(eq(int, csj_engine_input_message(e, line), CSJ_SUCCESS));
+  free(line);
+  expect_note(e, 700, 0.375, "a score line of 50008 bytes");
+  assert_always_on(before, stamp_now(e), "long score lines");
+  cr_assert(not(csj_engine_finished(e)));
+}
+
 /* ---- a full ring ----------------------------------------------------------------------------------- */
 
 Test(jack, full_ring_refuses_at_once_and_loses_nothing, .init = server_4096,

@@ -214,14 +214,27 @@ CSJ_API CsjStatus csj_engine_toggle_pause(CsjEngine *e);
 /**
  * Sends a score event, like csoundScoreEvent(): @p type is 'i', 'f', 'e',
  * 'q', 'a'; @p pfields holds p1, p2, ... (@p count of them, at most
- * CSJ_MAX_PFIELDS). With @p absp2, p2 counts from the start of the score
- * instead of from now (CsoundPerformanceThread's absp2mode). Queued.
+ * CSJ_MAX_PFIELDS: more is CSJ_ERR_TOO_BIG at once, nothing queued, the
+ * reason in csj_last_error). With @p absp2, p2 counts from the start of the
+ * score instead of from now (CsoundPerformanceThread's absp2mode). Queued.
+ *
+ * CSJ_SUCCESS means queued, not accepted by Csound: what Csound finds wrong
+ * when the JACK thread runs the event, such as an instrument that does not
+ * exist, it reports through the message callback ("insert_score_event():
+ * invalid instrument number or name 99"), and the performance goes on.
  */
 #define CSJ_MAX_PFIELDS 1024
 CSJ_API CsjStatus csj_engine_score_event(CsjEngine *e, char type, const double *pfields,
                                          int count, bool absp2);
 
-/** Sends score text, as csoundInputMessage() (e.g. "i 1 0 1 0.5 60"). Queued. */
+/**
+ * Sends score text, as csoundInputMessage() (e.g. "i 1 0 1 0.5 60"). Queued;
+ * as with csj_engine_score_event, Csound reports what is wrong with the
+ * text through the message callback. Csound takes up to 1998 p-fields a
+ * line and drops the rest ("too many pfields"). A newline is added to text
+ * that lacks one (Csound 6.18 corrupts its heap adding it to text over
+ * 32 KiB itself).
+ */
 CSJ_API CsjStatus csj_engine_input_message(CsjEngine *e, const char *line);
 
 /** Sets the score time offset, as csoundSetScoreOffsetSeconds(). Queued. */

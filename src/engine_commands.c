@@ -245,8 +245,15 @@ CsjStatus csj_engine_toggle_pause(CsjEngine *e) { return push_pause(e, 2); }
 CsjStatus
 csj_engine_score_event(CsjEngine *e, char type, const double *pfields, int count, bool absp2)
 {
-  if (count < 0 || count > CSJ_MAX_PFIELDS || (count > 0 && !pfields)) {
-    return count > CSJ_MAX_PFIELDS ? CSJ_ERR_TOO_BIG : CSJ_ERR_BAD_ARG;
+  if (count > CSJ_MAX_PFIELDS) {
+    snprintf(e->last_error, sizeof(e->last_error),
+             "a score event of %d p-fields is refused: csjack takes at most %d "
+             "(CSJ_MAX_PFIELDS)",
+             count, CSJ_MAX_PFIELDS);
+    return CSJ_ERR_TOO_BIG;
+  }
+  if (count < 0 || (count > 0 && !pfields)) {
+    return CSJ_ERR_BAD_ARG;
   }
   if (count <= INLINE_PFIELDS) {
     Command cmd = {.type = CMD_SCORE_EVENT};
@@ -301,10 +308,35 @@ push_text(CsjEngine *e, CommandType type, const char *name, const char *text)
   return status;
 }
 
+/*
+ * Csound 6.18's csoundInputMessage appends a newline to text that lacks
+ * one, and when the text does not fit its 32 KiB line buffer it grows the
+ * buffer to the text's length only: the newline lands one byte past the
+ * end (valgrind: "Invalid write of size 1" in csoundInputMessage), and for
+ * some lengths glibc then aborts the process ("corrupted size vs.
+ * prev_size"). Text that ends with a newline fits exactly, so it gets one
+ * here, on the caller's thread.
+ */
 CsjStatus
 csj_engine_input_message(CsjEngine *e, const char *line)
 {
-  return push_text(e, CMD_INPUT_MESSAGE, NULL, line);
+  if (!line) {
+    return CSJ_ERR_BAD_ARG;
+  }
+  const size_t len = strlen(line);
+  if (len > 0 && line[len - 1] == '\n') {
+    return push_text(e, CMD_INPUT_MESSAGE, NULL, line);
+  }
+  char *terminated = malloc(len + 2);
+  if (!terminated) {
+    return CSJ_ERR_NO_MEMORY;
+  }
+  memcpy(terminated, line, len);
+  terminated[len] = '\n';
+  terminated[len + 1] = '\0';
+  const CsjStatus status = push_text(e, CMD_INPUT_MESSAGE, NULL, terminated);
+  free(terminated);
+  return status;
 }
 
 CsjStatus

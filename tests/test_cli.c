@@ -342,6 +342,26 @@ Test(jack, cli_ksmps_larger_than_period, .init = server_64, .fini = teardown,
   free(err);
 }
 
+/* The orchestra's sr is not JACK's: a notice on stderr, then the run at
+ * JACK's rate, to the end of its 0.3 s score. */
+Test(jack, cli_orchestra_sr_differs, .init = server_256, .fini = teardown,
+     .timeout = 30)
+{
+  const char *args[] = {"--no-connect", "-n", harness_name("csjsr"),
+                        data("sr44100.csd"), NULL};
+  double t0 = harness_now_ms();
+  char *err = cli_expect_exit(args, 0);
+  double ms = harness_now_ms() - t0;
+  cr_expect(ne(ptr, strstr(err, "csjack: notice: the orchestra sets sr = 44100; JACK runs at "
+                                "48000 Hz, so Csound runs at 48000 Hz\n"),
+               NULL),
+            "no notice:\n%s", err);
+  cr_expect(ne(ptr, strstr(err, ": 48000 Hz, period 256,"), NULL), "stderr:\n%s", err);
+  cr_expect(ge(dbl, ms, 250.0), "a 0.3 s score ended after %.0f ms", ms);
+  cr_expect(ne(ptr, strstr(last_line(err), "cycles"), NULL), "last line: %s", last_line(err));
+  free(err);
+}
+
 Test(jack, cli_server_option, .init = server_256, .fini = teardown,
      .timeout = 30)
 {

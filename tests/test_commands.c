@@ -1368,6 +1368,259 @@ Test(jack, recording_equals_what_the_probe_heard, .init = server_256, .fini = te
   free(wav);
 }
 
+/* ---- bad input ------------------------------------------------------------------------------------- */
+
+/* Output 1: instr 1's constant 0.125, always. Output 2: instr 2 plays p4;
+ * instr 3 a sine of frequency p5 whose amplitude is its last p-field (so
+ * an event sounds at that level only if every p-field arrived). Output 3:
+ * the clock. No instr 98 or 99. */
+static const char BAD_INPUT_ORC[] = HEADER(3)
+    "instr 1\n"
+    "  a1 upsamp p4\n"
+    "  outch 1, a1\n"
+    "endin\n"
+    "schedule 1, 0, -1, 0.125\n"
+    "instr 2\n"
+    "  a1 upsamp p4\n"
+    "  outch 2, a1\n"
+    "endin\n"
+    "instr 3\n"
+    "  iamp pindex pcount()\n"
+    "  a1 poscil iamp, p5\n"
+    "  outch 2, a1\n"
+    "endin\n"
+    CLOCK_INSTR(3);
+
+static bool wait_log_contains(const char *needle, int timeout_ms)
+{
+  const double deadline = harness_now_ms() + timeout_ms;
+  while (!harness_message_log_contains(&g_log, needle)) {
+    if (harness_now_ms() > deadline)
+      return false;
+    harness_sleep_ms(10);
+  }
+  return true;
+}
+
+/* Where the output of cycle @p cycle is in the recording or, if the probe
+ * missed that cycle (it can on a loaded machine, e.g. under valgrind), of
+ * the first of the next 8 it heard. */
+static long cycle_index_or_next(uint64_t cycle)
+{
+  cycle_index(cycle + 8); /* waits until they are all recorded */
+  for (uint64_t c = cycle; c < cycle + 8; c++) {
+    const long i = find_cycle(c, false);
+    if (i >= 0)
+      return i;
+  }
+  return cycle_index(cycle + 8);
+}
+
+/* Output 1 holds instr 1's 0.125 in every sample from the output of cycle
+ * @p from to 100 ms past the output of cycle @p to. */
+static void assert_always_on(uint64_t from, uint64_t to, const char *what)
+{
+  const long a = cycle_index_or_next(from);
+  const long b = cycle_index_or_next(to) + RATE / 10;
+  wait_recorded_to(b);
+  cr_assert(eq(long, count_not(probe_recording(g_probe, 0), a, b, 0.125f), 0L),
+            "%s: the always-on instrument was not heard in every sample", what);
+}
+
+/* Where a note queued before the command that ran in cycle @p cycle starts
+ * on output 2; waits until @p frames of it are recorded. */
+static long note_on_output_2(uint64_t cycle, long frames, const char *what)
+{
+  const long at = cycle_index_or_next(cycle);
+  wait_recorded_to(at + RATE / 10);
+  const long on = first_nonzero(probe_recording(g_probe, 1), at - 4 * (long)g_period,
+                                at + RATE / 10);
+  cr_assert(ge(long, on, 0L), "%s is silent. Log:\n%s", what, g_log.buf);
+  wait_recorded_to(on + frames);
+  return on;
+}
+
+/*
+ * A score event or score line for an instrument that does not exist: the
+ * call says CSJ_SUCCESS (it only queues), Csound says what is wrong through
+ * the message callback when the JACK thread runs it, the music plays on
+ * and the next event sounds.
+ */
+Test(jack, undefined_instrument_is_reported_music_goes_on, .init = server_256,
+     .fini = teardown, .timeout = 30)
+{
+  CsjEngine *e = engine_start("csjundef", BAD_INPUT_ORC);
+  probe_attach(e, 10 * RATE, true);
+  const uint64_t before = stamp_now(e);
+
+  const double p99[] = {99, 0, 1, 0.5};
+  cr_assert(eq(int, csj_engine_score_event(e, 'i', p99, 4, false), CSJ_SUCCESS));
+  cr_assert(eq(int, csj_engine_input_message(e, "i 98 0 1"), CSJ_SUCCESS));
+  const double p2[] = {2, 0, 0.2, 0.5};
+  event_ok(e, p2, 4, false);
+  const uint64_t after = stamp_now(e);
+
+  /* Csound 6.18's words, from insert_score_event_at_sample(), for both */
+  cr_assert(wait_log_contains("insert_score_event(): invalid instrument number or name 99\n",
+                              3000),
+            "Log:\n%s", g_log.buf);
+  cr_assert(wait_log_contains("insert_score_event(): invalid instrument number or name 98\n",
+                              3000),
+            "Log:\n%s", g_log.buf);
+
+  const long on = note_on_output_2(after, 4800, "instr 2, queued after the bad events");
+  cr_assert(eq(long, count_not(probe_recording(g_probe, 1), on, on + 4800, 0.5f), 0L));
+  assert_always_on(before, after, "undefined instruments");
+  cr_assert(not(csj_engine_finished(e)));
+}
+
+/* The note queued last, by an event or a score line, is a sine of @p freq
+ * and @p amp on output 2 (instr 3). Waits until it is over. */
+static void expect_note(CsjEngine *e, double freq, double amp, const char *what)
+{
+  const long on = note_on_output_2(stamp_now(e), RATE / 10, what);
+  const float *ch2 = probe_recording(g_probe, 1);
+  const double f = harness_frequency(ch2 + on, RATE / 10, RATE);
+  const float peak = harness_peak(ch2 + on, RATE / 10);
+  cr_assert(epsilon_eq(dbl, f, freq, 2.0), "%s: %.2f Hz", what, f);
+  cr_assert(epsilon_eq(flt, peak, (float)amp, 0.01f), "%s: peak %f", what, (double)peak);
+  harness_sleep_ms(250);
+}
+
+/* Plays instr 3 with @p count p-fields: p5 the frequency, the last the
+ * amplitude, the rest 0. */
+static void play_pfields(CsjEngine *e, int count, double freq, double amp)
+{
+  static double p[CSJ_MAX_PFIELDS];
+  memset(p, 0, sizeof p);
+  p[0] = 3;
+  p[2] = 0.2;
+  p[4] = freq;
+  p[count - 1] = amp;
+  event_ok(e, p, count, false);
+  char what[64];
+  snprintf(what, sizeof what, "an event of %d p-fields", count);
+  expect_note(e, freq, amp, what);
+}
+
+/* A score line for instr 3 of @p count p-fields: p5 = @p freq, p@p amp_at
+ * = @p amp, the others 0. With @p length, the last p-field is padded with
+ * leading zeros so that the line is @p length bytes. No newline. */
+static char *score_line(int count, int amp_at, double freq, double amp, size_t length)
+{
+  char *l = malloc((size_t)count * 24 + length + 64);
+  cr_assert(ne(ptr, l, NULL));
+  size_t n = (size_t)sprintf(l, "i 3 0 0.2 0 %g", freq);
+  for (int i = 6; i <= count; i++) {
+    char value[32];
+    snprintf(value, sizeof value, "%g", i == amp_at ? amp : 0.0);
+    l[n++] = ' ';
+    if (i == count && length > 0) {
+      cr_assert(ge(sz, length, n + strlen(value)));
+      while (n < length - strlen(value))
+        l[n++] = '0';
+    }
+    n += (size_t)sprintf(l + n, "%s", value);
+  }
+  l[n] = '\0';
+  if (length > 0)
+    cr_assert(eq(sz, strlen(l), length));
+  return l;
+}
+
+/* The commands the JACK thread runs for a flush queued now, once it has
+ * counted them (it counts after completing the flush). */
+static uint64_t commands_run_after_flush(CsjEngine *e)
+{
+  flush_ok(e);
+  harness_sleep_ms(50);
+  CsjStats s;
+  csj_engine_stats(e, &s);
+  return s.commands_run;
+}
+
+/*
+ * p-fields: up to INLINE_PFIELDS (28) travel inline in the ring, more in a
+ * heap job, up to CSJ_MAX_PFIELDS (1024); every one arrives. 1025 is
+ * refused at once with CSJ_ERR_TOO_BIG and a reason in csj_last_error, and
+ * nothing is queued. A score line with more p-fields is Csound's to judge.
+ */
+Test(jack, too_many_pfields_refused_at_once, .init = server_256, .fini = teardown,
+     .timeout = 60)
+{
+  CsjEngine *e = engine_start("csjpfields", BAD_INPUT_ORC);
+  probe_attach(e, 30 * RATE, true);
+  const uint64_t before = stamp_now(e);
+
+  play_pfields(e, 28, 400, 0.125); /* the most that travel inline */
+  play_pfields(e, 29, 450, 0.25);  /* the fewest that need a job */
+  play_pfields(e, 40, 500, 0.375);
+
+  static double p[CSJ_MAX_PFIELDS + 1];
+  p[0] = 3;
+  p[2] = 0.2;
+  p[4] = 900;
+  p[CSJ_MAX_PFIELDS] = 0.5;
+  const uint64_t run0 = commands_run_after_flush(e);
+  const uint64_t run1 = commands_run_after_flush(e);
+  cr_assert(eq(u64, run1 - run0, 1), "a flush alone ran %llu commands",
+            (unsigned long long)(run1 - run0));
+  CsjStatus st = csj_engine_score_event(e, 'i', p, CSJ_MAX_PFIELDS + 1, false);
+  cr_assert(eq(int, st, CSJ_ERR_TOO_BIG), "1025 p-fields: %s", csj_strerror(st));
+  cr_assert(eq(str, (char *)csj_last_error(e),
+               "a score event of 1025 p-fields is refused: csjack takes at most 1024 "
+               "(CSJ_MAX_PFIELDS)"));
+  const uint64_t run2 = commands_run_after_flush(e);
+  cr_assert(eq(u64, run2 - run1, 1), "the refused event was queued: %llu commands ran",
+            (unsigned long long)(run2 - run1));
+
+  play_pfields(e, CSJ_MAX_PFIELDS, 750, 0.5); /* exactly the most */
+
+  /* Score lines are Csound's to judge: it takes up to 1998 p-fields
+   * (PMAX). 1100 all arrive... */
+  char *line = score_line(1100, 1100, 600, 0.25, 0);
+  cr_assert(eq(int, csj_engine_input_message(e, line), CSJ_SUCCESS));
+  free(line);
+  expect_note(e, 600, 0.25, "a score line of 1100 p-fields");
+  /* ...of 2100, Csound keeps the first 1998 and says so */
+  line = score_line(2100, 1998, 650, 0.125, 0);
+  cr_assert(eq(int, csj_engine_input_message(e, line), CSJ_SUCCESS));
+  free(line);
+  expect_note(e, 650, 0.125, "a score line of 2100 p-fields");
+  cr_assert(wait_log_contains("too many pfields", 3000), "Log:\n%s", g_log.buf);
+
+  assert_always_on(before, stamp_now(e), "p-fields");
+  cr_assert(not(csj_engine_finished(e)));
+}
+
+/*
+ * A score line longer than Csound's 32 KiB line buffer. Csound 6.18 grows
+ * the buffer to the line's length and then appends the newline the line
+ * lacks one byte past the end: with lengths of 8 mod 16 that broke glibc's
+ * heap (an abort: "corrupted size vs. prev_size") before csjack added the
+ * newline itself. Sixteen lengths, one of each residue, then one measured.
+ */
+Test(jack, score_line_over_32_kib_plays, .init = server_256, .fini = teardown,
+     .timeout = 60)
+{
+  CsjEngine *e = engine_start("csjlongline", BAD_INPUT_ORC);
+  probe_attach(e, 30 * RATE, true);
+  const uint64_t before = stamp_now(e);
+  for (size_t k = 0; k < 16; k++) {
+    char *line = score_line(1100, 1100, 600, 0.25, 40000 + k);
+    cr_assert(eq(int, csj_engine_input_message(e, line), CSJ_SUCCESS));
+    free(line);
+    flush_ok(e);
+  }
+  harness_sleep_ms(300);
+  char *line = score_line(1100, 1100, 700, 0.375, 50008);
+  cr_assert(eq(int, csj_engine_input_message(e, line), CSJ_SUCCESS));
+  free(line);
+  expect_note(e, 700, 0.375, "a score line of 50008 bytes");
+  assert_always_on(before, stamp_now(e), "long score lines");
+  cr_assert(not(csj_engine_finished(e)));
+}
+
 /* ---- a full ring ----------------------------------------------------------------------------------- */
 
 Test(jack, full_ring_refuses_at_once_and_loses_nothing, .init = server_4096,

@@ -256,6 +256,65 @@ Test(jack, sine_reaches_probe, .init = server_256, .fini = teardown,
   cr_assert(not(csj_engine_finished(e)));
 }
 
+/*
+ * An orchestra whose sr is not JACK's: csjack says so, and Csound runs at
+ * JACK's rate (csjack passes --sample-rate). Were the orchestra's 44100
+ * used, the 1000 Hz sine would come out at 1088.4 Hz.
+ */
+Test(jack, orchestra_sr_differs_follows_jack, .init = server_256, .fini = teardown,
+     .timeout = 30)
+{
+  enum { N = 24000, SKIP = 2400 };
+  static const char NOTICE[] = "csjack: notice: the orchestra sets sr = 44100; JACK runs at "
+                               "48000 Hz, so Csound runs at 48000 Hz\n";
+  /* an orchestra that agrees with JACK gets no notice */
+  CsjEngine *quiet = engine_new("csjsrsame");
+  compile_orc_ok(quiet, SINE_ORC);
+
+  CsjEngine *e = engine_new("csjsr");
+  compile_orc_ok(e, "sr = 44100\nksmps = 32\nnchnls = 1\nnchnls_i = 0\n0dbfs = 1\n"
+                    "instr 1\n  a1 poscil 0.5, 1000\n  out a1\nendin\n"
+                    "schedule 1, 0, -1\n");
+  cr_assert(wait_log_contains(NOTICE, 3000), "no notice. Log:\n%s", g_log.buf);
+  const char *first = strstr(g_log.buf, "csjack: notice");
+  cr_assert(eq(ptr, (void *)strstr(first + 1, "csjack: notice"), NULL),
+            "more than one notice. Log:\n%s", g_log.buf);
+  start_ok(e);
+
+  CsjStats s;
+  csj_engine_stats(e, &s);
+  cr_assert(eq(u32, s.sample_rate, RATE));
+  double sr = 0;
+  char err[256] = "";
+  cr_assert(eq(int, csj_engine_eval_code(e, "return sr", 5000, &sr, err, sizeof err),
+               CSJ_SUCCESS), "%s", err);
+  cr_assert(eq(dbl, sr, (double)RATE), "Csound's sr is %g", sr);
+
+  g_probe = probe_open("probe", 0, 1, N);
+  char p[128];
+  port_name(p, sizeof p, e, "out_1");
+  connect_ok(p, probe_port(g_probe, "in_1"));
+  harness_sleep_ms(100);
+  probe_arm(g_probe);
+  cr_assert(probe_wait_recorded(g_probe, N, 5000), "probe recorded only %zu",
+            probe_recorded(g_probe));
+  const float *x = probe_recording(g_probe, 0) + SKIP;
+  const double f = harness_frequency(x, N - SKIP, RATE);
+  cr_assert(epsilon_eq(dbl, f, 1000.0, 2.0), "the 1000 Hz sine plays at %.2f Hz", f);
+  cr_assert(epsilon_eq(flt, harness_peak(x, N - SKIP), 0.5f, 0.01f));
+
+  CsjStats a, b;
+  csj_engine_stats(e, &a);
+  harness_sleep_ms(200);
+  csj_engine_stats(e, &b);
+  cr_assert(ge(u64, b.ksmps_blocks - a.ksmps_blocks + 8, (b.cycles - a.cycles) * 8),
+            "%llu k-blocks in %llu cycles of 256 frames",
+            (unsigned long long)(b.ksmps_blocks - a.ksmps_blocks),
+            (unsigned long long)(b.cycles - a.cycles));
+  cr_assert(gt(u64, b.cycles - a.cycles, 10));
+  cr_assert(not(csj_engine_finished(e)));
+}
+
 /* ---- latency ---------------------------------------------------------------------- */
 
 /*

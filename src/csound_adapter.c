@@ -230,6 +230,19 @@ csound_adapter_compile_orc_text(CsoundAdapter *cs, const char *text)
   return csound_adapter_compile_orc(cs, text);
 }
 
+bool
+csound_adapter_clear_realtime_mode(CsoundAdapter *cs)
+{
+  CSOUND_PARAMS params;
+  csoundGetParams(cs->csound, &params);
+  if (!params.realtime_mode) {
+    return false;
+  }
+  params.realtime_mode = 0;
+  csoundSetParams(cs->csound, &params);
+  return true;
+}
+
 int
 csound_adapter_start(CsoundAdapter *cs)
 {

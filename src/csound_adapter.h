@@ -41,6 +41,10 @@ void csound_adapter_free(CsoundAdapter *cs);
 /** Sets a command-line option before compiling. 0 on success. */
 int csound_adapter_set_option(CsoundAdapter *cs, const char *option);
 
+/* Switches Csound's --realtime mode off if an option turned it on; true if
+ * it did. Only effective before the first compile. */
+bool csound_adapter_clear_realtime_mode(CsoundAdapter *cs);
+
 /** Loads every plugin library in @p dir now, before compiling. 0 on success. */
 int csound_adapter_load_plugins(CsoundAdapter *cs, const char *dir);
 

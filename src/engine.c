@@ -186,6 +186,17 @@ csj_engine_create(const CsjOptions *opts, CsjEngine **out)
     }
   }
   csound_adapter_set_option(e->csound, sr_option);
+  /* Csound's --realtime mode runs init-passes on a thread of its own that
+   * waits on Csound's own performance loop: in csjack, csoundStart then
+   * spins for ever (probed). Its other effect, no API lock around a
+   * k-cycle, buys nothing here: no other thread enters Csound while the
+   * JACK thread performs. */
+  if (csound_adapter_clear_realtime_mode(e->csound)) {
+    message_log_printf(e->log, 0,
+                       "csjack: notice: Csound's --realtime mode is switched off: its "
+                       "init-pass thread would stall the start; csjack's JACK thread "
+                       "already performs without contention for Csound's lock\n");
+  }
   *out = e;
   return CSJ_SUCCESS;
 }

@@ -7,7 +7,7 @@
  * share per Csound entry point, over a series of scenarios that each use
  * one orchestra feature or one kind of command.
  *
- *   csound_share [PERIOD]     (default 256; 48 kHz, ksmps 32)
+ *   csound_share [PERIOD [CSOUND-OPTION...]]   (period 256; 48 kHz, ksmps 32)
  *
  * It starts its own jackd (dummy driver, unique name) and stops it with
  * SIGTERM. It prints a report and ends with "N passed, N failed":
@@ -357,6 +357,11 @@ int main(int argc, char **argv)
   o.server_name = server;
   o.no_connect = true;
   o.message_fn = msg_quiet;
+  /* csound_share [PERIOD] [CSOUND-OPTION...]: e.g. --realtime */
+  if (argc > 2) {
+    o.csound_argc = argc - 2;
+    o.csound_argv = (const char *const *)argv + 2;
+  }
   CsjEngine *e = NULL;
   must(csj_engine_create(&o, &e), "create");
   must(csj_engine_compile_orc_text(e, ORC_HEAD), "compile");

@@ -315,6 +315,46 @@ Test(jack, orchestra_sr_differs_follows_jack, .init = server_256, .fini = teardo
   cr_assert(not(csj_engine_finished(e)));
 }
 
+/*
+ * Csound's --realtime option runs init-passes on a thread of Csound's own
+ * that waits on Csound's own performance loop; with csjack's host-driven
+ * performance, csoundStart then spun for ever (probed: `csjack x.orc --
+ * --realtime` hung before the first cycle). csjack switches the mode off
+ * with a notice, and the orchestra plays.
+ */
+Test(jack, realtime_option_is_switched_off_and_plays, .init = server_256, .fini = teardown,
+     .timeout = 30)
+{
+  enum { N = 12000, SKIP = 2400 };
+  static const char NOTICE[] = "csjack: notice: Csound's --realtime mode is switched off";
+  const char *name = harness_name("csjrtmode");
+  CsjOptions o;
+  options_for(&o, name);
+  static const char *const argv[] = {"--realtime"};
+  o.csound_argc = 1;
+  o.csound_argv = argv;
+  CsjEngine *e = NULL;
+  cr_assert(eq(int, csj_engine_create(&o, &e), CSJ_SUCCESS), "%s", csj_last_error(NULL));
+  g_eng[0] = e;
+  cr_assert(wait_log_contains(NOTICE, 3000), "no notice. Log:\n%s", g_log.buf);
+  compile_orc_ok(e, "sr = 48000\nksmps = 32\nnchnls = 1\nnchnls_i = 0\n0dbfs = 1\n"
+                    "instr 1\n  a1 poscil 0.25, 500\n  out a1\nendin\n"
+                    "schedule 1, 0, -1\n");
+  start_ok(e); /* hung here before */
+  g_probe = probe_open("probe", 0, 1, N);
+  char p[128];
+  port_name(p, sizeof p, e, "out_1");
+  connect_ok(p, probe_port(g_probe, "in_1"));
+  harness_sleep_ms(100);
+  probe_arm(g_probe);
+  cr_assert(probe_wait_recorded(g_probe, N, 5000), "probe recorded only %zu",
+            probe_recorded(g_probe));
+  const float *x = probe_recording(g_probe, 0) + SKIP;
+  cr_assert(epsilon_eq(dbl, harness_frequency(x, N - SKIP, RATE), 500.0, 2.0));
+  cr_assert(epsilon_eq(flt, harness_peak(x, N - SKIP), 0.25f, 0.01f));
+  cr_assert(not(csj_engine_finished(e)));
+}
+
 /* ---- latency ---------------------------------------------------------------------- */
 
 /*

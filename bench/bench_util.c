@@ -40,6 +40,12 @@ bench_now_ns(void)
 pid_t
 bench_start_private_server(const char *name, int period, int rate)
 {
+  return bench_start_private_server_rt(name, period, rate, false);
+}
+
+pid_t
+bench_start_private_server_rt(const char *name, int period, int rate, bool realtime)
+{
   pid_t pid = fork();
   if (pid == 0) {
     prctl(PR_SET_PDEATHSIG, SIGTERM); /* TERM, not KILL: a killed jackd keeps its registry slot */
@@ -52,8 +58,8 @@ bench_start_private_server(const char *name, int period, int rate)
       _exit(126);
     }
     setenv("JACK_NO_AUDIO_RESERVATION", "1", 1);
-    execlp("jackd", "jackd", "--no-realtime", "-n", name, "-d", "dummy", "-r", r, "-p", p,
-           (char *)NULL);
+    execlp("jackd", "jackd", realtime ? "-R" : "--no-realtime", "-n", name, "-d", "dummy", "-r",
+           r, "-p", p, (char *)NULL);
     _exit(127);
   }
   return pid;

@@ -29,6 +29,13 @@ uint64_t bench_now_ns(void);
 pid_t bench_start_private_server(const char *name, int period, int rate);
 
 /**
+ * The same, with `-R` instead of `--no-realtime` when @p realtime: JACK's
+ * threads, ours included, then run SCHED_FIFO where the system allows it
+ * (jackd carries on without it where it does not).
+ */
+pid_t bench_start_private_server_rt(const char *name, int period, int rate, bool realtime);
+
+/**
  * Waits up to @p timeout_ms until server @p name accepts clients. Returns
  * true when it does.
  */

@@ -117,6 +117,13 @@ typedef struct {
   bool paused;              /**< Paused: silence, no k-cycles. */
   uint64_t callback_ns_last;/**< Time our process callback took, last cycle. */
   uint64_t callback_ns_max; /**< The longest since start or csj_engine_reset_peak(). */
+  /** The longest time csjack's own code took in one callback: the callback
+   * less its time inside Csound (k-blocks, merges) and user code (tasks,
+   * the process callback). Since start or csj_engine_reset_peak(). */
+  uint64_t own_ns_max;
+  /** Callbacks that took longer than their period (the JACK thread was
+   * late, whoever's work or the scheduler made it so). */
+  uint64_t callbacks_late;
 } CsjStats;
 
 /** Fills @p opts with the defaults. */
@@ -355,7 +362,7 @@ CSJ_API CsjStatus csj_engine_stop_record(CsjEngine *e);
 /** Whether the performance is still running (started, not finished). */
 CSJ_API CSJ_REALTIME bool csj_engine_is_running(const CsjEngine *e);
 
-/** Resets callback_ns_max. Any thread; real-time safe. */
+/** Resets callback_ns_max and own_ns_max. Any thread; real-time safe. */
 CSJ_API CSJ_REALTIME void csj_engine_reset_peak(CsjEngine *e);
 
 /** The JACK client's name (stable until destroy). */

@@ -434,7 +434,7 @@ perform_frames(CsjEngine *e, uint32_t nframes, const float *const *in, float *co
     done += n;
     if (e->in_fill == k) {
       e->in_fill = 0;
-      performing = perform_block(e);
+      ENGINE_FOREIGN(e, performing = perform_block(e));
     }
   }
 
@@ -461,7 +461,8 @@ perform_cycle(CsjEngine *e, uint32_t nframes, const float *const *in, float *con
     return;
   }
   if (e->process_fn) {
-    e->process_fn(e, csound_adapter_handle(e->csound), nframes, e->process_data);
+    ENGINE_FOREIGN(e, e->process_fn(e, csound_adapter_handle(e->csound), nframes,
+                                     e->process_data));
   }
   if (e->paused) {
     write_silence(out, e->n_out, 0, nframes);
@@ -497,17 +498,23 @@ process_cycle(void *context, uint32_t nframes, const float *const *in, float *co
     write_silence(out, e->n_out, 0, nframes);
     return;
   }
-  /* CLOCK_MONOTONIC is read through the vDSO: no syscall. */
-  struct timespec t0, t1;
-  clock_gettime(CLOCK_MONOTONIC, &t0);
+  const uint64_t t0 = engine_now_ns();
+  e->cycle_foreign_ns = 0;
   perform_cycle(e, nframes, in, out);
-  clock_gettime(CLOCK_MONOTONIC, &t1);
+  const uint64_t ns = engine_now_ns() - t0;
   /* Release: our Csound work happens before a direct caller's. */
   atomic_store_explicit(&e->owner, OWNER_NONE, memory_order_release);
-  const uint64_t ns = (uint64_t)(t1.tv_sec - t0.tv_sec) * 1000000000u + (uint64_t)(t1.tv_nsec - t0.tv_nsec);
   atomic_store_explicit(&e->callback_ns_last, ns, memory_order_relaxed);
   if (ns > atomic_load_explicit(&e->callback_ns_max, memory_order_relaxed)) {
     atomic_store_explicit(&e->callback_ns_max, ns, memory_order_relaxed);
+  }
+  const uint64_t own = ns > e->cycle_foreign_ns ? ns - e->cycle_foreign_ns : 0;
+  if (own > atomic_load_explicit(&e->own_ns_max, memory_order_relaxed)) {
+    atomic_store_explicit(&e->own_ns_max, own, memory_order_relaxed);
+  }
+  const uint32_t rate = atomic_load_explicit(&e->jack_rate, memory_order_relaxed);
+  if (rate && ns * rate > (uint64_t)nframes * 1000000000u) {
+    atomic_fetch_add_explicit(&e->callbacks_late, 1, memory_order_relaxed);
   }
 }
 
@@ -730,6 +737,8 @@ csj_engine_stats(const CsjEngine *e, CsjStats *out)
   out->paused = atomic_load_explicit(&m->paused_flag, memory_order_relaxed);
   out->callback_ns_last = atomic_load_explicit(&m->callback_ns_last, memory_order_relaxed);
   out->callback_ns_max = atomic_load_explicit(&m->callback_ns_max, memory_order_relaxed);
+  out->own_ns_max = atomic_load_explicit(&m->own_ns_max, memory_order_relaxed);
+  out->callbacks_late = atomic_load_explicit(&m->callbacks_late, memory_order_relaxed);
   out->record_dropped = atomic_load_explicit(&m->record_dropped, memory_order_relaxed);
 }
 
@@ -737,6 +746,7 @@ void
 csj_engine_reset_peak(CsjEngine *e)
 {
   atomic_store_explicit(&e->callback_ns_max, 0, memory_order_relaxed);
+  atomic_store_explicit(&e->own_ns_max, 0, memory_order_relaxed);
 }
 
 bool

@@ -1026,7 +1026,8 @@ run_compile_step(CsjEngine *e, Job *job)
   /* Csound's merge and instr 0: its share, and it allocates. */
   capturing = job;
   double retval = NAN;
-  const int result = csound_adapter_compile_tree(e->csound, job->tree, &retval);
+  int result;
+  ENGINE_FOREIGN(e, result = csound_adapter_compile_tree(e->csound, job->tree, &retval));
   capturing = NULL;
   end_merge(e);
   if (csound_adapter_aborted(e->csound)) {
@@ -1054,8 +1055,9 @@ run_command(CsjEngine *e, const Command *cmd)
   Job *job = NULL;
   switch ((CommandType)cmd->type) {
   case CMD_SCORE_EVENT:
-    csound_adapter_score_event(e->csound, cmd->u.event.type, cmd->u.event.pfields,
-                               cmd->u.event.count, cmd->u.event.absp2);
+    ENGINE_FOREIGN(e, csound_adapter_score_event(e->csound, cmd->u.event.type,
+                                                 cmd->u.event.pfields, cmd->u.event.count,
+                                                 cmd->u.event.absp2));
     break;
   case CMD_SCORE_OFFSET:
     csound_adapter_set_score_offset(e->csound, cmd->u.seconds);
@@ -1064,7 +1066,7 @@ run_command(CsjEngine *e, const Command *cmd)
     run_table_command(e, cmd);
     break;
   case CMD_TASK:
-    cmd->u.task.fn(e, csound_adapter_handle(e->csound), cmd->u.task.data);
+    ENGINE_FOREIGN(e, cmd->u.task.fn(e, csound_adapter_handle(e->csound), cmd->u.task.data));
     break;
   case CMD_PROCESS_CALLBACK:
     e->process_fn = cmd->u.process.fn;
@@ -1089,10 +1091,11 @@ run_command(CsjEngine *e, const Command *cmd)
     }
     break;
   case CMD_SCORE_EVENT_JOB:
-    csound_adapter_score_event(e->csound, job->event_type, job->values, (int)job->count, job->absp2);
+    ENGINE_FOREIGN(e, csound_adapter_score_event(e->csound, job->event_type, job->values,
+                                                 (int)job->count, job->absp2));
     break;
   case CMD_INPUT_MESSAGE:
-    csound_adapter_input_message(e->csound, job->text);
+    ENGINE_FOREIGN(e, csound_adapter_input_message(e->csound, job->text));
     break;
   case CMD_SET_STRING_CHANNEL:
     csound_adapter_set_string_channel(e->csound, job->name, job->text);

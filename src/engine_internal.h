@@ -20,6 +20,8 @@
 #include <pthread.h>
 #include <semaphore.h>
 #include <stdatomic.h>
+#include <stdint.h>
+#include <time.h>
 
 typedef enum {
   ENGINE_CREATED = 0,
@@ -221,7 +223,31 @@ struct CsjEngineImpl {
   _Atomic uint64_t callback_ns_max; /* the longest cycle since the last reset */
   _Atomic uint64_t record_dropped;  /* frames recordings lost to a full ring */
   _Atomic uint64_t callback_ns_last;
+  /* Time this cycle spent inside Csound and inside user code (tasks, the
+   * process callback): JACK thread only. The rest of the callback is
+   * csjack's own work, whose peak own_ns_max keeps. */
+  uint64_t cycle_foreign_ns;
+  _Atomic uint64_t own_ns_max;
+  _Atomic uint64_t callbacks_late; /* callbacks longer than their period */
 };
+
+/* CLOCK_MONOTONIC through the vDSO: no syscall, safe on the JACK thread. */
+static inline uint64_t
+engine_now_ns(void)
+{
+  struct timespec t;
+  clock_gettime(CLOCK_MONOTONIC, &t);
+  return (uint64_t)t.tv_sec * 1000000000u + (uint64_t)t.tv_nsec;
+}
+
+/* Runs STMT (a call into Csound or into user code) on the JACK thread and
+ * books its time as not csjack's own. */
+#define ENGINE_FOREIGN(e, stmt)                         \
+  do {                                                  \
+    const uint64_t foreign_t0_ = engine_now_ns();       \
+    stmt;                                               \
+    (e)->cycle_foreign_ns += engine_now_ns() - foreign_t0_; \
+  } while (0)
 
 /* JACK's largest period; FIFOs are sized for it so a buffer-size change
  * never allocates. */

@@ -3,8 +3,10 @@
  * Soak test: three producer threads hammer a running engine with mixed
  * commands for SECONDS while an always-on instrument plays music.
  *
- *   soak [SECONDS] [PERIOD]      (defaults 5 s, period 256)
+ *   soak [SECONDS] [PERIOD] [--no-rt]   (defaults 5 s, period 256)
  *
+ * The private server runs with -R (SCHED_FIFO, as a studio's would) unless
+ * --no-rt; the report says what scheduling the JACK thread really got.
  * A plain executable (no Criterion), so it can also run under
  * ThreadSanitizer. It starts its own jackd (dummy driver, 48 kHz, unique
  * name) and stops it with SIGTERM only: a SIGKILLed jackd leaks a slot in
@@ -32,9 +34,24 @@
  *            (so every number arrived exactly once, in order).
  *   evals    at least one eval ran, and every one returned its N.
  *   memory   RSS (sampled every second from /proc/self/statm) grows by less
- *            than RSS_BOUND_MIB after the first second.
+ *            than RSS_BOUND_MIB after the first second, beyond what Csound's
+ *            parser itself keeps per eval. That share is measured, not
+ *            assumed: before the soak, a bare Csound instance (no csjack)
+ *            runs CALIBRATION_EVALS parse + compileTree + deleteTree, the
+ *            calls csjack makes for an eval, and its heap growth per eval
+ *            is Csound's retention (Csound 6.18's csoundParseOrc never frees
+ *            the type table and the two variable pools it creates per
+ *            parse, each with a hash table).
+ *   eval-mem the same number of evals through csjack keeps no more heap per
+ *            eval than the bare Csound did, plus EVAL_SLACK_KIB: csjack
+ *            itself keeps nothing per eval.
  *   dropped  stats.dropped_cycles delta == 0 (nothing here makes a direct
- *            call, so no cycle may be silenced). xruns are printed only.
+ *            call, so no cycle may be silenced).
+ *   csjack   csjack's own work in every callback (stats.own_ns_max: the
+ *            callback less Csound and the tasks) stayed under a quarter of
+ *            the period. xruns and late callbacks are printed with it: an
+ *            xrun with csjack's share that small is the scheduler's or
+ *            Csound's, not csjack's.
  */
 
 #ifndef _GNU_SOURCE
@@ -54,12 +71,19 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <malloc.h>
+#include <sched.h>
+
+#include <csound/csound.h>
+
 #include "bench_util.h"
 #include "csjack.h"
 
 enum { PRODUCERS = 3, RATE_PER_PRODUCER = 3000, TABLE = 100, TABLE_LEN = 1024 };
 #define RSS_BOUND_MIB 8.0
 #define EVAL_INTERVAL_S 3.0 /* per producer */
+#define CALIBRATION_EVALS 40
+#define EVAL_SLACK_KIB 8.0
 
 static const char ORC[] =
     "sr = 48000\n"
@@ -225,6 +249,91 @@ static double rss_mib(void)
   return (double)resident * (double)sysconf(_SC_PAGESIZE) / (1024.0 * 1024.0);
 }
 
+/* Heap in use, KiB: finer than RSS for per-eval figures. */
+static double heap_kib(void)
+{
+  const struct mallinfo2 m = mallinfo2();
+  return (double)m.uordblks / 1024.0;
+}
+
+static void csound_quiet(CSOUND *cs, int attr, const char *fmt, va_list ap)
+{
+  (void)cs;
+  (void)attr;
+  (void)fmt;
+  (void)ap;
+}
+
+/* Csound's own heap retention per eval, on a bare instance: the calls
+ * csjack makes for one queued eval (parse, compileTree, deleteTree) and a
+ * k-cycle. Returns KiB per eval, or NAN. */
+static double csound_retention_kib_per_eval(void)
+{
+  CSOUND *cs = csoundCreate(NULL);
+  if (!cs)
+    return NAN;
+  csoundSetMessageCallback(cs, csound_quiet);
+  csoundSetOption(cs, "-n");
+  csoundSetOption(cs, "-d");
+  double result = NAN;
+  if (csoundCompileOrc(cs, "sr = 48000\nksmps = 32\nnchnls = 2\n0dbfs = 1\n") == 0 &&
+      csoundStart(cs) == 0) {
+    csoundPerformKsmps(cs);
+    double before = 0;
+    for (int i = 0; i <= CALIBRATION_EVALS; i++) {
+      if (i == 1)
+        before = heap_kib(); /* after a first one: one-time set-up is not per eval */
+      char code[64];
+      snprintf(code, sizeof code, "return %d", 7000000 + i);
+      TREE *t = csoundParseOrc(cs, code);
+      if (t) {
+        csoundCompileTree(cs, t);
+        csoundDeleteTree(cs, t);
+      }
+      csoundPerformKsmps(cs);
+    }
+    result = (heap_kib() - before) / CALIBRATION_EVALS;
+  }
+  csoundDestroy(cs);
+  return result;
+}
+
+/* The same through csjack's queued eval_code. KiB per eval, or NAN. */
+static double csjack_retention_kib_per_eval(CsjEngine *e)
+{
+  double before = 0;
+  for (int i = 0; i <= CALIBRATION_EVALS; i++) {
+    if (i == 1) {
+      csj_engine_flush(e, 5000);
+      before = heap_kib();
+    }
+    char code[64];
+    snprintf(code, sizeof code, "return %d", 8000000 + i);
+    double v = NAN;
+    if (csj_engine_eval_code(e, code, 10000, &v, NULL, 0) != CSJ_SUCCESS)
+      return NAN;
+  }
+  csj_engine_flush(e, 5000);
+  bench_sleep_ms(50); /* the worker frees the last job and tree */
+  return (heap_kib() - before) / CALIBRATION_EVALS;
+}
+
+/* What scheduling the JACK thread got: read from a task, on that thread. */
+static _Atomic int g_jack_policy = -1, g_jack_priority = -1;
+
+static void sched_task(CsjEngine *e, void *csound, void *data)
+{
+  (void)e;
+  (void)csound;
+  (void)data;
+  struct sched_param sp;
+  int policy;
+  if (pthread_getschedparam(pthread_self(), &policy, &sp) == 0) {
+    atomic_store(&g_jack_priority, sp.sched_priority);
+    atomic_store(&g_jack_policy, policy);
+  }
+}
+
 /* ---- the server: SIGTERM only ------------------------------------------------- */
 
 static void stop_server(pid_t pid)
@@ -277,8 +386,9 @@ int main(int argc, char **argv)
 {
   double seconds = argc > 1 ? atof(argv[1]) : 5.0;
   int period = argc > 2 ? atoi(argv[2]) : 256;
-  if (!(seconds > 0) || period <= 0) {
-    fprintf(stderr, "usage: soak [SECONDS] [PERIOD]\n");
+  const bool realtime = !(argc > 3 && strcmp(argv[3], "--no-rt") == 0);
+  if (!(seconds > 0) || period <= 0 || (argc > 3 && realtime)) {
+    fprintf(stderr, "usage: soak [SECONDS] [PERIOD] [--no-rt]\n");
     return 2;
   }
   setvbuf(stdout, NULL, _IOLBF, 0);
@@ -287,7 +397,10 @@ int main(int argc, char **argv)
 
   char server[64];
   snprintf(server, sizeof server, "csjsoak-%d", (int)getpid());
-  const pid_t jackd = bench_start_private_server(server, period, 48000);
+  /* Csound's own per-eval retention, before anything else runs. */
+  csoundInitialize(CSOUNDINIT_NO_SIGNAL_HANDLER | CSOUNDINIT_NO_ATEXIT);
+  const double csound_kib_per_eval = csound_retention_kib_per_eval();
+  const pid_t jackd = bench_start_private_server_rt(server, period, 48000, realtime);
   if (jackd < 0 || !bench_wait_for_server(server, 10000)) {
     fprintf(stderr, "soak: private jackd '%s' did not start (see /tmp/%s.log)\n", server,
             server);
@@ -323,6 +436,18 @@ int main(int argc, char **argv)
   }
   csj_channel_set(cutoff, 1200.0);
   csj_engine_set_submit_timeout(e, -1);
+  const double csjack_kib_per_eval = csjack_retention_kib_per_eval(e);
+  csj_engine_task(e, sched_task, NULL);
+  csj_engine_flush(e, 5000);
+  const int policy = atomic_load(&g_jack_policy);
+  printf("soak: JACK thread scheduling %s, priority %d (server %s)\n",
+         policy == SCHED_FIFO ? "SCHED_FIFO" : policy == SCHED_RR ? "SCHED_RR"
+                                                                  : "SCHED_OTHER (not real-time)",
+         atomic_load(&g_jack_priority), realtime ? "-R" : "--no-realtime");
+  printf("soak: heap kept per eval: %.1f KiB by a bare Csound (parse+compileTree+deleteTree), "
+         "%.1f KiB through csjack (%d evals each)\n",
+         csound_kib_per_eval, csjack_kib_per_eval, CALIBRATION_EVALS);
+  csj_engine_reset_peak(e);
 
   CsjStats s0;
   csj_engine_stats(e, &s0);
@@ -391,15 +516,22 @@ int main(int argc, char **argv)
   printf("elapsed %.2f s; submitted %llu (%.0f/s); commands_run +%llu (%.0f/s); flush %s\n",
          elapsed, (unsigned long long)submitted, (double)submitted / elapsed,
          (unsigned long long)run, (double)run / elapsed, csj_strerror(fst));
-  printf("xruns +%llu; dropped_cycles +%llu; cycles +%llu; ring high water %u of %u; "
-         "callback max %.1f us; messages %llu; finished %d\n",
+  const double budget_us = 1e6 * (double)s1.period / (double)s1.sample_rate;
+  printf("xruns +%llu; late callbacks +%llu; dropped_cycles +%llu; cycles +%llu; ring high "
+         "water %u of %u; messages %llu; finished %d\n",
          (unsigned long long)(s1.xruns - s0.xruns),
+         (unsigned long long)(s1.callbacks_late - s0.callbacks_late),
          (unsigned long long)(s1.dropped_cycles - s0.dropped_cycles),
          (unsigned long long)(s1.cycles - s0.cycles), s1.ring_high_water, s1.ring_capacity,
-         (double)s1.callback_ns_max * 1e-3, (unsigned long long)atomic_load(&g_messages),
-         (int)csj_engine_finished(e));
-  printf("RSS MiB: start %.2f, at 1 s %.2f, end %.2f, max %.2f (growth after 1 s %.2f)\n",
-         rss_start, rss_1s, rss_end, rss_max, rss_max_after - rss_1s);
+         (unsigned long long)atomic_load(&g_messages), (int)csj_engine_finished(e));
+  printf("callback max %.1f us, of which csjack's own work at most %.1f us; budget %.1f us\n",
+         (double)s1.callback_ns_max * 1e-3, (double)s1.own_ns_max * 1e-3, budget_us);
+  const double csound_mib = (double)evals * csound_kib_per_eval / 1024.0;
+  const double growth = rss_max_after - rss_1s;
+  printf("RSS MiB: start %.2f, at 1 s %.2f, end %.2f, max %.2f (growth after 1 s %.2f; "
+         "Csound's parser keeps %.2f of it: %llu evals x %.1f KiB)\n",
+         rss_start, rss_1s, rss_end, rss_max, growth, csound_mib, (unsigned long long)evals,
+         csound_kib_per_eval);
 
   for (int i = 0; i < PRODUCERS; i++) {
     const Producer *p = &prod[i];
@@ -418,13 +550,24 @@ int main(int argc, char **argv)
   }
   check(evals > 0 && evals_wrong == 0, "evals", "%llu evals, %llu wrong %s",
         (unsigned long long)evals, (unsigned long long)evals_wrong, eval_why);
-  check(rss_max_after - rss_1s < RSS_BOUND_MIB, "memory",
-        "RSS growth after the first second %.2f MiB (bound %.0f MiB)", rss_max_after - rss_1s,
-        RSS_BOUND_MIB);
+  check(!isnan(csound_kib_per_eval) && growth - csound_mib < RSS_BOUND_MIB, "memory",
+        "RSS growth after the first second %.2f MiB, %.2f MiB beyond Csound's parser "
+        "(bound %.0f MiB)",
+        growth, growth - csound_mib, RSS_BOUND_MIB);
+  check(!isnan(csjack_kib_per_eval) &&
+            csjack_kib_per_eval <= csound_kib_per_eval + EVAL_SLACK_KIB,
+        "eval-mem", "heap per eval %.1f KiB through csjack, %.1f KiB in a bare Csound (slack "
+        "%.0f KiB)",
+        csjack_kib_per_eval, csound_kib_per_eval, EVAL_SLACK_KIB);
   check(s1.dropped_cycles == s0.dropped_cycles && !csj_engine_finished(e), "dropped",
         "dropped_cycles +%llu, performance still running: %s",
         (unsigned long long)(s1.dropped_cycles - s0.dropped_cycles),
         csj_engine_finished(e) ? "no" : "yes");
+  check((double)s1.own_ns_max * 1e-3 < budget_us / 4, "csjack",
+        "csjack's own work per callback at most %.1f us, under a quarter of the %.1f us "
+        "period (xruns +%llu, late callbacks +%llu)",
+        (double)s1.own_ns_max * 1e-3, budget_us, (unsigned long long)(s1.xruns - s0.xruns),
+        (unsigned long long)(s1.callbacks_late - s0.callbacks_late));
 
   csj_engine_stop(e);
   csj_engine_destroy(e);

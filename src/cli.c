@@ -152,6 +152,22 @@ main(int argc, char **argv)
     return EXIT_FILE;
   }
 
+  /* stdout carries the console's replies and nothing else: csjack keeps a
+   * copy of it for them and points fd 1 at stderr, because Csound prints
+   * some errors straight to stdout (its lexer's "Error: character ..."),
+   * which would otherwise land between two replies. */
+  FILE *replies = stdout;
+  fflush(stdout);
+  const int reply_fd = dup(STDOUT_FILENO);
+  if (reply_fd >= 0 && (replies = fdopen(reply_fd, "w")) != NULL) {
+    dup2(STDERR_FILENO, STDOUT_FILENO);
+  } else {
+    if (reply_fd >= 0) {
+      close(reply_fd);
+    }
+    replies = stdout;
+  }
+
   /* SIGINT and SIGTERM are blocked before any thread exists, so JACK's and
    * Csound's threads inherit the mask and no signal interrupts a JACK
    * request halfway (that leaves libjack's request channel out of step).
@@ -184,7 +200,7 @@ main(int argc, char **argv)
 
   /* The live console reads commands from stdin on its own thread (none if
    * stdin is closed). It inherits the blocked SIGINT/SIGTERM. */
-  Console *console = console_start(e, STDIN_FILENO, stdout);
+  Console *console = console_start(e, STDIN_FILENO, replies);
 
   const struct timespec poll_interval = {0, 50 * 1000 * 1000};
   while (csj_engine_wait(e, 0) == CSJ_ERR_TIMEOUT) {

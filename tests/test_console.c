@@ -953,6 +953,80 @@ Test(console, flood, .init = server_up, .fini = teardown, .timeout = 90)
   expect_alive();
 }
 
+/*
+ * Random bytes on the console while the music plays: 256 KiB of them in
+ * seeded pseudo-random lines (a newline about every 40 bytes), a third of
+ * the lines starting with a real command or score statement so that the
+ * garbage reaches the commands' own parsers and Csound's. Every stdout
+ * line must be a console reply, csjack must still answer afterwards, the
+ * always-on instrument must still be active, and k-blocks must keep
+ * coming at the sample rate's pace.
+ */
+Test(console, random_bytes_keep_music_playing, .init = server_up, .fini = teardown,
+     .timeout = 120)
+{
+  static const char *const prefixes[] = {":eval ", ":eval! ", ":orc ", ":chn ", ":schn ",
+                                         ":tget ", ":tset ", "i ", "i 2 ", "f ", "a ",
+                                         ":pause", ":play", ":flush", ":stats", ":help "};
+  enum { SIZE = 256 * 1024 };
+  cli_start(data("console_play.orc"));
+  expect_alive();
+  const double blocks0 = stat_value(cli_cmd(":stats"), "ksmps_blocks");
+  const double t0 = harness_now_ms();
+
+  char *all = malloc(SIZE + 64);
+  cr_assert(ne(ptr, all, NULL));
+  uint64_t x = 0x9e3779b97f4a7c15u;
+  size_t n = 0;
+  bool line_start = true;
+  while (n < SIZE) {
+    x ^= x << 13;
+    x ^= x >> 7;
+    x ^= x << 17;
+    if (line_start && x % 3 == 0) {
+      const char *p = prefixes[(x >> 8) % (sizeof prefixes / sizeof prefixes[0])];
+      memcpy(all + n, p, strlen(p));
+      n += strlen(p);
+    }
+    const unsigned char b = (unsigned char)(x >> 24);
+    all[n++] = (x >> 40) % 40 == 0 ? '\n' : (char)b;
+    line_start = all[n - 1] == '\n';
+  }
+  /* play on, whatever the garbage paused; then a marker */
+  static const char tail[] = "\n:play\n:eval return 4242\n";
+  memcpy(all + n, tail, sizeof tail - 1);
+  n += sizeof tail - 1;
+
+  Flood flood = {all, n, 0};
+  pthread_t writer;
+  cr_assert(eq(int, pthread_create(&writer, NULL, flood_writer, &flood), 0));
+  long ok = 0, errors = 0;
+  for (;;) {
+    const char *l = cli_read(); /* fails on anything that is not a reply */
+    if (strcmp(l, "ok eval 4242") == 0)
+      break;
+    if (strncmp(l, "ok", 2) == 0)
+      ok++;
+    else if (strncmp(l, "error", 5) == 0)
+      errors++;
+  }
+  pthread_join(writer, NULL);
+  free(all);
+  cr_expect(eq(int, flood.error, 0), "write: %s", strerror(flood.error));
+  cr_log_info("random bytes: %ld ok and %ld error replies", ok, errors);
+  cr_expect(gt(long, errors, 1000L), "only %ld error replies", errors);
+
+  expect_alive();
+  cr_expect(ge(dbl, eval_number(":eval return active(1)"), 1.0),
+            "the always-on instrument is gone");
+  harness_sleep_ms(300);
+  const double blocks1 = stat_value(cli_cmd(":stats"), "ksmps_blocks");
+  const double expected = (harness_now_ms() - t0) * 1e-3 * 48000.0 / 32.0;
+  cr_expect(gt(dbl, blocks1 - blocks0, 0.5 * expected),
+            "%.0f k-blocks in %.0f ms (expected about %.0f)", blocks1 - blocks0,
+            harness_now_ms() - t0, expected);
+}
+
 Test(console, quit, .init = server_up, .fini = teardown, .timeout = 60)
 {
   cli_start(data("console_play.orc"));

@@ -554,11 +554,15 @@ int main(int argc, char **argv)
         "RSS growth after the first second %.2f MiB, %.2f MiB beyond Csound's parser "
         "(bound %.0f MiB)",
         growth, growth - csound_mib, RSS_BOUND_MIB);
-  check(!isnan(csjack_kib_per_eval) &&
-            csjack_kib_per_eval <= csound_kib_per_eval + EVAL_SLACK_KIB,
-        "eval-mem", "heap per eval %.1f KiB through csjack, %.1f KiB in a bare Csound (slack "
-        "%.0f KiB)",
-        csjack_kib_per_eval, csound_kib_per_eval, EVAL_SLACK_KIB);
+  if (csound_kib_per_eval == 0.0 && csjack_kib_per_eval == 0.0)
+    printf("SKIP eval-mem  mallinfo2 sees no heap here (a sanitizer's allocator): not "
+           "measurable in this build\n");
+  else
+    check(!isnan(csjack_kib_per_eval) &&
+              csjack_kib_per_eval <= csound_kib_per_eval + EVAL_SLACK_KIB,
+          "eval-mem", "heap per eval %.1f KiB through csjack, %.1f KiB in a bare Csound "
+          "(slack %.0f KiB)",
+          csjack_kib_per_eval, csound_kib_per_eval, EVAL_SLACK_KIB);
   check(s1.dropped_cycles == s0.dropped_cycles && !csj_engine_finished(e), "dropped",
         "dropped_cycles +%llu, performance still running: %s",
         (unsigned long long)(s1.dropped_cycles - s0.dropped_cycles),

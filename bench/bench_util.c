@@ -9,6 +9,7 @@
 #include <math.h>
 #include <signal.h>
 #include <stdatomic.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -211,4 +212,29 @@ bench_summarise(double *v, size_t n)
   s.p99 = nearest_rank(v, n, 99);
   s.p999 = nearest_rank(v, n, 99.9);
   return s;
+}
+
+static int checks_passed, checks_failed;
+
+void
+bench_check(bool ok, const char *name, const char *fmt, ...)
+{
+  va_list ap;
+  va_start(ap, fmt);
+  printf("%s %-8s ", ok ? "PASS" : "FAIL", name);
+  vprintf(fmt, ap);
+  printf("\n");
+  va_end(ap);
+  if (ok) {
+    checks_passed++;
+  } else {
+    checks_failed++;
+  }
+}
+
+int
+bench_check_report(void)
+{
+  printf("%d passed, %d failed\n", checks_passed, checks_failed);
+  return checks_failed ? 1 : 0;
 }

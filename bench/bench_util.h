@@ -77,4 +77,14 @@ typedef struct {
  */
 BenchSummary bench_summarise(double *v, size_t n);
 
+/**
+ * A named check of a plain test program: prints "PASS name ..." or
+ * "FAIL name ..." and counts it.
+ */
+void bench_check(bool ok, const char *name, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+/** Prints the last line, "N passed, N failed"; returns the exit status. */
+int bench_check_report(void);
+
 #endif

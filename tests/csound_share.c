@@ -302,18 +302,6 @@ static void print_scenario(const Scenario *sc, const Snapshot *s, bool sites)
   }
 }
 
-static int g_passed, g_failed;
-
-static void check(bool ok, const char *name, const char *fmt, ...)
-{
-  va_list ap;
-  va_start(ap, fmt);
-  printf("%s %-8s ", ok ? "PASS" : "FAIL", name);
-  vprintf(fmt, ap);
-  printf("\n");
-  va_end(ap);
-  ok ? g_passed++ : g_failed++;
-}
 
 static bool write_wav(const char *path)
 {
@@ -423,30 +411,29 @@ int main(int argc, char **argv)
          " cs lock counts mutex, rwlock, condition and semaphore waits.)\n\n");
 
   const Snapshot *first = &all[1], *again = &all[2], *pre = &all[4], *steady = &all[0];
-  check(csjack_total == 0, "csjack",
-        "csjack's own code: %llu forbidden calls in %llu callbacks over %d scenarios",
-        (unsigned long long)csjack_total, (unsigned long long)callbacks_total, N_SCENARIOS);
-  check(allocs_of(first, RI_CS_PERFORM_KSMPS) > 0 &&
-            steady->n[RI_CS_PERFORM_KSMPS][RI_MUTEX_LOCK] >= steady->kblocks &&
-            steady->kblocks > 0,
-        "sees",
-        "the counter sees Csound: %llu allocations in the first note-ons, %llu API_lock "
-        "locks for %llu k-blocks",
-        (unsigned long long)allocs_of(first, RI_CS_PERFORM_KSMPS),
-        (unsigned long long)steady->n[RI_CS_PERFORM_KSMPS][RI_MUTEX_LOCK],
-        (unsigned long long)steady->kblocks);
+  bench_check(csjack_total == 0, "csjack",
+              "csjack's own code: %llu forbidden calls in %llu callbacks over %d scenarios",
+              (unsigned long long)csjack_total, (unsigned long long)callbacks_total, N_SCENARIOS);
+  bench_check(allocs_of(first, RI_CS_PERFORM_KSMPS) > 0 &&
+                  steady->n[RI_CS_PERFORM_KSMPS][RI_MUTEX_LOCK] >= steady->kblocks &&
+                  steady->kblocks > 0,
+              "sees",
+              "the counter sees Csound: %llu allocations in the first note-ons, %llu API_lock "
+              "locks for %llu k-blocks",
+              (unsigned long long)allocs_of(first, RI_CS_PERFORM_KSMPS),
+              (unsigned long long)steady->n[RI_CS_PERFORM_KSMPS][RI_MUTEX_LOCK],
+              (unsigned long long)steady->kblocks);
   uint64_t pre_allocs = 0, again_allocs = 0;
   for (int w = 1; w < RI_WHO_COUNT; w++) {
     pre_allocs += allocs_of(pre, w);
     again_allocs += allocs_of(again, w);
   }
-  check(pre_allocs == 0 && again_allocs == 0, "prealloc",
-        "Csound allocations: %llu for 16 preallocated notes, %llu for 8 notes within the "
-        "polyphony reached before",
-        (unsigned long long)pre_allocs, (unsigned long long)again_allocs);
-  check(still_running, "running",
-        "the performance ran to the end (xruns %llu, printed only)",
-        (unsigned long long)st.xruns);
-  printf("%d passed, %d failed\n", g_passed, g_failed);
-  return g_failed ? 1 : 0;
+  bench_check(pre_allocs == 0 && again_allocs == 0, "prealloc",
+              "Csound allocations: %llu for 16 preallocated notes, %llu for 8 notes within the "
+              "polyphony reached before",
+              (unsigned long long)pre_allocs, (unsigned long long)again_allocs);
+  bench_check(still_running, "running",
+              "the performance ran to the end (xruns %llu, printed only)",
+              (unsigned long long)st.xruns);
+  return bench_check_report();
 }

@@ -361,27 +361,6 @@ static void msg_sink(void *data, int attr, const char *text)
     fputs(text, stderr);
 }
 
-/* ---- checks ------------------------------------------------------------------------ */
-
-static int g_passed, g_failed;
-
-static void check(bool ok, const char *name, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static void check(bool ok, const char *name, const char *fmt, ...)
-{
-  va_list ap;
-  va_start(ap, fmt);
-  printf("%s %-8s ", ok ? "PASS" : "FAIL", name);
-  vprintf(fmt, ap);
-  printf("\n");
-  va_end(ap);
-  if (ok)
-    g_passed++;
-  else
-    g_failed++;
-}
-
 int main(int argc, char **argv)
 {
   double seconds = argc > 1 ? atof(argv[1]) : 5.0;
@@ -540,42 +519,42 @@ int main(int argc, char **argv)
     const uint64_t viol = atomic_load(&g_seq[i].violations);
     char name[16];
     snprintf(name, sizeof name, "seq[%d]", i);
-    check(fst == CSJ_SUCCESS && p->submit_errors == 0 && viol == 0 && recv == p->sent_tasks &&
-              last == p->sent_tasks && p->sent_tasks > 0,
-          name, "sent %llu, ran %llu, last %llu, order violations %llu, submit errors %llu%s%s",
-          (unsigned long long)p->sent_tasks, (unsigned long long)recv,
-          (unsigned long long)last, (unsigned long long)viol,
-          (unsigned long long)p->submit_errors, p->submit_errors ? " last: " : "",
-          p->submit_errors ? csj_strerror(p->last_error) : "");
+    bench_check(fst == CSJ_SUCCESS && p->submit_errors == 0 && viol == 0 &&
+                    recv == p->sent_tasks && last == p->sent_tasks && p->sent_tasks > 0,
+                name,
+                "sent %llu, ran %llu, last %llu, order violations %llu, submit errors %llu%s%s",
+                (unsigned long long)p->sent_tasks, (unsigned long long)recv,
+                (unsigned long long)last, (unsigned long long)viol,
+                (unsigned long long)p->submit_errors, p->submit_errors ? " last: " : "",
+                p->submit_errors ? csj_strerror(p->last_error) : "");
   }
-  check(evals > 0 && evals_wrong == 0, "evals", "%llu evals, %llu wrong %s",
-        (unsigned long long)evals, (unsigned long long)evals_wrong, eval_why);
-  check(!isnan(csound_kib_per_eval) && growth - csound_mib < RSS_BOUND_MIB, "memory",
-        "RSS growth after the first second %.2f MiB, %.2f MiB beyond Csound's parser "
-        "(bound %.0f MiB)",
-        growth, growth - csound_mib, RSS_BOUND_MIB);
+  bench_check(evals > 0 && evals_wrong == 0, "evals", "%llu evals, %llu wrong %s",
+              (unsigned long long)evals, (unsigned long long)evals_wrong, eval_why);
+  bench_check(!isnan(csound_kib_per_eval) && growth - csound_mib < RSS_BOUND_MIB, "memory",
+              "RSS growth after the first second %.2f MiB, %.2f MiB beyond Csound's parser "
+              "(bound %.0f MiB)",
+              growth, growth - csound_mib, RSS_BOUND_MIB);
   if (csound_kib_per_eval == 0.0 && csjack_kib_per_eval == 0.0)
     printf("SKIP eval-mem  mallinfo2 sees no heap here (a sanitizer's allocator): not "
            "measurable in this build\n");
   else
-    check(!isnan(csjack_kib_per_eval) &&
-              csjack_kib_per_eval <= csound_kib_per_eval + EVAL_SLACK_KIB,
-          "eval-mem", "heap per eval %.1f KiB through csjack, %.1f KiB in a bare Csound "
-          "(slack %.0f KiB)",
-          csjack_kib_per_eval, csound_kib_per_eval, EVAL_SLACK_KIB);
-  check(s1.dropped_cycles == s0.dropped_cycles && !csj_engine_finished(e), "dropped",
-        "dropped_cycles +%llu, performance still running: %s",
-        (unsigned long long)(s1.dropped_cycles - s0.dropped_cycles),
-        csj_engine_finished(e) ? "no" : "yes");
-  check((double)s1.own_ns_max * 1e-3 < budget_us / 4, "csjack",
-        "csjack's own work per callback at most %.1f us, under a quarter of the %.1f us "
-        "period (xruns +%llu, late callbacks +%llu)",
-        (double)s1.own_ns_max * 1e-3, budget_us, (unsigned long long)(s1.xruns - s0.xruns),
-        (unsigned long long)(s1.callbacks_late - s0.callbacks_late));
+    bench_check(!isnan(csjack_kib_per_eval) &&
+                    csjack_kib_per_eval <= csound_kib_per_eval + EVAL_SLACK_KIB,
+                "eval-mem", "heap per eval %.1f KiB through csjack, %.1f KiB in a bare Csound "
+                "(slack %.0f KiB)",
+                csjack_kib_per_eval, csound_kib_per_eval, EVAL_SLACK_KIB);
+  bench_check(s1.dropped_cycles == s0.dropped_cycles && !csj_engine_finished(e), "dropped",
+              "dropped_cycles +%llu, performance still running: %s",
+              (unsigned long long)(s1.dropped_cycles - s0.dropped_cycles),
+              csj_engine_finished(e) ? "no" : "yes");
+  bench_check((double)s1.own_ns_max * 1e-3 < budget_us / 4, "csjack",
+              "csjack's own work per callback at most %.1f us, under a quarter of the %.1f us "
+              "period (xruns +%llu, late callbacks +%llu)",
+              (double)s1.own_ns_max * 1e-3, budget_us, (unsigned long long)(s1.xruns - s0.xruns),
+              (unsigned long long)(s1.callbacks_late - s0.callbacks_late));
 
   csj_engine_stop(e);
   csj_engine_destroy(e);
   stop_server(jackd);
-  printf("%d passed, %d failed\n", g_passed, g_failed);
-  return g_failed ? 1 : 0;
+  return bench_check_report();
 }

@@ -256,6 +256,20 @@ Test(jack, sine_reaches_probe, .init = server_256, .fini = teardown,
   cr_assert(not(csj_engine_finished(e)));
 }
 
+/* Records @p n frames of the engine's out_1 through a fresh probe. */
+static const float *record_out_1(CsjEngine *e, size_t n)
+{
+  g_probe = probe_open("probe", 0, 1, n);
+  char p[128];
+  port_name(p, sizeof p, e, "out_1");
+  connect_ok(p, probe_port(g_probe, "in_1"));
+  harness_sleep_ms(100);
+  probe_arm(g_probe);
+  cr_assert(probe_wait_recorded(g_probe, n, 5000), "probe recorded only %zu",
+            probe_recorded(g_probe));
+  return probe_recording(g_probe, 0);
+}
+
 /*
  * An orchestra whose sr is not JACK's: csjack says so, and Csound runs at
  * JACK's rate (csjack passes --sample-rate). Were the orchestra's 44100
@@ -290,15 +304,7 @@ Test(jack, orchestra_sr_differs_follows_jack, .init = server_256, .fini = teardo
                CSJ_SUCCESS), "%s", err);
   cr_assert(eq(dbl, sr, (double)RATE), "Csound's sr is %g", sr);
 
-  g_probe = probe_open("probe", 0, 1, N);
-  char p[128];
-  port_name(p, sizeof p, e, "out_1");
-  connect_ok(p, probe_port(g_probe, "in_1"));
-  harness_sleep_ms(100);
-  probe_arm(g_probe);
-  cr_assert(probe_wait_recorded(g_probe, N, 5000), "probe recorded only %zu",
-            probe_recorded(g_probe));
-  const float *x = probe_recording(g_probe, 0) + SKIP;
+  const float *x = record_out_1(e, N) + SKIP;
   const double f = harness_frequency(x, N - SKIP, RATE);
   cr_assert(epsilon_eq(dbl, f, 1000.0, 2.0), "the 1000 Hz sine plays at %.2f Hz", f);
   cr_assert(epsilon_eq(flt, harness_peak(x, N - SKIP), 0.5f, 0.01f));
@@ -341,15 +347,7 @@ Test(jack, realtime_option_is_switched_off_and_plays, .init = server_256, .fini 
                     "instr 1\n  a1 poscil 0.25, 500\n  out a1\nendin\n"
                     "schedule 1, 0, -1\n");
   start_ok(e); /* hung here before */
-  g_probe = probe_open("probe", 0, 1, N);
-  char p[128];
-  port_name(p, sizeof p, e, "out_1");
-  connect_ok(p, probe_port(g_probe, "in_1"));
-  harness_sleep_ms(100);
-  probe_arm(g_probe);
-  cr_assert(probe_wait_recorded(g_probe, N, 5000), "probe recorded only %zu",
-            probe_recorded(g_probe));
-  const float *x = probe_recording(g_probe, 0) + SKIP;
+  const float *x = record_out_1(e, N) + SKIP;
   cr_assert(epsilon_eq(dbl, harness_frequency(x, N - SKIP, RATE), 500.0, 2.0));
   cr_assert(epsilon_eq(flt, harness_peak(x, N - SKIP), 0.25f, 0.01f));
   cr_assert(not(csj_engine_finished(e)));

@@ -846,14 +846,17 @@ print_stats(FILE *out, CsjEngine *e)
           "ok stats cycles=%llu ksmps_blocks=%llu xruns=%llu messages_dropped=%llu "
           "dropped_cycles=%llu commands_run=%llu ring_capacity=%u ring_high_water=%u "
           "record_dropped=%llu period=%u sample_rate=%u ksmps=%u latency=%u inputs=%u "
-          "outputs=%u paused=%d running=%d",
+          "outputs=%u paused=%d running=%d callback_ns_last=%llu callback_ns_max=%llu "
+          "own_ns_max=%llu callbacks_late=%llu",
           (unsigned long long)s.cycles, (unsigned long long)s.ksmps_blocks,
           (unsigned long long)s.xruns, (unsigned long long)s.messages_dropped,
           (unsigned long long)s.dropped_cycles, (unsigned long long)s.commands_run,
           (unsigned)s.ring_capacity, (unsigned)s.ring_high_water,
           (unsigned long long)s.record_dropped, (unsigned)s.period, (unsigned)s.sample_rate,
           (unsigned)s.ksmps, (unsigned)s.latency, (unsigned)s.inputs, (unsigned)s.outputs,
-          s.paused ? 1 : 0, csj_engine_is_running(e) ? 1 : 0);
+          s.paused ? 1 : 0, csj_engine_is_running(e) ? 1 : 0,
+          (unsigned long long)s.callback_ns_last, (unsigned long long)s.callback_ns_max,
+          (unsigned long long)s.own_ns_max, (unsigned long long)s.callbacks_late);
   end_reply(out);
 }
 

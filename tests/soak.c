@@ -33,9 +33,11 @@
  *            and the last sequence number seen both equal the number sent
  *            (so every number arrived exactly once, in order).
  *   evals    at least one eval ran, and every one returned its N.
- *   memory   RSS (sampled every second from /proc/self/statm) grows by less
- *            than RSS_BOUND_MIB after the first second, beyond what Csound's
- *            parser itself keeps per eval. That share is measured, not
+ *   memory   the heap in use (mallinfo2, sampled every second; RSS is
+ *            printed beside it) grows by less than RSS_BOUND_MIB after the
+ *            first second, beyond what Csound's parser itself keeps per
+ *            eval (under a sanitizer, which hides the heap: RSS, with no
+ *            discount). That share is measured, not
  *            assumed: before the soak, a bare Csound instance (no csjack)
  *            runs CALIBRATION_EVALS parse + compileTree + deleteTree, the
  *            calls csjack makes for an eval, and its heap growth per eval
@@ -449,12 +451,18 @@ int main(int argc, char **argv)
 
   /* sample RSS every second while the producers run */
   double rss_1s = NAN, rss_max_after = 0, rss_max = rss_start;
+  double heap_1s = NAN, heap_max_after = 0; /* MiB in use (mallinfo2) */
   for (int sec = 1; (double)(bench_now_ns() - t0) * 1e-9 < seconds; sec++) {
     const uint64_t due = t0 + (uint64_t)sec * 1000000000u;
     const uint64_t now = bench_now_ns();
     if (due > now)
       bench_sleep_ms((double)(due - now) * 1e-6);
     const double r = rss_mib();
+    const double h = heap_kib() / 1024.0;
+    if (sec == 1)
+      heap_1s = h;
+    else if (h > heap_max_after)
+      heap_max_after = h;
     if (r > rss_max)
       rss_max = r;
     if (sec == 1)
@@ -469,6 +477,11 @@ int main(int argc, char **argv)
   CsjStats s1;
   csj_engine_stats(e, &s1);
   const double rss_end = rss_mib();
+  const double heap_end = heap_kib() / 1024.0;
+  if (isnan(heap_1s))
+    heap_1s = heap_end;
+  if (heap_end > heap_max_after)
+    heap_max_after = heap_end;
   if (rss_end > rss_max)
     rss_max = rss_end;
   if (isnan(rss_1s))
@@ -506,12 +519,16 @@ int main(int argc, char **argv)
   printf("callback max %.1f us, of which csjack's own work at most %.1f us; budget %.1f us\n",
          (double)s1.callback_ns_max * 1e-3, (double)s1.own_ns_max * 1e-3, budget_us);
   const double csound_mib = (double)evals * csound_kib_per_eval / 1024.0;
-  const double growth = rss_max_after - rss_1s;
-  printf("RSS MiB: start %.2f, at 1 s %.2f, end %.2f, max %.2f (growth after 1 s %.2f; "
-         "Csound's parser keeps %.2f of it: %llu evals x %.1f KiB)\n",
-         rss_start, rss_1s, rss_end, rss_max, growth, csound_mib, (unsigned long long)evals,
+  const double rss_growth = rss_max_after - rss_1s;
+  const double heap_growth = heap_max_after - heap_1s;
+  /* Under a sanitizer mallinfo2 sees nothing: RSS is all there is. */
+  const bool heap_known = heap_1s > 0;
+  printf("RSS MiB: start %.2f, at 1 s %.2f, end %.2f, max %.2f (growth after 1 s %.2f)\n",
+         rss_start, rss_1s, rss_end, rss_max, rss_growth);
+  printf("heap in use MiB: at 1 s %.2f, end %.2f (growth after 1 s %.2f; Csound's parser "
+         "keeps %.2f: %llu evals x %.1f KiB)\n",
+         heap_1s, heap_end, heap_growth, csound_mib, (unsigned long long)evals,
          csound_kib_per_eval);
-
   for (int i = 0; i < PRODUCERS; i++) {
     const Producer *p = &prod[i];
     const uint64_t recv = atomic_load(&g_seq[i].received);
@@ -530,10 +547,17 @@ int main(int argc, char **argv)
   }
   bench_check(evals > 0 && evals_wrong == 0, "evals", "%llu evals, %llu wrong %s",
               (unsigned long long)evals, (unsigned long long)evals_wrong, eval_why);
-  bench_check(!isnan(csound_kib_per_eval) && growth - csound_mib < RSS_BOUND_MIB, "memory",
-              "RSS growth after the first second %.2f MiB, %.2f MiB beyond Csound's parser "
-              "(bound %.0f MiB)",
-              growth, growth - csound_mib, RSS_BOUND_MIB);
+  if (heap_known)
+    bench_check(!isnan(csound_kib_per_eval) && heap_growth - csound_mib < RSS_BOUND_MIB,
+                "memory",
+                "heap growth after the first second %.2f MiB, %.2f MiB beyond Csound's parser "
+                "(bound %.0f MiB; RSS grew %.2f MiB)",
+                heap_growth, heap_growth - csound_mib, RSS_BOUND_MIB, rss_growth);
+  else
+    bench_check(rss_growth < RSS_BOUND_MIB, "memory",
+                "RSS growth after the first second %.2f MiB (bound %.0f MiB; heap not "
+                "measurable in this build)",
+                rss_growth, RSS_BOUND_MIB);
   if (csound_kib_per_eval == 0.0 && csjack_kib_per_eval == 0.0)
     printf("SKIP eval-mem  mallinfo2 sees no heap here (a sanitizer's allocator): not "
            "measurable in this build\n");

@@ -968,14 +968,16 @@ run_table_command(CsjEngine *e, const Command *cmd)
 {
   double *data = NULL;
   if (cmd->type == CMD_TABLE_SET) {
-    const int len = csound_adapter_table(e->csound, cmd->u.table_set.table, &data);
+    int len;
+    ENGINE_FOREIGN(e, len = csound_adapter_table(e->csound, cmd->u.table_set.table, &data));
     if (len > 0 && cmd->u.table_set.index >= 0 && cmd->u.table_set.index < len) {
       data[cmd->u.table_set.index] = cmd->u.table_set.value;
     }
     return;
   }
   Job *job = cmd->u.job;
-  const int len = csound_adapter_table(e->csound, job->table, &data);
+  int len;
+  ENGINE_FOREIGN(e, len = csound_adapter_table(e->csound, job->table, &data));
   if (len <= 0) {
     job->status = CSJ_ERR_NOT_FOUND;
     snprintf(job->message, sizeof(job->message), "no table %d", job->table);
@@ -1060,7 +1062,7 @@ run_command(CsjEngine *e, const Command *cmd)
                                                  cmd->u.event.absp2));
     break;
   case CMD_SCORE_OFFSET:
-    csound_adapter_set_score_offset(e->csound, cmd->u.seconds);
+    ENGINE_FOREIGN(e, csound_adapter_set_score_offset(e->csound, cmd->u.seconds));
     break;
   case CMD_TABLE_SET:
     run_table_command(e, cmd);
@@ -1098,7 +1100,7 @@ run_command(CsjEngine *e, const Command *cmd)
     ENGINE_FOREIGN(e, csound_adapter_input_message(e->csound, job->text));
     break;
   case CMD_SET_STRING_CHANNEL:
-    csound_adapter_set_string_channel(e->csound, job->name, job->text);
+    ENGINE_FOREIGN(e, csound_adapter_set_string_channel(e->csound, job->name, job->text));
     break;
   case CMD_TABLE_GET:
   case CMD_TABLE_COPY_IN:

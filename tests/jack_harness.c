@@ -7,7 +7,9 @@
 #include <fcntl.h>
 #include <glob.h>
 #include <math.h>
+#include <pthread.h>
 #include <signal.h>
+#include <stdarg.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -45,20 +47,45 @@ void harness_sleep_ms(double ms)
 
 /* ---- unique names ------------------------------------------------------------ */
 
+/* The names below live until exit. They stay on this list so that memcheck
+ * (meson test --setup=valgrind) counts them as reachable, not as leaks. */
+typedef struct KeptString {
+  struct KeptString *next;
+  char text[];
+} KeptString;
+
+static KeptString *kept_strings;
+static pthread_mutex_t kept_lock = PTHREAD_MUTEX_INITIALIZER;
+
+__attribute__((format(printf, 1, 2))) static const char *kept_printf(const char *fmt, ...)
+{
+  va_list ap;
+  va_start(ap, fmt);
+  const int n = vsnprintf(NULL, 0, fmt, ap);
+  va_end(ap);
+  if (n < 0)
+    abort();
+  KeptString *k = malloc(sizeof(*k) + (size_t)n + 1);
+  if (!k)
+    abort();
+  va_start(ap, fmt);
+  vsnprintf(k->text, (size_t)n + 1, fmt, ap);
+  va_end(ap);
+  pthread_mutex_lock(&kept_lock);
+  k->next = kept_strings;
+  kept_strings = k;
+  pthread_mutex_unlock(&kept_lock);
+  return k->text;
+}
+
 const char *harness_name(const char *base)
 {
-  char *s = NULL;
-  if (asprintf(&s, "%s-%d", base, (int)getpid()) < 0)
-    abort();
-  return s;
+  return kept_printf("%s-%d", base, (int)getpid());
 }
 
 const char *harness_port(const char *base, const char *port)
 {
-  char *s = NULL;
-  if (asprintf(&s, "%s-%d:%s", base, (int)getpid(), port) < 0)
-    abort();
-  return s;
+  return kept_printf("%s-%d:%s", base, (int)getpid(), port);
 }
 
 /* ---- child setup shared by jackd and CLI children --------------------------- */
@@ -584,10 +611,7 @@ const char *probe_name(const HarnessProbe *p) { return p->name; }
 
 const char *probe_port(const HarnessProbe *p, const char *port)
 {
-  char *s = NULL;
-  if (asprintf(&s, "%s:%s", p->name, port) < 0)
-    abort();
-  return s;
+  return kept_printf("%s:%s", p->name, port);
 }
 
 void probe_close(HarnessProbe *p)

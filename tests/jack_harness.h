@@ -73,7 +73,8 @@ void harness_no_server(void);
  * user break each other. So every client a test creates (the probe, the
  * engine, the CLI child) gets a name unique to the test process: "<base>-<pid>"
  * (a user's own "csjack" or "probe" is never disturbed, nor is a suite that
- * runs at the same time). The strings are allocated and live until exit.
+ * runs at the same time). The strings are allocated and live until exit
+ * (kept reachable, so that memcheck does not report them).
  */
 const char *harness_name(const char *base);
 
@@ -103,7 +104,7 @@ HarnessProbe *probe_open(const char *base, int n_out, int n_in,
 /** The probe's client name. */
 const char *probe_name(const HarnessProbe *p);
 
-/** Full name of one of the probe's ports: probe_port(p, "in_1"). */
+/** Full name of one of the probe's ports: probe_port(p, "in_1"); lives until exit. */
 const char *probe_port(const HarnessProbe *p, const char *port);
 
 /** Copies @p len frames that output @p out_idx (0-based) plays once armed. */

@@ -117,9 +117,11 @@ typedef struct {
   bool paused;              /**< Paused: silence, no k-cycles. */
   uint64_t callback_ns_last;/**< Time our process callback took, last cycle. */
   uint64_t callback_ns_max; /**< The longest since start or csj_engine_reset_peak(). */
-  /** The longest time csjack's own code took in one callback: the callback
-   * less its time inside Csound (k-blocks, merges) and user code (tasks,
-   * the process callback). Since start or csj_engine_reset_peak(). */
+  /** The most time csjack's own code took in one callback: the callback
+   * less its time inside Csound (k-blocks, merges, events) and user code
+   * (tasks, the process callback), and never more than the callback's CPU
+   * time, so a thread that was preempted or stalled does not count as
+   * busy. Since start or csj_engine_reset_peak(). */
   uint64_t own_ns_max;
   /** Callbacks that took longer than their period (the JACK thread was
    * late, whoever's work or the scheduler made it so). */

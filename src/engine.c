@@ -499,8 +499,10 @@ process_cycle(void *context, uint32_t nframes, const float *const *in, float *co
     return;
   }
   const uint64_t t0 = engine_now_ns();
+  const uint64_t cpu0 = engine_cpu_ns();
   e->cycle_foreign_ns = 0;
   perform_cycle(e, nframes, in, out);
+  const uint64_t cpu = engine_cpu_ns() - cpu0;
   const uint64_t ns = engine_now_ns() - t0;
   /* Release: our Csound work happens before a direct caller's. */
   atomic_store_explicit(&e->owner, OWNER_NONE, memory_order_release);
@@ -508,7 +510,13 @@ process_cycle(void *context, uint32_t nframes, const float *const *in, float *co
   if (ns > atomic_load_explicit(&e->callback_ns_max, memory_order_relaxed)) {
     atomic_store_explicit(&e->callback_ns_max, ns, memory_order_relaxed);
   }
-  const uint64_t own = ns > e->cycle_foreign_ns ? ns - e->cycle_foreign_ns : 0;
+  /* csjack's own CPU time in this callback is at most its own wall time
+   * (the callback less the Csound and user sections) and at most the whole
+   * callback's CPU time. The second bound matters when the thread stalled
+   * (preempted, or its virtual CPU stolen): the wall time then counts the
+   * stall as work, the CPU time does not. */
+  const uint64_t own_wall = ns > e->cycle_foreign_ns ? ns - e->cycle_foreign_ns : 0;
+  const uint64_t own = own_wall < cpu ? own_wall : cpu;
   if (own > atomic_load_explicit(&e->own_ns_max, memory_order_relaxed)) {
     atomic_store_explicit(&e->own_ns_max, own, memory_order_relaxed);
   }

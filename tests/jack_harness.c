@@ -91,7 +91,18 @@ const char *harness_port(const char *base, const char *port)
 /* ---- child setup shared by jackd and CLI children --------------------------- */
 
 /* In a freshly forked child: die with the parent, default signal state. */
-static void child_common_setup(pid_t parent)
+const char *harness_data(const char *file)
+{
+  static char paths[8][1024];
+  static int k;
+  const char *dir = getenv("CSJ_TEST_DATA");
+  cr_assert(ne(ptr, (void *)dir, NULL), "CSJ_TEST_DATA is not set");
+  char *p = paths[k++ % 8];
+  snprintf(p, 1024, "%s/%s", dir, file);
+  return p;
+}
+
+void harness_child_setup(pid_t parent)
 {
   prctl(PR_SET_PDEATHSIG, SIGKILL);
   if (getppid() != parent)
@@ -222,7 +233,7 @@ static void reclaim_server_name(const char *name)
   if (pid < 0)
     return;
   if (pid == 0) {
-    child_common_setup(parent);
+    harness_child_setup(parent);
     redirect_fd(0, "/dev/null", O_RDONLY);
     redirect_fd(1, "/dev/null", O_WRONLY);
     dup2(1, 2);
@@ -333,7 +344,7 @@ static bool try_server_start(uint32_t period, uint32_t rate)
   pid_t pid = fork();
   cr_assert(pid >= 0, "harness: fork failed: %s", strerror(errno));
   if (pid == 0) {
-    child_common_setup(parent);
+    harness_child_setup(parent);
     redirect_fd(0, "/dev/null", O_RDONLY);
     redirect_fd(1, g_srv.log_path, O_WRONLY | O_CREAT | O_TRUNC);
     dup2(1, 2);
@@ -722,7 +733,7 @@ void harness_spawn(HarnessChild *ch, char *const argv[])
   pid_t pid = fork();
   cr_assert(pid >= 0, "harness: fork failed: %s", strerror(errno));
   if (pid == 0) {
-    child_common_setup(parent);
+    harness_child_setup(parent);
     redirect_fd(0, "/dev/null", O_RDONLY);
     redirect_fd(1, ch->out_path, O_WRONLY | O_CREAT | O_TRUNC);
     redirect_fd(2, ch->err_path, O_WRONLY | O_CREAT | O_TRUNC);

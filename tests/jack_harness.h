@@ -195,6 +195,20 @@ char *harness_read_file(const char *path);
 /** Removes the child's capture files. */
 void harness_child_cleanup(HarnessChild *ch);
 
+/**
+ * For a test that forks its own child: call first thing in the child,
+ * with the parent's pid taken before fork(). The child then dies with the
+ * test process (PR_SET_PDEATHSIG), and starts with no signal blocked and
+ * default dispositions, whatever the test process had.
+ */
+void harness_child_setup(pid_t parent);
+
+/**
+ * The path of @p file in the test data directory (CSJ_TEST_DATA); fails
+ * the test if that is not set. Valid until eight more calls.
+ */
+const char *harness_data(const char *file);
+
 /* ---- Csound's messages, collected from an engine's message thread ---- */
 
 typedef struct {

@@ -55,16 +55,6 @@ static const char *bin(void)
   return b;
 }
 
-static const char *data(const char *file)
-{
-  static char paths[8][1024];
-  static int k;
-  const char *dir = getenv("CSJ_TEST_DATA");
-  cr_assert(ne(ptr, (void *)dir, NULL), "CSJ_TEST_DATA is not set");
-  char *p = paths[k++ % 8];
-  snprintf(p, 1024, "%s/%s", dir, file);
-  return p;
-}
 
 /* Spawns csjack with @p args (NULL-terminated, without argv[0]). */
 static HarnessChild *cli_spawn(const char *const *args)
@@ -232,7 +222,7 @@ Test(jack, cli_syntax_error, .init = server_256, .fini = teardown,
      .timeout = 30)
 {
   const char *args[] = {"--no-connect", "-n", harness_name("csjsyntax"),
-                        data("syntax_error.orc"), NULL};
+                        harness_data("syntax_error.orc"), NULL};
   char *err = cli_expect_exit(args, 4);
   cr_expect(ne(ptr, strstr(last_line(err), "error"), NULL),
             "last stderr line: %s", last_line(err));
@@ -244,7 +234,7 @@ Test(jack, cli_syntax_error, .init = server_256, .fini = teardown,
 static void
 check_nonfinite_refused(const char *file)
 {
-  const char *args[] = {"--no-connect", "-n", harness_name("csjinf"), data(file), NULL};
+  const char *args[] = {"--no-connect", "-n", harness_name("csjinf"), harness_data(file), NULL};
   char *err;
   int rc = cli_run(args, 10000, &err, NULL);
   cr_assert(eq(int, rc, 4), "%s: stderr:\n%s", file, err);
@@ -263,7 +253,7 @@ Test(jack, cli_unknown_option, .init = harness_no_server, .fini = teardown,
      .timeout = 30)
 {
   const char *args[] = {"--definitely-not-an-option", "-n",
-                        harness_name("csjbadopt"), data("sine.orc"), NULL};
+                        harness_name("csjbadopt"), harness_data("sine.orc"), NULL};
   char *err = cli_expect_exit(args, 2);
   cr_expect(ne(ptr, strstr(err, "definitely-not-an-option"), NULL),
             "stderr does not name the option:\n%s", err);
@@ -308,7 +298,7 @@ Test(jack, cli_no_server, .init = harness_no_server, .fini = teardown,
      .timeout = 30)
 {
   const char *args[] = {"--no-connect", "-n", harness_name("csjnosrv"),
-                        data("sine.orc"), NULL};
+                        harness_data("sine.orc"), NULL};
   char *err = cli_expect_exit(args, 5);
   free(err);
 }
@@ -317,11 +307,11 @@ Test(jack, cli_name_taken, .init = server_256, .fini = teardown,
      .timeout = 40)
 {
   const char *name = harness_name("csjclash");
-  const char *a1[] = {"--no-connect", "-n", name, data("sine.orc"), NULL};
+  const char *a1[] = {"--no-connect", "-n", name, harness_data("sine.orc"), NULL};
   HarnessChild *first = cli_spawn(a1);
   wait_cli_active(first, harness_port("csjclash", "out_1"));
 
-  const char *a2[] = {"--no-connect", "--name", name, data("sine.orc"),
+  const char *a2[] = {"--no-connect", "--name", name, harness_data("sine.orc"),
                       NULL};
   char *err;
   int rc = cli_run(a2, 10000, &err, NULL);
@@ -337,7 +327,7 @@ Test(jack, cli_ksmps_larger_than_period, .init = server_64, .fini = teardown,
      .timeout = 30)
 {
   const char *args[] = {"--no-connect", "-n", harness_name("csjbigk"),
-                        data("ksmps128.orc"), NULL};
+                        harness_data("ksmps128.orc"), NULL};
   char *err = cli_expect_exit(args, 7);
   free(err);
 }
@@ -348,7 +338,7 @@ Test(jack, cli_orchestra_sr_differs, .init = server_256, .fini = teardown,
      .timeout = 30)
 {
   const char *args[] = {"--no-connect", "-n", harness_name("csjsr"),
-                        data("sr44100.csd"), NULL};
+                        harness_data("sr44100.csd"), NULL};
   double t0 = harness_now_ms();
   char *err = cli_expect_exit(args, 0);
   double ms = harness_now_ms() - t0;
@@ -376,7 +366,7 @@ Test(jack, cli_server_option, .init = server_256, .fini = teardown,
   setenv("JACK_DEFAULT_SERVER", bogus, 1);
 
   const char *args[] = {"--no-connect", "-s", server, "-n",
-                        harness_name("csjsrv"), data("sine.orc"), NULL};
+                        harness_name("csjsrv"), harness_data("sine.orc"), NULL};
   HarnessChild *ch = cli_spawn(args);
   wait_cli_active(ch, harness_port("csjsrv", "out_1"));
   cr_assert(eq(int, kill(ch->pid, SIGTERM), 0));
@@ -392,7 +382,7 @@ Test(jack, cli_finite_score, .init = server_256, .fini = teardown,
      .timeout = 30)
 {
   const char *args[] = {"--no-connect", "-n", harness_name("csjscore"),
-                        data("finite.csd"), NULL};
+                        harness_data("finite.csd"), NULL};
   char *err;
   double t0 = harness_now_ms();
   int rc = cli_run(args, 10000, &err, NULL);
@@ -408,7 +398,7 @@ Test(jack, cli_finite_score, .init = server_256, .fini = teardown,
 static void signal_stops_orc(int sig)
 {
   const char *args[] = {"--no-connect", "-n", harness_name("csjsig"),
-                        data("sine.orc"), NULL};
+                        harness_data("sine.orc"), NULL};
   HarnessChild *ch = cli_spawn(args);
   wait_cli_active(ch, harness_port("csjsig", "out_1"));
   double t0 = harness_now_ms();
@@ -449,7 +439,7 @@ Test(jack, cli_sigint_during_startup, .init = server_256, .fini = teardown,
     snprintf(base, sizeof base, "csjearly%d", run);
     const char *name = harness_name(base);
     const char *port = harness_port(base, "out_1");
-    const char *args[] = {"--no-connect", "-n", name, data("sine.orc"), NULL};
+    const char *args[] = {"--no-connect", "-n", name, harness_data("sine.orc"), NULL};
     HarnessChild *ch = cli_spawn(args);
     wait_cli_port(ch, port);
     harness_sleep_ms(run % 5);
@@ -469,7 +459,7 @@ Test(jack, cli_exitnow_nonzero, .init = server_256, .fini = teardown,
      .timeout = 30)
 {
   const char *args[] = {"--no-connect", "-n", harness_name("csjexit5"),
-                        data("exitnow5.csd"), NULL};
+                        harness_data("exitnow5.csd"), NULL};
   char *err = cli_expect_exit(args, 1);
   free(err);
 }
@@ -478,7 +468,7 @@ Test(jack, cli_exitnow_zero, .init = server_256, .fini = teardown,
      .timeout = 30)
 {
   const char *args[] = {"--no-connect", "-n", harness_name("csjexit0"),
-                        data("exitnow0.csd"), NULL};
+                        harness_data("exitnow0.csd"), NULL};
   char *err = cli_expect_exit(args, 0);
   free(err);
 }
@@ -491,7 +481,7 @@ Test(jack, cli_csound_fatal_error, .init = server_256, .fini = teardown,
   cr_assert(ne(ptr, (void *)plugin_dir, NULL), "CSJ_TEST_PLUGIN_DIR is not set");
   setenv("OPCODE6DIR64", plugin_dir, 1); /* inherited by the child */
   const char *args[] = {"--no-connect", "-n", harness_name("csjdie"),
-                        data("die.orc"), NULL};
+                        harness_data("die.orc"), NULL};
   char *err = cli_expect_exit(args, 1);
   free(err);
 }
@@ -510,7 +500,7 @@ Test(jack, cli_opcode_lib_option, .init = server_256, .fini = teardown,
   char opt[1100];
   snprintf(opt, sizeof opt, "--opcode-lib=%s", plugin);
   const char *args[] = {"--no-connect", "-n", harness_name("csjoplib"),
-                        data("die.orc"), "--", opt, NULL};
+                        harness_data("die.orc"), "--", opt, NULL};
   char *err;
   int rc = cli_run(args, 10000, &err, NULL);
   /* 1: it compiled, ran and died as die.orc should; 4 means the opcode was
@@ -523,7 +513,7 @@ Test(jack, cli_server_killed, .init = server_256, .fini = teardown,
      .timeout = 30)
 {
   const char *args[] = {"--no-connect", "-n", harness_name("csjkill"),
-                        data("sine.orc"), NULL};
+                        harness_data("sine.orc"), NULL};
   HarnessChild *ch = cli_spawn(args);
   wait_cli_active(ch, harness_port("csjkill", "out_1"));
   probe_close(g_probe); /* keep nothing of ours on the dying server */
@@ -545,7 +535,7 @@ Test(jack, cli_server_killed, .init = server_256, .fini = teardown,
 Test(jack, cli_default_connects_physical_ports, .init = server_256,
      .fini = teardown, .timeout = 30)
 {
-  const char *args[] = {"-n", harness_name("csjphys"), data("thru.orc"),
+  const char *args[] = {"-n", harness_name("csjphys"), harness_data("thru.orc"),
                         NULL};
   const char *out1 = harness_port("csjphys", "out_1");
   const char *in1 = harness_port("csjphys", "in_1");
@@ -569,7 +559,7 @@ Test(jack, cli_connect_regex, .init = server_256, .fini = teardown,
   snprintf(re_out, sizeof re_out, "^%s:in_", probe_name(g_probe));
   snprintf(re_in, sizeof re_in, "^%s:out_", probe_name(g_probe));
   const char *args[] = {"-n", harness_name("csjre"), "--connect-out", re_out,
-                        "--connect-in", re_in, data("thru.orc"), NULL};
+                        "--connect-in", re_in, harness_data("thru.orc"), NULL};
   const char *out1 = harness_port("csjre", "out_1");
   const char *in1 = harness_port("csjre", "in_1");
   const char *p_in1 = probe_port(g_probe, "in_1");
@@ -593,7 +583,7 @@ Test(jack, cli_no_connect, .init = server_256, .fini = teardown,
      .timeout = 30)
 {
   const char *args[] = {"--no-connect", "-n", harness_name("csjalone"),
-                        data("thru.orc"), NULL};
+                        harness_data("thru.orc"), NULL};
   HarnessChild *ch = cli_spawn(args);
   wait_cli_port(ch, harness_port("csjalone", "out_1"));
   harness_sleep_ms(300);
@@ -611,7 +601,7 @@ Test(jack, cli_csound_options_after_dashdash, .init = server_256,
 {
   /* --nchnls=3 overrides the orchestra's nchnls = 2 */
   const char *args[] = {"--no-connect", "-n", harness_name("csjopts"),
-                        data("sine.orc"), "--", "--nchnls=3", NULL};
+                        harness_data("sine.orc"), "--", "--nchnls=3", NULL};
   HarnessChild *ch = cli_spawn(args);
   wait_cli_port(ch, harness_port("csjopts", "out_1"));
   cr_expect(harness_wait_port(probe_client(g_probe),

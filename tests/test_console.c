@@ -21,7 +21,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -447,17 +446,6 @@ teardown(void)
   harness_server_stop();
 }
 
-static const char *
-data(const char *file)
-{
-  static char paths[8][1024];
-  static int k;
-  const char *dir = getenv("CSJ_TEST_DATA");
-  cr_assert(ne(ptr, (void *)dir, NULL), "CSJ_TEST_DATA is not set");
-  char *p = paths[k++ % 8];
-  snprintf(p, 1024, "%s/%s", dir, file);
-  return p;
-}
 
 static char *
 cli_stderr(void)
@@ -488,16 +476,7 @@ cli_start(const char *file)
   const pid_t pid = fork();
   cr_assert(ge(int, pid, 0), "fork: %s", strerror(errno));
   if (pid == 0) {
-    prctl(PR_SET_PDEATHSIG, SIGKILL);
-    if (getppid() != parent) {
-      _exit(127);
-    }
-    sigset_t none;
-    sigemptyset(&none);
-    sigprocmask(SIG_SETMASK, &none, NULL);
-    signal(SIGINT, SIG_DFL);
-    signal(SIGTERM, SIG_DFL);
-    signal(SIGPIPE, SIG_DFL);
+    harness_child_setup(parent);
     dup2(in[0], 0);
     dup2(out[1], 1);
     const int err = open(c->ch.err_path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
@@ -659,7 +638,7 @@ stat_value(const char *stats, const char *key)
 
 Test(console, eval, .init = server_up, .fini = teardown, .timeout = 60)
 {
-  cli_start(data("console_play.orc"));
+  cli_start(harness_data("console_play.orc"));
   expect_reply(":eval return 2+2", "ok eval 4");
   /* The seed's check: a new table per call, numbered on from the last. */
   const char *ftgen = ":eval gi__tabnum ftgen 0, 0, -1024, -2, 0\\nreturn gi__tabnum";
@@ -676,7 +655,7 @@ Test(console, eval, .init = server_up, .fini = teardown, .timeout = 60)
 
 Test(console, orc_and_score, .init = server_up, .fini = teardown, .timeout = 60)
 {
-  cli_start(data("console_play.orc"));
+  cli_start(harness_data("console_play.orc"));
   expect_reply(":orc instr 9\\nout oscili(0.1, 440)\\nendin", "ok orc");
   expect_reply("i 9 0 0.5", "ok score");
   expect_reply("i 9 0 5", "ok score");
@@ -691,7 +670,7 @@ Test(console, orc_and_score, .init = server_up, .fini = teardown, .timeout = 60)
 
 Test(console, compile_errors, .init = server_up, .fini = teardown, .timeout = 60)
 {
-  cli_start(data("console_play.orc"));
+  cli_start(harness_data("console_play.orc"));
   expect_prefix(":orc instr 11\\nfoo bar baz\\nendin", "error orc: ");
   expect_reply(":eval return 1", "ok eval 1");
   char want[256];
@@ -705,11 +684,11 @@ Test(console, compile_errors, .init = server_up, .fini = teardown, .timeout = 60
 
 Test(console, compile_file, .init = server_up, .fini = teardown, .timeout = 60)
 {
-  cli_start(data("console_play.orc"));
+  cli_start(harness_data("console_play.orc"));
   char line[1200];
-  snprintf(line, sizeof line, ":compile %s", data("console_instr.orc"));
+  snprintf(line, sizeof line, ":compile %s", harness_data("console_instr.orc"));
   expect_reply(line, "ok compile");
-  snprintf(line, sizeof line, ":compile! %s", data("console_instr.orc"));
+  snprintf(line, sizeof line, ":compile! %s", harness_data("console_instr.orc"));
   expect_reply(line, "ok compile");
   expect_reply("i 20 0 5", "ok score");
   expect_reply(":flush", "ok flush");
@@ -721,14 +700,14 @@ Test(console, compile_file, .init = server_up, .fini = teardown, .timeout = 60)
   expect_prefix(":compile /nonexistent/x.orc", want);
   snprintf(line, sizeof line, ":compile %s", getenv("CSJ_TEST_DATA"));
   expect_prefix(line, "error compile: ");
-  snprintf(line, sizeof line, ":compile %s", data("console_bad.orc"));
+  snprintf(line, sizeof line, ":compile %s", harness_data("console_bad.orc"));
   expect_prefix(line, "error compile: ");
   expect_alive();
 }
 
 Test(console, channels, .init = server_up, .fini = teardown, .timeout = 60)
 {
-  cli_start(data("console_play.orc"));
+  cli_start(harness_data("console_play.orc"));
   expect_reply(":chn amp 0.25", "ok chn amp 0.25");
   expect_reply(":chn amp", "ok chn amp 0.25");
   cr_expect(eq(dbl, eval_number(":eval return chnget:i(\"amp\")"), 0.25));
@@ -745,7 +724,7 @@ Test(console, channels, .init = server_up, .fini = teardown, .timeout = 60)
 
 Test(console, tables, .init = server_up, .fini = teardown, .timeout = 60)
 {
-  cli_start(data("console_play.orc"));
+  cli_start(harness_data("console_play.orc"));
   expect_reply(":tset 50 3 0.5", "ok tset 50 3 0.5");
   expect_reply(":tget 50 3", "ok tget 50 3 0.5");
   expect_reply(":tget 50 0", "ok tget 50 0 0");
@@ -759,7 +738,7 @@ Test(console, tables, .init = server_up, .fini = teardown, .timeout = 60)
 
 Test(console, transport_and_stats, .init = server_up, .fini = teardown, .timeout = 60)
 {
-  cli_start(data("console_play.orc"));
+  cli_start(harness_data("console_play.orc"));
   expect_reply(":pause", "ok pause");
   char s1[2048];
   snprintf(s1, sizeof s1, "%s", cli_cmd(":stats"));
@@ -791,7 +770,7 @@ Test(console, transport_and_stats, .init = server_up, .fini = teardown, .timeout
 
 Test(console, record, .init = server_up, .fini = teardown, .timeout = 60)
 {
-  cli_start(data("console_play.orc"));
+  cli_start(harness_data("console_play.orc"));
   g_record_path = malloc(128);
   snprintf(g_record_path, 128, "/tmp/csjtest-%d-console.wav", (int)getpid());
   unlink(g_record_path);
@@ -813,7 +792,7 @@ Test(console, record, .init = server_up, .fini = teardown, .timeout = 60)
 
 Test(console, bad_lines, .init = server_up, .fini = teardown, .timeout = 60)
 {
-  cli_start(data("console_play.orc"));
+  cli_start(harness_data("console_play.orc"));
   expect_alive();
 
   expect_reply(":foo", "error unknown command ':foo' (try :help)");
@@ -859,7 +838,7 @@ Test(console, bad_lines, .init = server_up, .fini = teardown, .timeout = 60)
 
 Test(console, help, .init = server_up, .fini = teardown, .timeout = 60)
 {
-  cli_start(data("console_play.orc"));
+  cli_start(harness_data("console_play.orc"));
   cli_send(":help");
   int info = 0;
   for (;;) {
@@ -906,7 +885,7 @@ flood_writer(void *arg)
  * if the ring fills, csj_strerror's text for a full ring. */
 Test(console, flood, .init = server_up, .fini = teardown, .timeout = 90)
 {
-  cli_start(data("console_play.orc"));
+  cli_start(harness_data("console_play.orc"));
   expect_alive();
   enum { N = 3000 };
   const char *ev = "i 2 0 0.001\n";
@@ -969,7 +948,7 @@ Test(console, random_bytes_keep_music_playing, .init = server_up, .fini = teardo
                                          ":tget ", ":tset ", "i ", "i 2 ", "f ", "a ",
                                          ":pause", ":play", ":flush", ":stats", ":help "};
   enum { SIZE = 256 * 1024 };
-  cli_start(data("console_play.orc"));
+  cli_start(harness_data("console_play.orc"));
   expect_alive();
   const double blocks0 = stat_value(cli_cmd(":stats"), "ksmps_blocks");
   const double t0 = harness_now_ms();
@@ -1029,7 +1008,7 @@ Test(console, random_bytes_keep_music_playing, .init = server_up, .fini = teardo
 
 Test(console, quit, .init = server_up, .fini = teardown, .timeout = 60)
 {
-  cli_start(data("console_play.orc"));
+  cli_start(harness_data("console_play.orc"));
   expect_alive();
   const double t0 = harness_now_ms();
   expect_reply(":quit", "ok quit");
@@ -1044,7 +1023,7 @@ Test(console, quit, .init = server_up, .fini = teardown, .timeout = 60)
 /* A ':quit' as the last bytes, without a newline, still counts (at EOF). */
 Test(console, quit_without_newline_at_eof, .init = server_up, .fini = teardown, .timeout = 60)
 {
-  cli_start(data("console_play.orc"));
+  cli_start(harness_data("console_play.orc"));
   expect_alive();
   cli_send_bytes(":quit", 5);
   close(g_cli->to_fd);
@@ -1056,7 +1035,7 @@ Test(console, quit_without_newline_at_eof, .init = server_up, .fini = teardown, 
 
 Test(console, eof_keeps_playing, .init = server_up, .fini = teardown, .timeout = 60)
 {
-  cli_start(data("console_play.orc"));
+  cli_start(harness_data("console_play.orc"));
   expect_alive();
   close(g_cli->to_fd);
   g_cli->to_fd = -1;
@@ -1076,7 +1055,7 @@ Test(console, eof_keeps_playing, .init = server_up, .fini = teardown, .timeout =
  * end csjack at once. */
 Test(console, sigint_with_console_open, .init = server_up, .fini = teardown, .timeout = 60)
 {
-  cli_start(data("console_play.orc"));
+  cli_start(harness_data("console_play.orc"));
   expect_alive();
   const double t0 = harness_now_ms();
   cr_assert(eq(int, kill(g_cli->ch.pid, SIGINT), 0));
@@ -1091,7 +1070,7 @@ Test(console, sigint_with_console_open, .init = server_up, .fini = teardown, .ti
 /* The score ends while the console waits on an idle stdin: csjack ends. */
 Test(console, score_end_with_console_open, .init = server_up, .fini = teardown, .timeout = 60)
 {
-  cli_start(data("console_finite.csd"));
+  cli_start(harness_data("console_finite.csd"));
   expect_alive();
   const int rc = harness_child_wait(&g_cli->ch, 5000);
   char *err = cli_stderr();

@@ -643,12 +643,9 @@ Test(jack, csound_fatal_error_in_callback, .init = server_256,
      .fini = teardown, .timeout = 30)
 {
   const char *plugin_dir = getenv("CSJ_TEST_PLUGIN_DIR");
-  const char *dir = getenv("CSJ_TEST_DATA");
   cr_assert(ne(ptr, (void *)plugin_dir, NULL), "CSJ_TEST_PLUGIN_DIR is not set");
-  cr_assert(ne(ptr, (void *)dir, NULL), "CSJ_TEST_DATA is not set");
   setenv("OPCODE6DIR64", plugin_dir, 1); /* this test process only */
-  char path[1100];
-  snprintf(path, sizeof path, "%s/die.orc", dir);
+  const char *path = harness_data("die.orc");
 
   CsjEngine *e = engine_new("csjdie");
   cr_assert(eq(int, csj_engine_compile_file(e, path), CSJ_SUCCESS),
@@ -767,10 +764,7 @@ Test(jack, missing_file, .init = server_256, .fini = teardown, .timeout = 30)
 Test(jack, compile_file_orc, .init = server_256, .fini = teardown,
      .timeout = 30)
 {
-  const char *dir = getenv("CSJ_TEST_DATA");
-  cr_assert(ne(ptr, (void *)dir, NULL), "CSJ_TEST_DATA is not set");
-  char path[1024];
-  snprintf(path, sizeof path, "%s/sine.orc", dir);
+  const char *path = harness_data("sine.orc");
   CsjEngine *e = engine_new("csjfile");
   cr_assert(eq(int, csj_engine_compile_file(e, path), CSJ_SUCCESS), "%s",
             csj_last_error(e));

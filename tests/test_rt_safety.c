@@ -52,10 +52,7 @@ static void server_256(void) { harness_server_start(256, RATE); }
 
 static CsjEngine *engine_start(const char *base)
 {
-  const char *dir = getenv("CSJ_TEST_DATA");
-  cr_assert(ne(ptr, (void *)dir, NULL), "CSJ_TEST_DATA is not set");
-  char path[1024];
-  snprintf(path, sizeof path, "%s/cmd_busy.orc", dir);
+  const char *path = harness_data("cmd_busy.orc");
   CsjOptions o;
   csj_options_init(&o);
   o.client_name = harness_name(base);

@@ -284,9 +284,27 @@ csj_engine_score_event(CsjEngine *e, char type, const double *pfields, int count
   return status;
 }
 
+/* The job's own copy of @p text, with a newline added if @p newline and
+ * the text lacks one. */
+static char *
+copy_text(const char *text, bool newline)
+{
+  size_t len = strlen(text);
+  const bool add = newline && (len == 0 || text[len - 1] != '\n');
+  char *copy = malloc(len + (add ? 2 : 1));
+  if (copy) {
+    memcpy(copy, text, len);
+    if (add) {
+      copy[len++] = '\n';
+    }
+    copy[len] = '\0';
+  }
+  return copy;
+}
+
 /* A job that carries text and needs no reply. */
 static CsjStatus
-push_text(CsjEngine *e, CommandType type, const char *name, const char *text)
+push_text(CsjEngine *e, CommandType type, const char *name, const char *text, bool newline)
 {
   if (!text) {
     return CSJ_ERR_BAD_ARG;
@@ -295,7 +313,7 @@ push_text(CsjEngine *e, CommandType type, const char *name, const char *text)
   if (!job) {
     return CSJ_ERR_RING_FULL;
   }
-  job->text = strdup(text);
+  job->text = copy_text(text, newline);
   job->name = name ? strdup(name) : NULL;
   if (!job->text || (name && !job->name)) {
     job_release(e, job);
@@ -314,29 +332,13 @@ push_text(CsjEngine *e, CommandType type, const char *name, const char *text)
  * buffer to the text's length only: the newline lands one byte past the
  * end (valgrind: "Invalid write of size 1" in csoundInputMessage), and for
  * some lengths glibc then aborts the process ("corrupted size vs.
- * prev_size"). Text that ends with a newline fits exactly, so it gets one
- * here, on the caller's thread.
+ * prev_size"). Text that ends with a newline fits exactly, so the job's
+ * copy gets one, on the caller's thread.
  */
 CsjStatus
 csj_engine_input_message(CsjEngine *e, const char *line)
 {
-  if (!line) {
-    return CSJ_ERR_BAD_ARG;
-  }
-  const size_t len = strlen(line);
-  if (len > 0 && line[len - 1] == '\n') {
-    return push_text(e, CMD_INPUT_MESSAGE, NULL, line);
-  }
-  char *terminated = malloc(len + 2);
-  if (!terminated) {
-    return CSJ_ERR_NO_MEMORY;
-  }
-  memcpy(terminated, line, len);
-  terminated[len] = '\n';
-  terminated[len + 1] = '\0';
-  const CsjStatus status = push_text(e, CMD_INPUT_MESSAGE, NULL, terminated);
-  free(terminated);
-  return status;
+  return push_text(e, CMD_INPUT_MESSAGE, NULL, line, true);
 }
 
 CsjStatus
@@ -734,7 +736,7 @@ csj_engine_set_string_channel(CsjEngine *e, const char *name, const char *text)
   if (!name) {
     return CSJ_ERR_BAD_ARG;
   }
-  return push_text(e, CMD_SET_STRING_CHANNEL, name, text);
+  return push_text(e, CMD_SET_STRING_CHANNEL, name, text, false);
 }
 
 CsjStatus

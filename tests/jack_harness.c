@@ -158,6 +158,129 @@ static struct {
   char killed_name[64]; /* SIGKILLed, registry entry still to reclaim */
 } g_srv = {.pid = -1};
 
+/* ---- watchdog: where a test hung ---------------------------------------------- */
+
+/*
+ * When a test runs into its Criterion timeout, Criterion kills the test
+ * process and says only "Timed out": nothing tells which call hung. So the
+ * first harness call of a test arms a watchdog thread. If the test is still
+ * running at 85% of its timeout, the watchdog prints every thread's stack
+ * (gdb, when installed; otherwise each thread's name, state and kernel wait
+ * channel from /proc) and the private server's log to stderr, which meson
+ * shows with the failure. It never alters the test's outcome. Not armed
+ * under valgrind (CSJ_UNDER_VALGRIND, set by tests/valgrind.sh), where the
+ * timings mean nothing and gdb cannot attach.
+ */
+static struct {
+  pthread_t thread;
+  bool armed;
+  double fire_at_ms;
+} g_watchdog;
+
+static void watchdog_print_proc_threads(void)
+{
+  glob_t g;
+  if (glob("/proc/self/task/*", 0, NULL, &g) != 0)
+    return;
+  for (size_t i = 0; i < g.gl_pathc; i++) {
+    char path[512], comm[64] = "?", wchan[128] = "?", state[64] = "?";
+    snprintf(path, sizeof path, "%s/comm", g.gl_pathv[i]);
+    FILE *f = fopen(path, "r");
+    if (f) {
+      if (fgets(comm, sizeof comm, f))
+        comm[strcspn(comm, "\n")] = '\0';
+      fclose(f);
+    }
+    snprintf(path, sizeof path, "%s/wchan", g.gl_pathv[i]);
+    f = fopen(path, "r");
+    if (f) {
+      if (!fgets(wchan, sizeof wchan, f))
+        snprintf(wchan, sizeof wchan, "?");
+      fclose(f);
+    }
+    snprintf(path, sizeof path, "%s/status", g.gl_pathv[i]);
+    f = fopen(path, "r");
+    if (f) {
+      char line[128];
+      while (fgets(line, sizeof line, f))
+        if (strncmp(line, "State:", 6) == 0) {
+          snprintf(state, sizeof state, "%.60s", line + 7);
+          state[strcspn(state, "\n")] = '\0';
+        }
+      fclose(f);
+    }
+    fprintf(stderr, "harness: watchdog:   task %s (%s): %s, waiting in %s\n",
+            strrchr(g.gl_pathv[i], '/') + 1, comm, state, wchan);
+  }
+  globfree(&g);
+}
+
+static void watchdog_print_stacks(void)
+{
+  char pid[32];
+  snprintf(pid, sizeof pid, "%d", (int)getpid());
+  /* gdb is our child, and Yama's ptrace_scope 1 lets a process be traced
+   * only by its ancestors unless it names a tracer. */
+  prctl(PR_SET_PTRACER, PR_SET_PTRACER_ANY, 0, 0, 0);
+  fflush(NULL);
+  pid_t gdb = fork();
+  if (gdb == 0) {
+    redirect_fd(0, "/dev/null", O_RDONLY);
+    dup2(2, 1);
+    execlp("gdb", "gdb", "-nx", "-batch", "-p", pid, "-ex", "set pagination off",
+           "-ex", "thread apply all bt 30", (char *)NULL);
+    _exit(127);
+  }
+  int st = 0;
+  if (gdb > 0)
+    waitpid(gdb, &st, 0);
+  if (gdb < 0 || !WIFEXITED(st) || WEXITSTATUS(st) == 127) {
+    fprintf(stderr, "harness: watchdog: (no gdb: threads from /proc)\n");
+    watchdog_print_proc_threads();
+  }
+}
+
+static void *watchdog_main(void *arg)
+{
+  (void)arg;
+  double left;
+  while ((left = g_watchdog.fire_at_ms - harness_now_ms()) > 0)
+    harness_sleep_ms(left);
+  const char *test = criterion_current_test && criterion_current_test->name
+                         ? criterion_current_test->name
+                         : "?";
+  fprintf(stderr,
+          "harness: watchdog: test '%s' is still running at 85%% of its timeout "
+          "and is about to be killed; the stacks of its threads:\n", test);
+  watchdog_print_stacks();
+  const char *log = g_srv.pid > 0 ? g_srv.log_path : NULL;
+  if (log) {
+    char *text = harness_read_file(log);
+    fprintf(stderr, "harness: watchdog: log of jackd '%s':\n%s\n", g_srv.name, text);
+    free(text);
+  }
+  fprintf(stderr, "harness: watchdog: end\n");
+  return NULL;
+}
+
+static void watchdog_arm(void)
+{
+  if (g_watchdog.armed || getenv("CSJ_UNDER_VALGRIND"))
+    return;
+  if (!criterion_current_test || !criterion_current_test->data)
+    return;
+  const double timeout_s = criterion_current_test->data->timeout;
+  if (timeout_s <= 0)
+    return;
+  g_watchdog.fire_at_ms = harness_now_ms() + timeout_s * 1e3 * 0.85;
+  pthread_attr_t attr;
+  pthread_attr_init(&attr);
+  pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+  if (pthread_create(&g_watchdog.thread, &attr, watchdog_main, NULL) == 0)
+    g_watchdog.armed = true;
+  pthread_attr_destroy(&attr);
+}
+
 static unsigned g_name_counter;
 
 static void silent_jack_message(const char *msg) { (void)msg; }
@@ -183,6 +306,7 @@ bool harness_server_running(void)
 
 void harness_no_server(void)
 {
+  watchdog_arm();
   char name[64];
   snprintf(name, sizeof name, "csjtest-none-%d-%u", (int)getpid(),
            ++g_name_counter);
@@ -383,6 +507,7 @@ static bool try_server_start(uint32_t period, uint32_t rate)
 
 void harness_server_start(uint32_t period, uint32_t rate)
 {
+  watchdog_arm();
   /* Up to 20 s for a registry slot: servers of other test runs (or other
    * programs) on this machine end and free theirs. */
   double deadline = harness_now_ms() + 20000;

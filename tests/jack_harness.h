@@ -16,6 +16,11 @@
  * the test (the engine, a CLI child, the probe) can reach only that server.
  * jackd and every child run with PR_SET_PDEATHSIG=SIGKILL: when Criterion
  * kills a timed-out test process, they die with it.
+ *
+ * Hangs: the first harness_server_start() or harness_no_server() of a test
+ * arms a watchdog. At 85% of the test's Criterion timeout it prints every
+ * thread's stack (gdb, or /proc without it) and the server's log to stderr,
+ * so that a "Timed out" in CI says which call hung.
  */
 #ifndef CSJ_JACK_HARNESS_H
 #define CSJ_JACK_HARNESS_H

@@ -18,6 +18,8 @@
 # failure (shown in its summary) instead of a failure.
 set -u
 here=$(cd "$(dirname "$0")" && pwd)
+# The harness does not arm its hang watchdog (gdb cannot attach under valgrind).
+export CSJ_UNDER_VALGRIND=1
 logs=$(mktemp -d "${TMPDIR:-/tmp}/csj-valgrind.XXXXXX")
 memcheck_only=${CSJ_VALGRIND_MEMCHECK_ONLY:-0}
 verdicts() {

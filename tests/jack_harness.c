@@ -423,8 +423,11 @@ static void reclaim_stale_test_servers(void)
     if (dead)
       snprintf(found[nfound++], 64, "%s", nm);
   }
-  for (int i = 0; i < nfound; i++)
+  for (int i = 0; i < nfound; i++) {
+    fprintf(stderr, "harness: freeing the JACK registry entry of dead server '%s'\n",
+            found[i]);
     reclaim_server_name(found[i]);
+  }
 }
 
 static bool server_accepts_clients(const char *name)
@@ -511,7 +514,13 @@ void harness_server_start(uint32_t period, uint32_t rate)
   /* Up to 20 s for a registry slot: servers of other test runs (or other
    * programs) on this machine end and free theirs. */
   double deadline = harness_now_ms() + 20000;
+  bool said = false;
   while (!try_server_start(period, rate)) {
+    if (!said) {
+      fprintf(stderr, "harness: JACK's registry of servers is full (8 on this machine); "
+                      "waiting up to 20 s for a slot\n");
+      said = true;
+    }
     cr_assert(harness_now_ms() < deadline,
               "harness: JACK's registry of servers stayed full (8 servers "
               "active on this machine) for 20 s");

@@ -269,7 +269,13 @@ static void watchdog_arm(void)
     return;
   if (!criterion_current_test || !criterion_current_test->data)
     return;
-  const double timeout_s = criterion_current_test->data->timeout;
+  /* Criterion places the test's data in a section where it can be
+   * misaligned (UBSan says so), so the field is copied out, not read. */
+  double timeout_s;
+  memcpy(&timeout_s,
+         (const char *)criterion_current_test->data +
+             offsetof(struct criterion_test_extra_data, timeout),
+         sizeof timeout_s);
   if (timeout_s <= 0)
     return;
   g_watchdog.fire_at_ms = harness_now_ms() + timeout_s * 1e3 * 0.85;

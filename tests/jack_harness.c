@@ -717,6 +717,10 @@ void probe_set_output(HarnessProbe *p, int out_idx, const float *data,
 
 void probe_arm(HarnessProbe *p)
 {
+  /* Re-arming after a recording starts a new one: its counters restart.
+   * The process thread does not touch them while the probe is idle or done. */
+  atomic_store_explicit(&p->recorded, 0, memory_order_relaxed);
+  atomic_store_explicit(&p->discont, 0u, memory_order_relaxed);
   atomic_store_explicit(&p->state, PROBE_ARMED, memory_order_release);
 }
 

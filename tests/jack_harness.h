@@ -119,7 +119,8 @@ void probe_set_output(HarnessProbe *p, int out_idx, const float *data,
 /**
  * Starts playing and recording at the next process cycle. Frame 0 of each
  * output buffer and of each recording both correspond to the same absolute
- * frame, probe_start_frame().
+ * frame, probe_start_frame(). Call it when the probe is idle or done: a
+ * second recording restarts probe_recorded() and probe_discontinuities().
  */
 void probe_arm(HarnessProbe *p);
 

@@ -207,6 +207,37 @@ static const char PERF_ERROR_CSD[] =
         "i1 0 60\n"
         "i2 0 60\n");
 
+/*
+ * Records @p n frames with the probe, again if the recording has a gap
+ * that csjack did not cause. A gap means the JACK graph skipped a cycle.
+ * If csjack's callback was never late meanwhile, the machine's scheduling
+ * skipped it: on the 2-core test machine under ASan about one run in 50 of
+ * this suite saw one, with csjack in time. Such a recording is made again,
+ * up to 3 times. A gap while csjack was late fails at once.
+ */
+static void record_without_gaps(CsjEngine *e, size_t n)
+{
+  for (int attempt = 1;; attempt++) {
+    CsjStats before, after;
+    csj_engine_stats(e, &before);
+    probe_arm(g_probe);
+    cr_assert(probe_wait_recorded(g_probe, n, 5000), "probe recorded only %zu",
+              probe_recorded(g_probe));
+    csj_engine_stats(e, &after);
+    const unsigned gaps = probe_discontinuities(g_probe);
+    if (gaps == 0)
+      return;
+    const uint64_t late = after.callbacks_late - before.callbacks_late;
+    cr_assert(eq(u64, late, 0),
+              "the probe's recording has %u gaps, and csjack's callback was late "
+              "%llu times meanwhile", gaps, (unsigned long long)late);
+    cr_assert(lt(int, attempt, 3),
+              "the probe's recording had gaps in 3 attempts, csjack never late");
+    fprintf(stderr, "test: the probe's recording had %u gaps while csjack was never "
+                    "late (the machine skipped a cycle); recording again\n", gaps);
+  }
+}
+
 /* ---- sound ---------------------------------------------------------------------- */
 
 Test(jack, sine_reaches_probe, .init = server_256, .fini = teardown,
@@ -233,11 +264,7 @@ Test(jack, sine_reaches_probe, .init = server_256, .fini = teardown,
   port_name(p, sizeof p, e, "out_2");
   connect_ok(p, probe_port(g_probe, "in_2"));
   harness_sleep_ms(100);
-  probe_arm(g_probe);
-  cr_assert(probe_wait_recorded(g_probe, N, 5000), "probe recorded only %zu",
-            probe_recorded(g_probe));
-  cr_expect(eq(u32, probe_discontinuities(g_probe), 0),
-            "the probe missed cycles");
+  record_without_gaps(e, N);
 
   for (int ch = 0; ch < 2; ch++) {
     const float *x = probe_recording(g_probe, ch) + SKIP;
@@ -264,9 +291,7 @@ static const float *record_out_1(CsjEngine *e, size_t n)
   port_name(p, sizeof p, e, "out_1");
   connect_ok(p, probe_port(g_probe, "in_1"));
   harness_sleep_ms(100);
-  probe_arm(g_probe);
-  cr_assert(probe_wait_recorded(g_probe, n, 5000), "probe recorded only %zu",
-            probe_recorded(g_probe));
+  record_without_gaps(e, n);
   return probe_recording(g_probe, 0);
 }
 
@@ -408,11 +433,7 @@ static void impulse_round_trip(unsigned period, int ksmps)
             "capture latency of %s is [%u, %u], csjack reports %u", out1,
             r.min, r.max, s.latency);
 
-  probe_arm(g_probe);
-  cr_assert(probe_wait_recorded(g_probe, N, 5000), "probe recorded only %zu",
-            probe_recorded(g_probe));
-  cr_assert(eq(u32, probe_discontinuities(g_probe), 0),
-            "the probe missed cycles: delays are meaningless");
+  record_without_gaps(e, N); /* with a gap, delays would be meaningless */
 
   const float *rec = probe_recording(g_probe, 0);
   long delay = (long)period + (long)s.latency;

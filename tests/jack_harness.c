@@ -45,6 +45,11 @@ void harness_sleep_ms(double ms)
   }
 }
 
+double harness_time_scale(void)
+{
+  return getenv("CSJ_UNDER_VALGRIND") ? 10.0 : 1.0;
+}
+
 /* ---- unique names ------------------------------------------------------------ */
 
 /* The names below live until exit. They stay on this list so that memcheck
@@ -793,7 +798,7 @@ int harness_connect(jack_client_t *c, const char *src, const char *dst)
 
 bool harness_wait_port(jack_client_t *c, const char *full_name, int timeout_ms)
 {
-  double deadline = harness_now_ms() + timeout_ms;
+  double deadline = harness_now_ms() + timeout_ms * harness_time_scale();
   for (;;) {
     if (jack_port_by_name(c, full_name))
       return true;
@@ -892,7 +897,7 @@ int harness_child_wait(HarnessChild *ch, int timeout_ms)
 {
   if (ch->pid <= 0)
     return -1;
-  double deadline = harness_now_ms() + timeout_ms;
+  double deadline = harness_now_ms() + timeout_ms * harness_time_scale();
   for (;;) {
     int st;
     pid_t r = waitpid(ch->pid, &st, WNOHANG);

@@ -33,6 +33,15 @@
 
 #include <jack/jack.h>
 
+/**
+ * How much longer than planned the harness waits for a child process or a
+ * port: 10 under valgrind (CSJ_UNDER_VALGRIND, set by tests/valgrind.sh),
+ * where a csjack child starts about that much slower, else 1. Applied by
+ * harness_child_wait() and harness_wait_port(), so that a child is not
+ * killed before memcheck can report on it.
+ */
+double harness_time_scale(void);
+
 /* ---- private JACK server ------------------------------------------------ */
 
 /**

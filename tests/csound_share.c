@@ -14,7 +14,8 @@
  *   csjack   csjack's own code made zero forbidden calls in every scenario;
  *   sees     the counter sees Csound: the first note-ons of an instrument
  *            without prealloc allocate inside csoundPerformKsmps, and
- *            csoundPerformKsmps takes Csound's API_lock once per k-block
+ *            csoundPerformKsmps takes Csound's API_lock once per k-block, less
+ *            at most one cycle's k-blocks in flight at a scenario's edges
  *            (if either is zero, the interposition is broken and every
  *            zero in the report is meaningless);
  *   prealloc notes of a preallocated instrument, and repeated notes within
@@ -369,8 +370,8 @@ int main(int argc, char **argv)
   uint64_t csjack_total = 0, callbacks_total = 0;
   for (int i = 0; i < N_SCENARIOS; i++) {
     CsjStats s0, s1;
-    csj_engine_stats(e, &s0);
     ri_reset();
+    csj_engine_stats(e, &s0);
     SCENARIOS[i].run(&c);
     must(csj_engine_flush(e, 5000), "flush");
     bench_sleep_ms(SCENARIOS[i].settle_ms);
@@ -414,8 +415,13 @@ int main(int argc, char **argv)
   bench_check(csjack_total == 0, "csjack",
               "csjack's own code: %llu forbidden calls in %llu callbacks over %d scenarios",
               (unsigned long long)csjack_total, (unsigned long long)callbacks_total, N_SCENARIOS);
+  /* The counters are reset, and the k-blocks read, while the JACK thread
+   * runs: the cycle in flight at either edge of the scenario may have its
+   * k-blocks counted and their locks not (CI saw 1507 locks for 1509
+   * k-blocks once), so one cycle's k-blocks are allowed for. */
+  const uint64_t one_cycle = (uint64_t)period / 32;
   bench_check(allocs_of(first, RI_CS_PERFORM_KSMPS) > 0 &&
-                  steady->n[RI_CS_PERFORM_KSMPS][RI_MUTEX_LOCK] >= steady->kblocks &&
+                  steady->n[RI_CS_PERFORM_KSMPS][RI_MUTEX_LOCK] + one_cycle >= steady->kblocks &&
                   steady->kblocks > 0,
               "sees",
               "the counter sees Csound: %llu allocations in the first note-ons, %llu API_lock "

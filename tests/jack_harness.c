@@ -45,9 +45,15 @@ void harness_sleep_ms(double ms)
   }
 }
 
+/* Set by tests/valgrind.sh for every process it runs under memcheck. */
+static bool under_valgrind(void)
+{
+  return getenv("CSJ_UNDER_VALGRIND") != NULL;
+}
+
 double harness_time_scale(void)
 {
-  return getenv("CSJ_UNDER_VALGRIND") ? 10.0 : 1.0;
+  return under_valgrind() ? 10.0 : 1.0;
 }
 
 /* ---- unique names ------------------------------------------------------------ */
@@ -182,40 +188,34 @@ static struct {
   double fire_at_ms;
 } g_watchdog;
 
+/* Line @p key (e.g. "State:") of @p task's /proc file @p what, without the
+ * key and its newline; the first line when @p key is NULL. "?" if none. */
+static char *proc_task_line(const char *task, const char *what, const char *key)
+{
+  char path[512];
+  snprintf(path, sizeof path, "%s/%s", task, what);
+  char *text = harness_read_file(path);
+  const char *line = key ? strstr(text, key) : text;
+  char *out = strdup(line && *line ? line + (key ? strlen(key) : 0) : "?");
+  free(text);
+  out[strcspn(out, "\n")] = '\0';
+  return out;
+}
+
 static void watchdog_print_proc_threads(void)
 {
   glob_t g;
   if (glob("/proc/self/task/*", 0, NULL, &g) != 0)
     return;
   for (size_t i = 0; i < g.gl_pathc; i++) {
-    char path[512], comm[64] = "?", wchan[128] = "?", state[64] = "?";
-    snprintf(path, sizeof path, "%s/comm", g.gl_pathv[i]);
-    FILE *f = fopen(path, "r");
-    if (f) {
-      if (fgets(comm, sizeof comm, f))
-        comm[strcspn(comm, "\n")] = '\0';
-      fclose(f);
-    }
-    snprintf(path, sizeof path, "%s/wchan", g.gl_pathv[i]);
-    f = fopen(path, "r");
-    if (f) {
-      if (!fgets(wchan, sizeof wchan, f))
-        snprintf(wchan, sizeof wchan, "?");
-      fclose(f);
-    }
-    snprintf(path, sizeof path, "%s/status", g.gl_pathv[i]);
-    f = fopen(path, "r");
-    if (f) {
-      char line[128];
-      while (fgets(line, sizeof line, f))
-        if (strncmp(line, "State:", 6) == 0) {
-          snprintf(state, sizeof state, "%.60s", line + 7);
-          state[strcspn(state, "\n")] = '\0';
-        }
-      fclose(f);
-    }
+    char *comm = proc_task_line(g.gl_pathv[i], "comm", NULL);
+    char *state = proc_task_line(g.gl_pathv[i], "status", "State:\t");
+    char *wchan = proc_task_line(g.gl_pathv[i], "wchan", NULL);
     fprintf(stderr, "harness: watchdog:   task %s (%s): %s, waiting in %s\n",
             strrchr(g.gl_pathv[i], '/') + 1, comm, state, wchan);
+    free(comm);
+    free(state);
+    free(wchan);
   }
   globfree(&g);
 }
@@ -270,7 +270,7 @@ static void *watchdog_main(void *arg)
 
 static void watchdog_arm(void)
 {
-  if (g_watchdog.armed || getenv("CSJ_UNDER_VALGRIND"))
+  if (g_watchdog.armed || under_valgrind())
     return;
   if (!criterion_current_test || !criterion_current_test->data)
     return;

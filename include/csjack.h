@@ -59,6 +59,7 @@ typedef enum {
   CSJ_ERR_EVAL,          /**< Csound could not evaluate the code. */
   CSJ_ERR_NOT_FOUND,     /**< No such table or channel. */
   CSJ_ERR_NOT_RUN,       /**< The performance ended before the command ran. */
+  CSJ_ERR_OPTION,        /**< Csound refused one of the options; see csj_last_error(). */
 } CsjStatus;
 
 /** A static English description of a status. Real-time safe. */
@@ -72,6 +73,12 @@ typedef enum {
   CSJ_END_STOPPED,        /**< csj_engine_stop() was called. */
   CSJ_END_CSOUND_ERROR,   /**< Csound aborted the performance (fatal error). */
   CSJ_END_SERVER_GONE,    /**< The JACK server shut down or kicked us out. */
+  /** A thread stayed inside one Csound call for longer than the hang limit
+   * (an endless loop in the orchestra or in live code). That thread cannot
+   * be taken back: csj_engine_destroy() then leaves the engine, its JACK
+   * client and its Csound instance to the process's exit, which should
+   * come soon (the CLI exits at once). */
+  CSJ_END_CSOUND_HUNG,
 } CsjEndReason;
 
 /** A static name for an end reason ("score", "exitnow", ...). */
@@ -95,6 +102,10 @@ typedef struct {
   /** Message sink; NULL prints to stderr. Never called on the JACK thread. */
   CsjMessageFn message_fn;
   void *message_data;
+  /** How long one Csound call (a k-block, a merge, a direct call) may run
+   * before the performance is ended with CSJ_END_CSOUND_HUNG: 0 for the
+   * default of 2000 ms, negative for never. */
+  int hang_limit_ms;
 } CsjOptions;
 
 /** Counters, readable at any time from any thread. */
@@ -126,6 +137,12 @@ typedef struct {
   /** Callbacks that took longer than their period (the JACK thread was
    * late, whoever's work or the scheduler made it so). */
   uint64_t callbacks_late;
+  /** Cycles that left queued commands to the next cycle because this
+   * cycle's command budget was spent (a pasted score, a flood). */
+  uint64_t commands_deferred;
+  /** The longest time a compile held the line (commands queued after it
+   * wait until it is parsed and merged), nanoseconds. */
+  uint64_t compile_wait_ns_max;
 } CsjStats;
 
 /** Fills @p opts with the defaults. */
@@ -363,6 +380,22 @@ CSJ_API CsjStatus csj_engine_stop_record(CsjEngine *e);
 
 /** Whether the performance is still running (started, not finished). */
 CSJ_API CSJ_REALTIME bool csj_engine_is_running(const CsjEngine *e);
+
+/**
+ * Whether a thread is stuck inside Csound (see CSJ_END_CSOUND_HUNG). Any
+ * thread; real-time safe.
+ */
+CSJ_API CSJ_REALTIME bool csj_engine_is_hung(const CsjEngine *e);
+
+/**
+ * Closes the current recording, if any, with a correct header, without
+ * waiting for the JACK thread: for an application that must exit while
+ * Csound does not let go (CSJ_END_CSOUND_HUNG, or a stop that does not
+ * come). The JACK thread stops writing to it at its next cycle. Any
+ * thread but the JACK thread; blocks for at most about 100 ms plus the
+ * time to write out what was queued.
+ */
+CSJ_API void csj_engine_abandon_record(CsjEngine *e);
 
 /** Resets callback_ns_max and own_ns_max. Any thread; real-time safe. */
 CSJ_API CSJ_REALTIME void csj_engine_reset_peak(CsjEngine *e);

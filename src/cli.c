@@ -14,6 +14,8 @@
  *   6  JACK client name already in use
  *   7  unusable orchestra (ksmps larger than the period, no outputs)
  *   8  the JACK server shut down during the run
+ *   9  Csound hung: one call ran longer than the hang limit (an endless
+ *      loop), or it did not let go within a second of a stop signal
  */
 
 #include "console.h"
@@ -23,6 +25,7 @@
 #include <getopt.h>
 #include <pthread.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -39,7 +42,74 @@ enum {
   EXIT_NAME_TAKEN = 6,
   EXIT_UNUSABLE = 7,
   EXIT_SERVER_GONE = 8,
+  EXIT_HUNG = 9,
 };
+
+/* The signals that end csjack: taken on a thread of their own, so that a
+ * stop is honoured whatever the main thread is doing (compiling, or
+ * waiting for a Csound that does not return). */
+static sigset_t stop_signals;
+static _Atomic int stop_signal;
+/* Set by main once it has finished cleanly and is about to return. */
+static _Atomic bool main_done;
+static CsjEngine *_Atomic running_engine;
+
+static const char *
+signal_name(int sig)
+{
+  switch (sig) {
+  case SIGINT: return "SIGINT";
+  case SIGTERM: return "SIGTERM";
+  case SIGHUP: return "SIGHUP";
+  case SIGQUIT: return "SIGQUIT";
+  default: return "a signal";
+  }
+}
+
+/*
+ * Waits for a stop signal, asks the engine to stop, and gives main one
+ * second to end cleanly. A Csound that does not let go in that time (an
+ * endless loop, a start-up compile that never returns) cannot be waited
+ * for: the recording is closed with a correct header and the process
+ * exits with EXIT_HUNG.
+ */
+static void *
+signal_main(void *arg)
+{
+  (void)arg;
+  int sig = 0;
+  if (sigwait(&stop_signals, &sig) != 0) {
+    return NULL;
+  }
+  atomic_store(&stop_signal, sig);
+  CsjEngine *e = atomic_load(&running_engine);
+  if (e) {
+    csj_engine_stop(e);
+  }
+  /* One second for the performance to end; then as long as main needs to
+   * close the console and the engine, which it does once Csound let go. */
+  for (int i = 0; !atomic_load(&main_done); ++i) {
+    e = atomic_load(&running_engine);
+    const bool let_go = e && csj_engine_finished(e) && !csj_engine_is_hung(e);
+    if (i >= 100 && !let_go) {
+      break;
+    }
+    const struct timespec tick = {0, 10 * 1000 * 1000};
+    nanosleep(&tick, NULL);
+  }
+  if (atomic_load(&main_done)) {
+    return NULL;
+  }
+  e = atomic_load(&running_engine);
+  if (e) {
+    csj_engine_abandon_record(e);
+  }
+  fprintf(stderr,
+          "csjack: stopped by %s, but Csound did not let go within a second (an endless "
+          "loop?); exiting without waiting for it; status %d\n",
+          signal_name(sig), EXIT_HUNG);
+  _exit(EXIT_HUNG);
+}
 
 static void
 usage(FILE *to)
@@ -54,10 +124,16 @@ usage(FILE *to)
         "      --connect-in REGEX   connect inputs from ports matching REGEX\n"
         "                           (default: physical capture ports)\n"
         "      --no-connect         connect nothing\n"
+        "      --record FILE        record the outputs to a WAV file (24-bit)\n"
+        "      --hang-limit MS      end the performance when one Csound call runs\n"
+        "                           longer than MS milliseconds (default 2000; 0: never)\n"
         "  -h, --help               show this help\n"
         "      --version            show the version\n"
         "\n"
-        "Options after -- go to Csound (for example -- -m7 --ksmps=64).\n"
+        "csjack's options go before FILE; Csound's go after -- (for example\n"
+        "-- -m 7 --ksmps=64), as on Csound's own command line. Options csjack does\n"
+        "itself (-o, -i, -b, -B, -r, -M, -Q, -+rtaudio, --port) are left out with a\n"
+        "notice; one Csound refuses is an error (status 2).\n"
         "Csound's sample rate always follows the JACK server's.\n"
         "An .orc file has no score: it plays until stopped (Ctrl-C).\n"
         "While it plays, commands are read from stdin (score lines, :eval CODE,\n"
@@ -66,7 +142,7 @@ usage(FILE *to)
         "Exit status: 0 ended normally or stopped; 1 exitnow with a non-zero code\n"
         "or Csound aborted; 2 usage; 3 file; 4 compile error; 5 no JACK server or\n"
         "JACK error; 6 client name in use; 7 ksmps > period or no outputs;\n"
-        "8 JACK server shut down during the run.\n",
+        "8 JACK server shut down during the run; 9 Csound hung (an endless loop).\n",
         to);
 }
 
@@ -74,6 +150,7 @@ static int
 exit_code_for(CsjStatus status)
 {
   switch (status) {
+  case CSJ_ERR_OPTION: return EXIT_USAGE;
   case CSJ_ERR_FILE: return EXIT_FILE;
   case CSJ_ERR_COMPILE: return EXIT_COMPILE;
   case CSJ_ERR_NO_SERVER:
@@ -99,7 +176,14 @@ fail(CsjEngine *e, CsjStatus status)
 int
 main(int argc, char **argv)
 {
-  enum { OPT_CONNECT_OUT = 256, OPT_CONNECT_IN, OPT_NO_CONNECT, OPT_VERSION };
+  enum {
+    OPT_CONNECT_OUT = 256,
+    OPT_CONNECT_IN,
+    OPT_NO_CONNECT,
+    OPT_VERSION,
+    OPT_RECORD,
+    OPT_HANG_LIMIT,
+  };
   static const struct option long_options[] = {
     {"name", required_argument, NULL, 'n'},
     {"server", required_argument, NULL, 's'},
@@ -108,10 +192,13 @@ main(int argc, char **argv)
     {"no-connect", no_argument, NULL, OPT_NO_CONNECT},
     {"help", no_argument, NULL, 'h'},
     {"version", no_argument, NULL, OPT_VERSION},
+    {"record", required_argument, NULL, OPT_RECORD},
+    {"hang-limit", required_argument, NULL, OPT_HANG_LIMIT},
     {NULL, 0, NULL, 0},
   };
   CsjOptions opts;
   csj_options_init(&opts);
+  const char *record_path = NULL;
   opterr = 0;
   int c;
   /* '+' stops at the first non-option, so Csound's options after the file
@@ -125,6 +212,18 @@ main(int argc, char **argv)
     case OPT_NO_CONNECT: opts.no_connect = true; break;
     case 'h': usage(stdout); return EXIT_OK;
     case OPT_VERSION: printf("csjack %s\n", CSJ_VERSION_STRING); return EXIT_OK;
+    case OPT_RECORD: record_path = optarg; break;
+    case OPT_HANG_LIMIT: {
+      char *end = NULL;
+      const long ms = strtol(optarg, &end, 10);
+      if (!end || *end || ms < 0 || ms > 3600 * 1000) {
+        fprintf(stderr, "csjack: error: --hang-limit takes milliseconds, 0 for never (see "
+                        "csjack --help)\n");
+        return EXIT_USAGE;
+      }
+      opts.hang_limit_ms = ms == 0 ? -1 : (int)ms;
+      break;
+    }
     default:
       if (optopt && optopt < 256) {
         fprintf(stderr, "csjack: error: unknown or incomplete option '-%c' (see csjack --help)\n", optopt);
@@ -140,8 +239,15 @@ main(int argc, char **argv)
     return EXIT_USAGE;
   }
   const char *path = argv[optind++];
-  if (optind < argc && strcmp(argv[optind], "--") == 0) {
-    ++optind;
+  if (optind < argc && strcmp(argv[optind], "--") != 0) {
+    fprintf(stderr,
+            "csjack: error: '%s' after the file: csjack's options go before FILE, and "
+            "Csound's after -- (csjack [OPTIONS] FILE [-- CSOUND-OPTIONS]; see csjack --help)\n",
+            argv[optind]);
+    return EXIT_USAGE;
+  }
+  if (optind < argc) {
+    ++optind; /* the -- */
   }
   opts.csound_argc = argc - optind;
   opts.csound_argv = (const char *const *)(argv + optind);
@@ -168,17 +274,28 @@ main(int argc, char **argv)
     replies = stdout;
   }
 
-  /* SIGINT and SIGTERM are blocked before any thread exists, so JACK's and
+  /* The stop signals are blocked before any thread exists, so JACK's and
    * Csound's threads inherit the mask and no signal interrupts a JACK
    * request halfway (that leaves libjack's request channel out of step).
-   * The main thread takes them synchronously with sigtimedwait: no handler
-   * runs at all. */
-  sigset_t stop_signals;
+   * One thread takes them synchronously (signal_main): no handler runs at
+   * all. SIGHUP (terminal closed) and SIGQUIT stop csjack like SIGINT, so a
+   * recording is always closed properly. SIGPIPE is ignored: a closed
+   * reply pipe is the console's business, not a reason to die. */
   sigemptyset(&stop_signals);
   sigaddset(&stop_signals, SIGINT);
   sigaddset(&stop_signals, SIGTERM);
+  sigaddset(&stop_signals, SIGHUP);
+  sigaddset(&stop_signals, SIGQUIT);
   pthread_sigmask(SIG_BLOCK, &stop_signals, NULL);
-  int stop_signal = 0;
+  signal(SIGPIPE, SIG_IGN);
+  signal(SIGUSR1, SIG_IGN);
+  signal(SIGUSR2, SIG_IGN);
+  pthread_t signal_thread;
+  if (pthread_create(&signal_thread, NULL, signal_main, NULL) != 0) {
+    fputs("csjack: error: cannot start the signal thread\n", stderr);
+    return EXIT_PERFORMANCE;
+  }
+  pthread_detach(signal_thread);
 
   CsjEngine *e = NULL;
   CsjStatus status = csj_engine_create(&opts, &e);
@@ -186,9 +303,18 @@ main(int argc, char **argv)
     fprintf(stderr, "csjack: error: %s\n", csj_last_error(NULL));
     return exit_code_for(status);
   }
+  atomic_store(&running_engine, e);
   if ((status = csj_engine_compile_file(e, path)) != CSJ_SUCCESS ||
       (status = csj_engine_start(e)) != CSJ_SUCCESS) {
+    atomic_store(&running_engine, NULL);
     return fail(e, status);
+  }
+  if (record_path && (status = csj_engine_record(e, record_path, 24)) != CSJ_SUCCESS) {
+    fprintf(stderr, "csjack: error: cannot record to '%s': %s\n", record_path,
+            csj_last_error(e));
+    atomic_store(&running_engine, NULL);
+    csj_engine_destroy(e);
+    return EXIT_FILE;
   }
   CsjStats stats;
   csj_engine_stats(e, &stats);
@@ -203,25 +329,35 @@ main(int argc, char **argv)
   Console *console = console_start(e, STDIN_FILENO, replies);
 
   const struct timespec poll_interval = {0, 50 * 1000 * 1000};
-  while (csj_engine_wait(e, 0) == CSJ_ERR_TIMEOUT) {
-    const int sig = sigtimedwait(&stop_signals, NULL, &poll_interval);
-    if (sig > 0) {
-      stop_signal = sig;
-      break;
-    }
+  while (csj_engine_wait(e, 0) == CSJ_ERR_TIMEOUT && !atomic_load(&stop_signal)) {
+    nanosleep(&poll_interval, NULL);
   }
-  if (stop_signal && !csj_engine_finished(e)) {
+  if (atomic_load(&stop_signal) && !csj_engine_finished(e)) {
     csj_engine_stop(e);
     csj_engine_wait(e, 1000);
   }
   int code = 0;
   CsjEndReason reason = csj_engine_end_reason(e, &code);
-  if (stop_signal && reason == CSJ_END_NONE) {
+  const int sig = atomic_load(&stop_signal);
+  if (sig && reason == CSJ_END_NONE) {
     reason = CSJ_END_STOPPED;
   }
   csj_engine_stats(e, &stats);
+  if (reason == CSJ_END_CSOUND_HUNG) {
+    /* A thread is inside Csound for good (perhaps the console's, in a
+     * direct call): neither the console nor the engine can be closed. The
+     * recording can. */
+    csj_engine_abandon_record(e);
+    fprintf(stderr, "csjack: %s; cycles %llu, ksmps blocks %llu, xruns %llu, status %d\n",
+            csj_end_reason_name(reason), (unsigned long long)stats.cycles,
+            (unsigned long long)stats.ksmps_blocks, (unsigned long long)stats.xruns, EXIT_HUNG);
+    fflush(stderr);
+    _exit(EXIT_HUNG);
+  }
   console_stop(console);
+  atomic_store(&running_engine, NULL);
   csj_engine_destroy(e);
+  atomic_store(&main_done, true);
 
   int exit_status = EXIT_OK;
   switch (reason) {
@@ -233,9 +369,9 @@ main(int argc, char **argv)
     break;
   default: break;
   }
-  fprintf(stderr, "csjack: %s%s; cycles %llu, ksmps blocks %llu, xruns %llu, status %d",
+  fprintf(stderr, "csjack: %s%s%s%s; cycles %llu, ksmps blocks %llu, xruns %llu, status %d",
           csj_end_reason_name(reason),
-          stop_signal ? (stop_signal == SIGINT ? " (SIGINT)" : " (SIGTERM)") : "",
+          sig ? " (" : "", sig ? signal_name(sig) : "", sig ? ")" : "",
           (unsigned long long)stats.cycles, (unsigned long long)stats.ksmps_blocks,
           (unsigned long long)stats.xruns, exit_status);
   if (reason == CSJ_END_EXITNOW) {

@@ -302,3 +302,10 @@ command_ring_test_publish(CommandRing *ring, uint64_t position, const void *payl
   publish(ring, position, payload, size);
 }
 #endif
+
+bool
+command_ring_pending(const CommandRing *ring, uint64_t bound)
+{
+  /* Relaxed: only the consumer, the caller, writes dequeue_pos. */
+  return atomic_load_explicit(&((CommandRing *)ring)->dequeue_pos, memory_order_relaxed) < bound;
+}

@@ -111,6 +111,12 @@ bool command_ring_pop(CommandRing *ring, uint64_t bound, void *out, uint32_t *si
 /* ---- Any thread: figures for monitoring ----------------------------------- */
 
 /** Number of slots (a power of two). Any thread. Real-time safe. */
+/**
+ * Whether items below @p bound are still to be popped in this drain.
+ * Consumer thread only. Wait-free, real-time safe.
+ */
+bool command_ring_pending(const CommandRing *ring, uint64_t bound);
+
 uint32_t command_ring_capacity(const CommandRing *ring);
 
 /**

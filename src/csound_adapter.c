@@ -30,6 +30,8 @@
 #include <math.h>
 #include <pthread.h>
 #include <setjmp.h>
+#include <stdatomic.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -51,12 +53,52 @@ struct CsoundAdapterImpl {
   bool exit_requested;
   int exit_code;
 
-  /* The guard for Csound's LongJmp: only armed inside perform_block. */
-  sigjmp_buf guard;
-  bool guard_armed;
-  bool aborted;
+  /* Set when Csound long-jumped out of a call that holds its API lock:
+   * the instance must not be entered again (see csound_adapter_aborted). */
+  _Atomic bool aborted;
+  _Atomic int abort_code;
   void (*csound_long_jmp)(CSOUND *, int);
 };
+
+/*
+ * Csound's fatal errors (csoundDie, an option it rejects, a missing
+ * #include) call its LongJmp hook on whichever thread hit them. Each thread
+ * that calls into Csound takes its own jump target around that call, so the
+ * jump always lands in a live frame of the same thread. Guards nest.
+ */
+typedef struct Guard {
+  sigjmp_buf env;
+  struct Guard *outer;
+  int code;
+} Guard;
+
+static _Thread_local Guard *thread_guard;
+/* The value Csound passed to its LongJmp, for the last jump on this thread. */
+static _Thread_local int last_jump_code;
+
+/* Csound's error messages on this thread, counted so a call can tell that
+ * Csound reported an error (an init error during instr 0, for example)
+ * even when its return value says success. */
+static _Thread_local unsigned thread_errors;
+
+/* Runs STMT with a jump target on this thread. JUMPED becomes true when
+ * Csound long-jumped out of it (STMT's results are then not set). No signal
+ * mask is saved (savemask 0): a register save, no system call. */
+#define GUARDED(jumped, stmt)                                                   \
+  do {                                                                          \
+    Guard guard_;                                                               \
+    guard_.outer = thread_guard;                                                \
+    guard_.code = 0;                                                            \
+    if (sigsetjmp(guard_.env, 0) == 0) {                                        \
+      thread_guard = &guard_;                                                   \
+      stmt;                                                                     \
+      thread_guard = guard_.outer;                                              \
+      (jumped) = false;                                                         \
+    } else {                                                                    \
+      thread_guard = guard_.outer;                                              \
+      (jumped) = true;                                                          \
+    }                                                                           \
+  } while (0)
 
 /* exitnow's data block, matching Csound's EXITNOW: one optional i-rate arg. */
 typedef struct {
@@ -78,6 +120,9 @@ static void
 on_csound_message(CSOUND *csound, int attr, const char *fmt, va_list args)
 {
   CsoundAdapter *cs = csoundGetHostData(csound);
+  if ((attr & CSOUNDMSG_TYPE_MASK) == CSOUNDMSG_ERROR) {
+    ++thread_errors;
+  }
   if (cs && cs->sink && !muted) {
     cs->sink(cs->sink_data, attr, fmt, args);
   }
@@ -96,15 +141,39 @@ csj_exitnow(CSOUND *csound, void *data)
 static CS_NORETURN void
 csj_long_jmp(CSOUND *csound, int retval)
 {
-  CsoundAdapter *cs = csoundGetHostData(csound);
-  if (cs && cs->guard_armed) {
-    cs->guard_armed = false;
-    cs->exit_code = retval;
-    siglongjmp(cs->guard, 1);
+  Guard *guard = thread_guard;
+  if (guard) {
+    guard->code = retval;
+    last_jump_code = retval;
+    siglongjmp(guard->env, 1);
   }
-  /* Outside perform_block (compile, start) Csound's own setjmp is live. */
+  /* A thread csjack did not start (one of Csound's own or a plugin's):
+   * Csound's own jump target is the only one there can be. */
+  CsoundAdapter *cs = csoundGetHostData(csound);
   cs->csound_long_jmp(csound, retval);
   abort(); /* not reached: Csound's LongJmp does not return */
+}
+
+/* The option checker's instance: only ever entered under a guard. */
+static CS_NORETURN void
+csj_long_jmp_scratch(CSOUND *csound, int retval)
+{
+  (void)csound;
+  Guard *guard = thread_guard;
+  if (!guard) {
+    abort(); /* not reached: the checker always guards */
+  }
+  guard->code = retval;
+  siglongjmp(guard->env, 1);
+}
+
+/* After a jump out of a call that holds Csound's API lock: the instance is
+ * left for good. */
+static void
+mark_aborted(CsoundAdapter *cs, int code)
+{
+  atomic_store_explicit(&cs->abort_code, code, memory_order_relaxed);
+  atomic_store_explicit(&cs->aborted, true, memory_order_release);
 }
 
 /* The public part of CSOUND must match the library before we patch it. */
@@ -163,33 +232,114 @@ csound_adapter_free(CsoundAdapter *cs)
   if (!cs) {
     return;
   }
-  if (cs->aborted) {
-    /* Csound still holds its API lock on the thread that performed, and
+  if (csound_adapter_aborted(cs)) {
+    /* Csound still holds its API lock on the thread that was in it, and
      * csoundCleanup()/csoundDestroy() would wait for it forever. Nothing
      * calls into the abandoned instance again. */
     free(cs);
     return;
   }
-  csoundCleanup(cs->csound);
-  csoundDestroy(cs->csound);
+  bool jumped;
+  GUARDED(jumped, csoundCleanup(cs->csound));
+  if (!jumped) {
+    GUARDED(jumped, csoundDestroy(cs->csound));
+  }
   free(cs);
+}
+
+/* A Csound that only checks options, with its error messages kept: they
+ * say why an option was refused ("no message level", "unknown long
+ * option"), and come in pieces. */
+typedef struct {
+  char errors[256];
+  size_t len;
+} OptionCheck;
+
+static void
+on_check_message(CSOUND *csound, int attr, const char *fmt, va_list args)
+{
+  OptionCheck *check = csoundGetHostData(csound);
+  if (!check || (attr & CSOUNDMSG_TYPE_MASK) != CSOUNDMSG_ERROR ||
+      check->len >= sizeof(check->errors) - 1) {
+    return;
+  }
+  char piece[256];
+  vsnprintf(piece, sizeof(piece), fmt, args);
+  const char *s = piece;
+  if (strncmp(s, "--Csound version", 16) == 0 || strncmp(s, "[commit", 7) == 0) {
+    return; /* the banner, printed as an error before the usage text */
+  }
+  const char *prefix = "Csound Command ERROR:";
+  if (strncmp(s, prefix, strlen(prefix)) == 0) {
+    s += strlen(prefix);
+  }
+  for (; *s; ++s) {
+    const char c = *s == '\n' || *s == '\t' ? ' ' : *s;
+    if (c == ' ' && (check->len == 0 || check->errors[check->len - 1] == ' ')) {
+      continue;
+    }
+    if (check->len < sizeof(check->errors) - 1) {
+      check->errors[check->len++] = c;
+    }
+  }
+  check->errors[check->len] = '\0';
+}
+
+int
+csound_adapter_check_option(const char *option, char *why, size_t why_size)
+{
+  pthread_once(&initialize_once, initialize_csound);
+  OptionCheck check = {{0}, 0};
+  CSOUND *scratch = csoundCreate(&check);
+  if (!scratch) {
+    snprintf(why, why_size, "cannot create a Csound instance");
+    return -1;
+  }
+  csoundSetMessageCallback(scratch, on_check_message);
+  void (*original)(CSOUND *, int) = scratch->LongJmp;
+  if (layout_matches(scratch)) {
+    scratch->LongJmp = csj_long_jmp_scratch;
+  }
+  bool jumped;
+  int result = 0;
+  GUARDED(jumped, result = csoundSetOption(scratch, option));
+  (void)original;
+  const bool refused = jumped || result != 0;
+  if (refused) {
+    while (check.len > 0 && check.errors[check.len - 1] == ' ') {
+      check.errors[--check.len] = '\0';
+    }
+    snprintf(why, why_size, "%s", check.len ? check.errors : "Csound refuses it");
+  }
+  if (!jumped) {
+    csoundDestroy(scratch);
+  }
+  /* After a jump the scratch instance is left as it is: a few kilobytes,
+   * once per refused option at start-up. */
+  return refused ? -1 : 0;
 }
 
 int
 csound_adapter_set_option(CsoundAdapter *cs, const char *option)
 {
-  return csoundSetOption(cs->csound, option);
+  bool jumped;
+  int result = 0;
+  GUARDED(jumped, result = csoundSetOption(cs->csound, option));
+  return jumped ? -1 : result;
 }
 
 int
 csound_adapter_load_plugins(CsoundAdapter *cs, const char *dir)
 {
-  return csoundLoadPlugins(cs->csound, dir);
+  bool jumped;
+  int result = 0;
+  GUARDED(jumped, result = csoundLoadPlugins(cs->csound, dir));
+  return jumped ? -1 : result;
 }
 
 /* The orchestra inside a CSD, screened like any other code before Csound
  * compiles the CSD. A parse that fails here is left for the real compile
- * to report (CsOptions, such as macros, are not applied yet). */
+ * to report. */
 static bool
 csd_orchestra_is_unsafe(CsoundAdapter *cs, const char *csd)
 {
@@ -204,9 +354,14 @@ csd_orchestra_is_unsafe(CsoundAdapter *cs, const char *csd)
     return false;
   }
   muted = true;
-  TREE *tree = csoundParseOrc(cs->csound, orc);
+  TREE *tree = NULL;
+  bool jumped;
+  GUARDED(jumped, tree = csoundParseOrc(cs->csound, orc));
   muted = false;
   free(orc);
+  if (jumped) {
+    return false;
+  }
   const bool unsafe = tree && has_nonfinite_constant(tree);
   if (tree) {
     csoundDeleteTree(cs->csound, tree);
@@ -221,7 +376,16 @@ csound_adapter_compile_csd_text(CsoundAdapter *cs, const char *text)
     report_nonfinite(cs);
     return -1;
   }
-  return csoundCompileCsdText(cs->csound, text);
+  bool jumped;
+  int result = 0;
+  GUARDED(jumped, result = csoundCompileCsdText(cs->csound, text));
+  if (jumped) {
+    /* Before start no thread performs; the lock is this thread's and
+     * nothing else will take it, but the instance is not to be trusted. */
+    mark_aborted(cs, -1);
+    return -1;
+  }
+  return result;
 }
 
 int
@@ -246,7 +410,14 @@ csound_adapter_clear_realtime_mode(CsoundAdapter *cs)
 int
 csound_adapter_start(CsoundAdapter *cs)
 {
-  return csoundStart(cs->csound);
+  bool jumped;
+  int result = 0;
+  GUARDED(jumped, result = csoundStart(cs->csound));
+  if (jumped) {
+    mark_aborted(cs, -1);
+    return -1;
+  }
+  return result;
 }
 
 uint32_t
@@ -297,15 +468,16 @@ csound_adapter_perform_block(CsoundAdapter *cs)
   if (cs->exit_requested) {
     return CSOUND_BLOCK_EXITNOW;
   }
-  /* No signal mask is saved (savemask 0), so this is a register save and
-   * no syscall. Nothing read after the jump is kept in a local variable. */
-  if (sigsetjmp(cs->guard, 0) != 0) {
-    cs->aborted = true;
+  if (csound_adapter_aborted(cs)) {
     return CSOUND_BLOCK_ABORTED;
   }
-  cs->guard_armed = true;
-  const int done = csoundPerformKsmps(cs->csound);
-  cs->guard_armed = false;
+  bool jumped;
+  int done = 0;
+  GUARDED(jumped, done = csoundPerformKsmps(cs->csound));
+  if (jumped) {
+    mark_aborted(cs, last_jump_code);
+    return CSOUND_BLOCK_ABORTED;
+  }
   if (cs->exit_requested) {
     return CSOUND_BLOCK_EXITNOW;
   }
@@ -315,13 +487,16 @@ csound_adapter_perform_block(CsoundAdapter *cs)
 int
 csound_adapter_exit_code(const CsoundAdapter *cs)
 {
+  if (csound_adapter_aborted(cs)) {
+    return atomic_load_explicit(&((CsoundAdapter *)cs)->abort_code, memory_order_relaxed);
+  }
   return cs->exit_code;
 }
 
 bool
 csound_adapter_aborted(const CsoundAdapter *cs)
 {
-  return cs->aborted;
+  return atomic_load_explicit(&((CsoundAdapter *)cs)->aborted, memory_order_acquire);
 }
 
 int
@@ -335,16 +510,28 @@ csound_adapter_score_event(CsoundAdapter *cs, char type, const double *pfields, 
                            bool absp2)
 {
   /* csoundScoreEvent copies the p-fields into Csound's own event. */
+  bool jumped;
+  int result = 0;
   if (absp2) {
-    return csoundScoreEventAbsolute(cs->csound, type, pfields, count, 0.0);
+    GUARDED(jumped, result = csoundScoreEventAbsolute(cs->csound, type, pfields, count, 0.0));
+  } else {
+    GUARDED(jumped, result = csoundScoreEvent(cs->csound, type, pfields, count));
   }
-  return csoundScoreEvent(cs->csound, type, pfields, count);
+  if (jumped) {
+    mark_aborted(cs, 1);
+    return -1;
+  }
+  return result;
 }
 
 void
 csound_adapter_input_message(CsoundAdapter *cs, const char *line)
 {
-  csoundInputMessage(cs->csound, line);
+  bool jumped;
+  GUARDED(jumped, csoundInputMessage(cs->csound, line));
+  if (jumped) {
+    mark_aborted(cs, 1);
+  }
 }
 
 void
@@ -381,16 +568,45 @@ report_nonfinite(CsoundAdapter *cs)
                  "zero?); refused, because Csound 6.18 crashes compiling it\n");
 }
 
-void *
-csound_adapter_parse(CsoundAdapter *cs, const char *code)
+static void *
+parse(CsoundAdapter *cs, const char *code, bool quiet)
 {
-  TREE *tree = csoundParseOrc(cs->csound, code);
+  TREE *tree = NULL;
+  bool jumped;
+  const bool was_muted = muted;
+  muted = quiet || was_muted;
+  GUARDED(jumped, tree = csoundParseOrc(cs->csound, code));
+  muted = was_muted;
+  if (jumped) {
+    /* A fatal error in the parser (a missing #include, a malformed macro
+     * call): the parse is abandoned, with its memory; the engine is not
+     * touched, since parsing holds no lock. */
+    if (!quiet) {
+      csoundMessageS(cs->csound, CSOUNDMSG_ERROR,
+                     "csjack: Csound stopped parsing this code with a fatal error\n");
+    }
+    return NULL;
+  }
   if (tree && has_nonfinite_constant(tree)) {
-    report_nonfinite(cs);
+    if (!quiet) {
+      report_nonfinite(cs);
+    }
     csoundDeleteTree(cs->csound, tree);
     return NULL;
   }
   return tree;
+}
+
+void *
+csound_adapter_parse(CsoundAdapter *cs, const char *code)
+{
+  return parse(cs, code, false);
+}
+
+void *
+csound_adapter_parse_quiet(CsoundAdapter *cs, const char *code)
+{
+  return parse(cs, code, true);
 }
 
 void
@@ -413,13 +629,23 @@ int
 csound_adapter_compile_tree(CsoundAdapter *cs, void *tree, double *retval)
 {
   *retval = NAN;
-  if (sigsetjmp(cs->guard, 0) != 0) {
-    cs->aborted = true;
+  if (csound_adapter_aborted(cs)) {
     return -1;
   }
-  cs->guard_armed = true;
-  const int result = csoundCompileTree(cs->csound, tree);
-  cs->guard_armed = false;
+  const unsigned errors_before = thread_errors;
+  bool jumped;
+  int result = 0;
+  GUARDED(jumped, result = csoundCompileTree(cs->csound, tree));
+  if (jumped) {
+    /* Out of the merge or instr 0 with Csound's API lock held. */
+    mark_aborted(cs, 1);
+    return -1;
+  }
+  if (result == 0 && thread_errors != errors_before) {
+    /* An init error in the global code: Csound merged the code and says
+     * success, but what was asked for did not happen. */
+    result = -2;
+  }
   if (result == 0) {
     *retval = instr0_retval(cs);
   }
@@ -430,12 +656,13 @@ csound_adapter_compile_tree(CsoundAdapter *cs, void *tree, double *retval)
  * done in two steps here so the parse can be screened the same way as on
  * the queued path. */
 double
-csound_adapter_eval_code(CsoundAdapter *cs, const char *code)
+csound_adapter_eval_code(CsoundAdapter *cs, const char *code, int *result)
 {
   void *tree = csound_adapter_parse(cs, code);
   double retval = NAN;
+  *result = -1;
   if (tree) {
-    csound_adapter_compile_tree(cs, tree, &retval);
+    *result = csound_adapter_compile_tree(cs, tree, &retval);
     csound_adapter_free_tree(cs, tree);
   }
   return retval;

@@ -38,8 +38,17 @@ CsoundAdapter *csound_adapter_new(CsoundMessageSink sink, void *sink_data);
 /** Destroys the instance. NULL is a no-op. NOT real-time safe. */
 void csound_adapter_free(CsoundAdapter *cs);
 
-/** Sets a command-line option before compiling. 0 on success. */
+/** Sets a command-line option before compiling. 0 on success, -1 when
+ *  Csound refused it (also when it long-jumped: the jump is caught). */
 int csound_adapter_set_option(CsoundAdapter *cs, const char *option);
+
+/**
+ * Whether Csound accepts @p option (one word, as csoundSetOption takes it),
+ * tried on a scratch instance so a refusal leaves no trace on the real one.
+ * 0 when accepted; -1 with Csound's first error line in @p why.
+ * NOT real-time safe.
+ */
+int csound_adapter_check_option(const char *option, char *why, size_t why_size);
 
 /* Switches Csound's --realtime mode off if an option turned it on; true if
  * it did. Only effective before the first compile. */
@@ -70,6 +79,14 @@ double csound_adapter_0dbfs(const CsoundAdapter *cs);
 double *csound_adapter_spin(CsoundAdapter *cs);
 const double *csound_adapter_spout(CsoundAdapter *cs);
 
+/*
+ * Fatal errors. Every call below that can reach Csound's LongJmp hook runs
+ * under a jump target taken on the calling thread, around that call. A
+ * jump out of a parse or an option check is only an error for that call.
+ * A jump out of a call that holds Csound's API lock (perform, merge,
+ * events) marks the instance aborted: nothing may enter it again.
+ */
+
 /**
  * Performs one ksmps block (csoundPerformKsmps), guarded so that a Csound
  * longjmp lands in this call's own live frame.
@@ -84,10 +101,11 @@ CsoundBlockResult csound_adapter_perform_block(CsoundAdapter *cs);
 int csound_adapter_exit_code(const CsoundAdapter *cs);
 
 /**
- * Whether the instance was aborted by a longjmp. Csound then still holds its
- * API lock on the thread that performed, so the instance cannot be cleaned
- * up from another thread without deadlocking: csound_adapter_free() then
- * abandons it instead (the memory is reclaimed when the process exits).
+ * Whether the instance was aborted by a longjmp out of a call that held
+ * Csound's API lock. The lock then stays held by the thread that was in it,
+ * so the instance can be neither entered nor cleaned up again:
+ * csound_adapter_free() abandons it (the memory is reclaimed when the
+ * process exits). Any thread; real-time safe (an atomic load).
  */
 bool csound_adapter_aborted(const CsoundAdapter *cs);
 
@@ -103,17 +121,22 @@ void csound_adapter_set_score_offset(CsoundAdapter *cs, double seconds);
 /** Parses orchestra code (csoundParseOrc) into an opaque tree; NULL on a
  *  syntax error. For the worker thread: the parse allocates. */
 void *csound_adapter_parse(CsoundAdapter *cs, const char *code);
+/** The same, printing nothing: for trial parses whose failure is expected. */
+void *csound_adapter_parse_quiet(CsoundAdapter *cs, const char *code);
 /** Frees a tree from csound_adapter_parse. Worker thread. */
 void csound_adapter_free_tree(CsoundAdapter *cs, void *tree);
 /**
  * Merges a parsed tree into the running engine and runs its instr 0 code
  * (csoundCompileTree), guarded like perform_block. Returns 0 on success and
- * sets *retval to what `return` set (NaN when nothing was returned).
+ * sets *retval to what `return` set (NaN when nothing was returned); -2
+ * when the code was merged but Csound reported an error while running it
+ * (an init error in the global code); -1 when it failed (a fatal error
+ * also marks the instance aborted: see csound_adapter_aborted).
  */
 int csound_adapter_compile_tree(CsoundAdapter *cs, void *tree, double *retval);
 
-/** The direct path, on the caller's thread. */
-double csound_adapter_eval_code(CsoundAdapter *cs, const char *code);
+/** The direct path, on the caller's thread. *result as compile_tree's. */
+double csound_adapter_eval_code(CsoundAdapter *cs, const char *code, int *result);
 int csound_adapter_compile_orc(CsoundAdapter *cs, const char *code);
 
 /** Finds or creates a control channel; its value's address. NOT RT safe. */

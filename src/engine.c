@@ -15,6 +15,7 @@
  */
 
 #include "engine_internal.h"
+#include "csound_options.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -130,6 +131,107 @@ load_opcode_libs(CsjEngine *e, const char *list)
   rmdir(dir);
 }
 
+static void
+notice(CsjEngine *e, const char *text)
+{
+  message_log_printf(e->log, 0, "csjack: notice: %s\n", text);
+}
+
+static bool
+remember_option(CsjEngine *e, const char *option)
+{
+  char **grown = realloc(e->user_options, (size_t)(e->user_option_count + 1) * sizeof(char *));
+  if (!grown) {
+    return false;
+  }
+  e->user_options = grown;
+  e->user_options[e->user_option_count] = strdup(option);
+  return e->user_options[e->user_option_count++] != NULL;
+}
+
+/*
+ * Applies Csound options from one source (the command line, or a CSD's
+ * <CsOptions> when @p from is that), through the table in
+ * csound_options.c: each is put in the one-word form Csound 6.18 reads,
+ * left out with a notice where csjack does the job itself, and tried on a
+ * scratch instance before the real one sees it, so a refused option is a
+ * one-line error naming it, never Csound's usage text and long jump.
+ * Options from the command line are remembered: they are applied again
+ * after a CSD's own, which they override, as on Csound's command line.
+ */
+static CsjStatus
+apply_options(CsjEngine *e, int count, const char *const *words, const char *from, bool remember)
+{
+  int n = 0;
+  char **options = csound_options_normalize(count, words, &n);
+  if (!options) {
+    set_error(e, "out of memory");
+    return CSJ_ERR_NO_MEMORY;
+  }
+  CsjStatus status = CSJ_SUCCESS;
+  const uint32_t rate = atomic_load(&e->jack_rate);
+  for (int i = 0; i < n && status == CSJ_SUCCESS; ++i) {
+    const char *option = options[i];
+    if (strncmp(option, OPCODE_LIB_OPTION, strlen(OPCODE_LIB_OPTION)) == 0) {
+      load_opcode_libs(e, option + strlen(OPCODE_LIB_OPTION));
+      continue;
+    }
+    char replacement[128];
+    char text[512];
+    switch (csound_options_classify(option, rate, replacement, sizeof(replacement), text,
+                                    sizeof(text))) {
+    case OPTION_DROP:
+      notice(e, text);
+      continue;
+    case OPTION_REFUSE:
+      set_error(e, "%s%s", text, from);
+      status = CSJ_ERR_OPTION;
+      continue;
+    case OPTION_REPLACE:
+      notice(e, text);
+      option = replacement;
+      break;
+    case OPTION_PASS:
+      break;
+    }
+    char why[256];
+    if (csound_adapter_check_option(option, why, sizeof(why)) != 0 ||
+        csound_adapter_set_option(e->csound, option) != 0) {
+      set_error(e, "Csound refuses the option '%s'%s: %s", options[i], from,
+                csound_adapter_check_option(option, why, sizeof(why)) != 0 ? why
+                                                                            : "refused");
+      status = CSJ_ERR_OPTION;
+      continue;
+    }
+    if (remember && !remember_option(e, option)) {
+      set_error(e, "out of memory");
+      status = CSJ_ERR_NO_MEMORY;
+    }
+  }
+  csound_options_free(options, n);
+  return status;
+}
+
+/* JACK's sample rate, last so that nothing overrides it, and Csound's
+ * --realtime mode off. */
+static void
+apply_rate_and_modes(CsjEngine *e)
+{
+  char sr_option[64];
+  snprintf(sr_option, sizeof(sr_option), "--sample-rate=%u", atomic_load(&e->jack_rate));
+  csound_adapter_set_option(e->csound, sr_option);
+  /* Csound's --realtime mode runs init-passes on a thread of its own that
+   * waits on Csound's own performance loop: in csjack, csoundStart then
+   * spins for ever (probed). Its other effect, no API lock around a
+   * k-cycle, buys nothing here: no other thread enters Csound while the
+   * JACK thread performs. */
+  if (csound_adapter_clear_realtime_mode(e->csound)) {
+    notice(e, "Csound's --realtime mode is switched off: its init-pass thread would stall "
+              "the start; csjack's JACK thread already performs without contention for "
+              "Csound's lock");
+  }
+}
+
 CsjStatus
 csj_engine_create(const CsjOptions *opts, CsjEngine **out)
 {
@@ -171,32 +273,18 @@ csj_engine_create(const CsjOptions *opts, CsjEngine **out)
   atomic_init(&e->jack_rate, rate);
   atomic_init(&e->jack_period, jack_backend_period(e->jack));
 
+  e->hang_limit_ms = opts->hang_limit_ms == 0 ? 2000 : opts->hang_limit_ms;
   /* Defaults first, the user's options after, so the user's win; the
    * sample rate is JACK's and comes last so nothing overrides it. */
-  char sr_option[64];
-  snprintf(sr_option, sizeof(sr_option), "--sample-rate=%u", rate);
   csound_adapter_set_option(e->csound, "-d");     /* no graphs */
   csound_adapter_set_option(e->csound, "-m0");    /* no per-note messages */
-  for (int i = 0; i < opts->csound_argc; ++i) {
-    const char *arg = opts->csound_argv[i];
-    if (strncmp(arg, OPCODE_LIB_OPTION, strlen(OPCODE_LIB_OPTION)) == 0) {
-      load_opcode_libs(e, arg + strlen(OPCODE_LIB_OPTION));
-    } else {
-      csound_adapter_set_option(e->csound, arg);
-    }
+  status = apply_options(e, opts->csound_argc, opts->csound_argv, "", true);
+  if (status != CSJ_SUCCESS) {
+    snprintf(create_error, sizeof(create_error), "%s", e->last_error);
+    csj_engine_destroy(e);
+    return status;
   }
-  csound_adapter_set_option(e->csound, sr_option);
-  /* Csound's --realtime mode runs init-passes on a thread of its own that
-   * waits on Csound's own performance loop: in csjack, csoundStart then
-   * spins for ever (probed). Its other effect, no API lock around a
-   * k-cycle, buys nothing here: no other thread enters Csound while the
-   * JACK thread performs. */
-  if (csound_adapter_clear_realtime_mode(e->csound)) {
-    message_log_printf(e->log, 0,
-                       "csjack: notice: Csound's --realtime mode is switched off: its "
-                       "init-pass thread would stall the start; csjack's JACK thread "
-                       "already performs without contention for Csound's lock\n");
-  }
+  apply_rate_and_modes(e);
   *out = e;
   return CSJ_SUCCESS;
 }
@@ -318,7 +406,28 @@ csj_engine_compile_csd_text(CsjEngine *e, const char *csd)
     return CSJ_ERR_STATE;
   }
   notice_rate_override(e, csd);
-  return compiled(e, csound_adapter_compile_csd_text(e->csound, csd), "the CSD");
+  /* csjack reads the CSD's <CsOptions> itself, through the same table as
+   * the command line's; Csound gets the CSD with that element emptied. */
+  char **words = NULL;
+  int count = 0;
+  char *text = csound_options_take_from_csd(csd, &words, &count);
+  if (!text) {
+    set_error(e, "out of memory");
+    return CSJ_ERR_NO_MEMORY;
+  }
+  CsjStatus status = apply_options(e, count, (const char *const *)words, " in <CsOptions>", false);
+  csound_options_free(words, count);
+  if (status == CSJ_SUCCESS) {
+    for (int i = 0; i < e->user_option_count; ++i) {
+      csound_adapter_set_option(e->csound, e->user_options[i]);
+    }
+    apply_rate_and_modes(e);
+    status = compiled(e, csound_adapter_compile_csd_text(e->csound, text), "the CSD");
+  } else {
+    message_log_flush(e->log);
+  }
+  free(text);
+  return status;
 }
 
 CsjStatus
@@ -469,7 +578,7 @@ perform_cycle(CsjEngine *e, uint32_t nframes, const float *const *in, float *con
   } else {
     perform_frames(e, nframes, in, out);
   }
-  if (e->recorder) {
+  if (e->recorder && !atomic_load_explicit(&e->record_abandoned, memory_order_acquire)) {
     const uint32_t lost = recorder_write(e->recorder, (const float *const *)out, nframes);
     if (lost) {
       atomic_fetch_add_explicit(&e->record_dropped, lost, memory_order_relaxed);
@@ -500,8 +609,14 @@ process_cycle(void *context, uint32_t nframes, const float *const *in, float *co
   }
   const uint64_t t0 = engine_now_ns();
   const uint64_t cpu0 = engine_cpu_ns();
+  atomic_store_explicit(&e->rt_busy_since_ns, t0, memory_order_relaxed);
   e->cycle_foreign_ns = 0;
+  e->cycle_start_ns = t0;
+  const uint32_t cycle_rate = atomic_load_explicit(&e->jack_rate, memory_order_relaxed);
+  e->command_budget_ns =
+    cycle_rate ? (uint64_t)nframes * 1000000000u / cycle_rate * COMMAND_BUDGET_PERCENT / 100 : 0;
   perform_cycle(e, nframes, in, out);
+  atomic_store_explicit(&e->rt_busy_since_ns, 0, memory_order_relaxed);
   const uint64_t cpu = engine_cpu_ns() - cpu0;
   const uint64_t ns = engine_now_ns() - t0;
   /* Release: our Csound work happens before a direct caller's. */
@@ -523,6 +638,59 @@ process_cycle(void *context, uint32_t nframes, const float *const *in, float *co
   const uint32_t rate = atomic_load_explicit(&e->jack_rate, memory_order_relaxed);
   if (rate && ns * rate > (uint64_t)nframes * 1000000000u) {
     atomic_fetch_add_explicit(&e->callbacks_late, 1, memory_order_relaxed);
+  }
+}
+
+/*
+ * The watchdog: a thread stuck inside one Csound call (an endless loop in
+ * the orchestra or in live code) cannot be stopped or taken back, and a
+ * JACK thread stuck so silences the client for good. When one has been
+ * inside for longer than the hang limit, the performance is ended with
+ * CSJ_END_CSOUND_HUNG and one line that says why, so the application can
+ * finish its recording and exit.
+ */
+static void *
+watchdog_main(void *arg)
+{
+  CsjEngine *e = arg;
+  for (;;) {
+    struct timespec tick;
+    clock_gettime(CLOCK_REALTIME, &tick);
+    tick.tv_nsec += 50 * 1000 * 1000;
+    if (tick.tv_nsec >= 1000000000L) {
+      tick.tv_sec += 1;
+      tick.tv_nsec -= 1000000000L;
+    }
+    if (sem_timedwait(&e->watchdog_quit, &tick) == 0) {
+      return NULL;
+    }
+    const int limit_ms = atomic_load_explicit(&e->hang_limit_ms, memory_order_relaxed);
+    if (limit_ms < 0) {
+      continue;
+    }
+    const uint64_t now = engine_now_ns();
+    const uint64_t limit = (uint64_t)limit_ms * 1000000u;
+    const uint64_t rt = atomic_load_explicit(&e->rt_busy_since_ns, memory_order_relaxed);
+    const uint64_t direct = atomic_load_explicit(&e->direct_busy_since_ns, memory_order_relaxed);
+    const char *where = NULL;
+    uint64_t since = 0;
+    if (rt && now > rt && now - rt > limit) {
+      where = "the JACK thread";
+      since = rt;
+    } else if (direct && now > direct && now - direct > limit) {
+      where = "a direct call (evalCode or compile on the caller's thread)";
+      since = direct;
+    }
+    if (where) {
+      atomic_store(&e->hung, true);
+      message_log_printf(e->log, 0,
+                         "csjack: error: Csound has been inside one call on %s for %.1f s: "
+                         "an endless loop in the orchestra or in live code? The "
+                         "performance is ended\n",
+                         where, (double)(now - since) * 1e-9);
+      engine_finish(e, CSJ_END_CSOUND_HUNG, 0);
+      return NULL;
+    }
   }
 }
 
@@ -603,9 +771,13 @@ csj_engine_start(CsjEngine *e)
     return CSJ_ERR_NO_OUTPUTS;
   }
   if (e->ksmps > period) {
-    set_error(e, "ksmps %u is larger than the JACK period of %u frames: "
-                 "lower ksmps or raise the period", e->ksmps, period);
-    return CSJ_ERR_KSMPS;
+    /* Csound plays such orchestras (kr = 10 in teaching examples), and so
+     * does csjack: partial blocks are carried across cycles, at the cost
+     * of the latency reported to JACK. */
+    message_log_printf(e->log, 0,
+                       "csjack: notice: ksmps %u is larger than the JACK period of %u "
+                       "frames: csjack adds %u frames of latency (a smaller ksmps adds less)\n",
+                       e->ksmps, period, added_latency_for(period, e->ksmps));
   }
   char why[256];
   CsjStatus status = jack_backend_register_ports(e->jack, e->n_in, e->n_out, why, sizeof(why));
@@ -643,6 +815,8 @@ csj_engine_start(CsjEngine *e)
   if (!e->no_connect) {
     jack_backend_autoconnect(e->jack, e->connect_out, e->connect_in, warn_to_log, e);
   }
+  sem_init(&e->watchdog_quit, 0, 0);
+  e->watchdog_started = pthread_create(&e->watchdog, NULL, watchdog_main, e) == 0;
   return CSJ_SUCCESS;
 }
 
@@ -748,6 +922,8 @@ csj_engine_stats(const CsjEngine *e, CsjStats *out)
   out->own_ns_max = atomic_load_explicit(&m->own_ns_max, memory_order_relaxed);
   out->callbacks_late = atomic_load_explicit(&m->callbacks_late, memory_order_relaxed);
   out->record_dropped = atomic_load_explicit(&m->record_dropped, memory_order_relaxed);
+  out->commands_deferred = atomic_load_explicit(&m->commands_deferred, memory_order_relaxed);
+  out->compile_wait_ns_max = atomic_load_explicit(&m->compile_wait_ns_max, memory_order_relaxed);
 }
 
 void
@@ -755,6 +931,12 @@ csj_engine_reset_peak(CsjEngine *e)
 {
   atomic_store_explicit(&e->callback_ns_max, 0, memory_order_relaxed);
   atomic_store_explicit(&e->own_ns_max, 0, memory_order_relaxed);
+}
+
+bool
+csj_engine_is_hung(const CsjEngine *e)
+{
+  return atomic_load_explicit(&((CsjEngine *)e)->hung, memory_order_acquire);
 }
 
 bool
@@ -775,6 +957,18 @@ csj_engine_destroy(CsjEngine *e)
   if (!e) {
     return;
   }
+  if (e->watchdog_started) {
+    sem_post(&e->watchdog_quit);
+    pthread_join(e->watchdog, NULL);
+    sem_destroy(&e->watchdog_quit);
+    e->watchdog_started = false;
+  }
+  if (atomic_load(&e->hung)) {
+    /* A thread is inside Csound for good, the JACK thread perhaps: closing
+     * the client would wait for it, and freeing anything it may still
+     * touch would be worse. All of it is left to the process's exit. */
+    return;
+  }
   /* JACK first: once the client is closed no callback can touch Csound.
    * Then the commands still queued are answered "not run", and the worker
    * stops, before Csound goes away. */
@@ -785,6 +979,10 @@ csj_engine_destroy(CsjEngine *e)
   for (uint32_t c = 0; c < JACK_BACKEND_MAX_PORTS; ++c) {
     free(e->fifo[c]);
   }
+  for (int i = 0; i < e->user_option_count; ++i) {
+    free(e->user_options[i]);
+  }
+  free(e->user_options);
   free(e->client_name);
   free(e->connect_out);
   free(e->connect_in);

@@ -370,7 +370,7 @@ queue_parse(CsjEngine *e, Job *job)
  * merging. seq_cst on both flags: each side stores its own flag, then loads
  * the other's, so at most one of them proceeds. NOT real-time safe. */
 static void *
-guarded_parse(CsjEngine *e, Job *capture, const char *text)
+guarded_parse(CsjEngine *e, Job *capture, const char *text, bool quiet)
 {
   pthread_mutex_lock(&e->parse_mutex);
   for (;;) {
@@ -382,7 +382,8 @@ guarded_parse(CsjEngine *e, Job *capture, const char *text)
     sleep_us(20);
   }
   capturing = capture;
-  void *tree = csound_adapter_parse(e->csound, text);
+  void *tree = quiet ? csound_adapter_parse_quiet(e->csound, text)
+                     : csound_adapter_parse(e->csound, text);
   capturing = NULL;
   atomic_store_explicit(&e->parse_active, false, memory_order_release);
   pthread_mutex_unlock(&e->parse_mutex);
@@ -429,7 +430,8 @@ submit_eval(CsjEngine *e, const char *code, int refs, CsjResultFn fn, void *data
   }
   job->fn = fn;
   job->fn_data = data;
-  job->tree = guarded_parse(e, job, code);
+  job->tree = guarded_parse(e, job, code, false);
+  job->trees = &job->tree;
   job->owns_tree = true;
   job->total = 1;
   atomic_store_explicit(&job->published, 1, memory_order_release);
@@ -477,6 +479,7 @@ submit_code(CsjEngine *e, CommandType type, const char *code, int refs, CsjResul
   if (!queue_parse(e, job)) {
     /* Cannot happen: the queue holds MAX_JOBS. Publish a failed unit. */
     job->status = CSJ_ERR_RING_FULL;
+    job->trees = &job->tree;
     job->total = 1;
     atomic_store_explicit(&job->published, 1, memory_order_release);
     job_release(e, job);
@@ -587,7 +590,7 @@ static CsjStatus
 direct_begin(CsjEngine *e, Job *capture)
 {
   const int state = atomic_load(&e->state);
-  if (state == ENGINE_FINISHED || state < ENGINE_COMPILED) {
+  if (state == ENGINE_FINISHED || state < ENGINE_COMPILED || csound_adapter_aborted(e->csound)) {
     return CSJ_ERR_STATE;
   }
   /* The parse mutex first: a direct call parses too. The worker never
@@ -598,15 +601,29 @@ direct_begin(CsjEngine *e, Job *capture)
     return CSJ_ERR_TIMEOUT;
   }
   capturing = capture;
+  atomic_store_explicit(&e->direct_busy_since_ns, engine_now_ns(), memory_order_relaxed);
   return CSJ_SUCCESS;
 }
 
 static void
 direct_end(CsjEngine *e)
 {
+  atomic_store_explicit(&e->direct_busy_since_ns, 0, memory_order_relaxed);
   capturing = NULL;
   release_direct(e);
   pthread_mutex_unlock(&e->parse_mutex);
+}
+
+/* After a direct call: a fatal error inside Csound left its API lock with
+ * this thread, so the performance cannot go on. The JACK thread is not in
+ * Csound (we own it), and once the state says finished it never enters
+ * Csound again. */
+static void
+direct_check_abort(CsjEngine *e)
+{
+  if (csound_adapter_aborted(e->csound)) {
+    engine_finish(e, CSJ_END_CSOUND_ERROR, csound_adapter_exit_code(e->csound));
+  }
 }
 
 CsjStatus
@@ -621,12 +638,15 @@ csj_engine_eval_code_direct(CsjEngine *e, const char *code, double *value, char 
   if (status != CSJ_SUCCESS) {
     return status;
   }
-  const double result = csound_adapter_eval_code(e->csound, code);
+  int result = 0;
+  const double retval = csound_adapter_eval_code(e->csound, code, &result);
+  direct_check_abort(e);
   direct_end(e);
   if (value) {
-    *value = result;
+    *value = retval;
   }
-  if (isnan(result) && capture.message_len > 0) {
+  if (result != 0) {
+    capture.status = CSJ_ERR_EVAL;
     copy_message(&capture, error, error_size);
     return CSJ_ERR_EVAL;
   }
@@ -645,8 +665,10 @@ csj_engine_compile_orc_direct(CsjEngine *e, const char *code, char *error, size_
     return status;
   }
   const int result = csound_adapter_compile_orc(e->csound, code);
+  direct_check_abort(e);
   direct_end(e);
   if (result != 0) {
+    capture.status = CSJ_ERR_COMPILE;
     copy_message(&capture, error, error_size);
     return CSJ_ERR_COMPILE;
   }
@@ -948,6 +970,36 @@ csj_engine_stop_record(CsjEngine *e)
   return status;
 }
 
+void
+csj_engine_abandon_record(CsjEngine *e)
+{
+  if (!e || pthread_mutex_trylock(&e->record_lock) != 0) {
+    /* The lock's holder is waiting for a JACK thread that does not come;
+     * take the recording anyway. */
+    if (!e) {
+      return;
+    }
+  } else {
+    pthread_mutex_unlock(&e->record_lock);
+  }
+  Recorder *r = e->active_recording;
+  if (!r) {
+    return;
+  }
+  atomic_store_explicit(&e->record_abandoned, true, memory_order_release);
+  /* A JACK thread that is running finishes the cycle it may be writing in;
+   * one stuck inside Csound is not writing. */
+  const uint64_t busy = atomic_load_explicit(&e->rt_busy_since_ns, memory_order_relaxed);
+  for (int i = 0; i < 100 && busy; ++i) {
+    if (atomic_load_explicit(&e->rt_busy_since_ns, memory_order_relaxed) != busy) {
+      break;
+    }
+    sleep_us(1000);
+  }
+  e->active_recording = NULL;
+  recorder_close(r);
+}
+
 /* ---- The JACK thread -------------------------------------------------------- */
 
 /* Hands a finished job back: the waiting caller is woken (a non-blocking
@@ -1005,48 +1057,72 @@ run_table_command(CsjEngine *e, const Command *cmd)
   }
 }
 
+/* Whether work predicted to take @p cost_ns still fits in this cycle's
+ * command budget. Real-time safe (a vDSO clock read). */
+static bool
+budget_allows(const CsjEngine *e, uint64_t cost_ns)
+{
+  return engine_now_ns() - e->cycle_start_ns + cost_ns <= e->command_budget_ns;
+}
+
 /*
- * Merges the compile's next unit, if the worker has published it. Returns
- * true when the job is finished (every unit merged, or an error); false
- * keeps it in the stash, holding the line, until the next cycle.
+ * Merges the compile's published units, as many as fit this cycle's budget
+ * (at least one per cycle, so it always moves). Returns true when the job
+ * is finished (every unit merged, or an error); false keeps it in the
+ * stash, holding the line, until the next cycle.
  */
 static bool
 run_compile_step(CsjEngine *e, Job *job)
 {
-  const uint32_t merged = atomic_load_explicit(&job->merged, memory_order_relaxed);
-  if (atomic_load_explicit(&job->published, memory_order_acquire) == merged) {
+  const CsjStatus failure = job->type == CMD_EVAL ? CSJ_ERR_EVAL : CSJ_ERR_COMPILE;
+  uint32_t merged = atomic_load_explicit(&job->merged, memory_order_relaxed);
+  if (atomic_load_explicit(&job->published, memory_order_acquire) <= merged) {
     return false; /* the worker is still parsing */
   }
-  if (job->status != CSJ_SUCCESS) {
+  if (merged == 0 && job->status != CSJ_SUCCESS) {
     return true; /* failed before reaching us */
   }
-  if (!job->tree) {
-    job->status = job->type == CMD_EVAL ? CSJ_ERR_EVAL : CSJ_ERR_COMPILE;
-    return true;
-  }
-  if (!begin_merge(e)) {
-    return false; /* a parse is running: merge next cycle */
-  }
-  /* Csound's merge and instr 0: its share, and it allocates. */
-  capturing = job;
-  double retval = NAN;
-  int result;
-  ENGINE_FOREIGN(e, result = csound_adapter_compile_tree(e->csound, job->tree, &retval));
-  capturing = NULL;
-  end_merge(e);
-  if (csound_adapter_aborted(e->csound)) {
-    engine_finish(e, CSJ_END_CSOUND_ERROR, csound_adapter_exit_code(e->csound));
-  }
-  /* Release: the worker may now delete this tree and parse the next unit. */
-  atomic_store_explicit(&job->merged, merged + 1, memory_order_release);
-  if (result != 0) {
-    job->status = job->type == CMD_EVAL ? CSJ_ERR_EVAL : CSJ_ERR_COMPILE;
-    return true;
-  }
-  job->value = retval;
-  if (merged + 1 < job->total) {
-    sem_post(&e->worker_wake); /* a non-blocking wake: parse the next unit */
-    return false;
+  bool merged_one = false;
+  while (merged < job->total) {
+    void *tree = job->trees[merged];
+    if (!tree) {
+      job->status = failure;
+      return true;
+    }
+    if (merged_one && !budget_allows(e, e->merge_ns_avg)) {
+      return false; /* the rest next cycle */
+    }
+    if (!begin_merge(e)) {
+      return false; /* a parse is running: merge next cycle */
+    }
+    /* Csound's merge and instr 0: its share, and it allocates. */
+    capturing = job;
+    double retval = NAN;
+    int result;
+    const uint64_t t0 = engine_now_ns();
+    ENGINE_FOREIGN(e, result = csound_adapter_compile_tree(e->csound, tree, &retval));
+    const uint64_t took = engine_now_ns() - t0;
+    capturing = NULL;
+    end_merge(e);
+    /* A running average that follows a change within a few merges. */
+    e->merge_ns_avg = e->merge_ns_avg ? (3 * e->merge_ns_avg + took) / 4 : took;
+    merged_one = true;
+    atomic_store_explicit(&job->merged, ++merged, memory_order_release);
+    if (csound_adapter_aborted(e->csound)) {
+      engine_finish(e, CSJ_END_CSOUND_ERROR, csound_adapter_exit_code(e->csound));
+      job->status = failure;
+      return true;
+    }
+    if (result == -1) {
+      job->status = failure;
+      return true;
+    }
+    if (result == -2) {
+      /* Merged, but Csound reported an error running it: the rest is
+       * merged too, as one compile would, and the reply is an error. */
+      job->status = failure;
+    }
+    job->value = retval;
   }
   return true;
 }
@@ -1123,24 +1199,53 @@ run_command(CsjEngine *e, const Command *cmd)
   return true;
 }
 
+/* The stash stops holding the line: how long it held it, for CsjStats. */
+static void
+release_stash(CsjEngine *e)
+{
+  e->stash_full = false;
+  const uint64_t waited = engine_now_ns() - e->stash_since_ns;
+  if (waited > atomic_load_explicit(&e->compile_wait_ns_max, memory_order_relaxed)) {
+    atomic_store_explicit(&e->compile_wait_ns_max, waited, memory_order_relaxed);
+  }
+  atomic_fetch_add_explicit(&e->commands_run, 1, memory_order_relaxed);
+}
+
+/*
+ * Runs the commands queued before this cycle began, in order, while this
+ * cycle's command budget lasts (at least one command per cycle). What does
+ * not fit stays queued, in order, for the next cycle: a pasted score of a
+ * thousand lines then plays over a few cycles instead of making one
+ * callback miss its deadline.
+ */
 void
 commands_drain(CsjEngine *e)
 {
   if (e->stash_full) {
     if (!run_command(e, &e->stash)) {
-      return; /* the parse is still running: everything else waits */
+      return; /* not parsed, or not all merged yet: everything else waits */
     }
-    e->stash_full = false;
-    atomic_fetch_add_explicit(&e->commands_run, 1, memory_order_relaxed);
+    release_stash(e);
   }
   const uint64_t bound = command_ring_begin_drain(e->ring);
   Command cmd;
   uint32_t size = 0;
-  while (atomic_load_explicit(&e->state, memory_order_relaxed) == ENGINE_PERFORMING &&
-         command_ring_pop(e->ring, bound, &cmd, &size)) {
+  bool ran = false;
+  while (atomic_load_explicit(&e->state, memory_order_relaxed) == ENGINE_PERFORMING) {
+    if (ran && !budget_allows(e, 0)) {
+      if (command_ring_pending(e->ring, bound)) {
+        atomic_fetch_add_explicit(&e->commands_deferred, 1, memory_order_relaxed);
+      }
+      return;
+    }
+    if (!command_ring_pop(e->ring, bound, &cmd, &size)) {
+      return;
+    }
+    ran = true;
     if (!run_command(e, &cmd)) {
       e->stash = cmd;
       e->stash_full = true;
+      e->stash_since_ns = engine_now_ns();
       return;
     }
     atomic_fetch_add_explicit(&e->commands_run, 1, memory_order_relaxed);
@@ -1175,87 +1280,151 @@ next_parse(CsjEngine *e)
 }
 
 /*
- * A compile the worker is feeding to the JACK thread, unit by unit.
+ * A compile the worker has parsed for the JACK thread.
  *
  * A large orchestra merged in one piece costs the JACK thread milliseconds
  * (about 3 ms for 100 instruments, measured by bench/compile_xruns.c), far
- * over a 64-frame period. So the worker first parses the whole text once, to
- * reject a syntax error before anything is merged, then splits it into its
- * top-level units (each instr or opcode block, each run of global code) and
- * hands them over one per cycle: each merge is then tens of microseconds.
- * Units are parsed in order, each after the one before has been merged, so
- * globals defined earlier are known to later units, as in one compile.
+ * over a 64-frame period. So a compile is merged in units when that means
+ * exactly what one piece means. Csound merges a whole text's instruments
+ * and UDOs first and runs its global (instr 0) code after them, so:
+ *
+ *   1. the whole text is parsed once: a syntax error rejects it whole;
+ *   2. it is split into its instr and opcode blocks and its global code
+ *      (orchestra_split);
+ *   3. each block is parsed alone, in order, and the global code, in its
+ *      order, as one last unit. If any of these parses fails where the
+ *      whole parsed (a block that uses a global variable the same text
+ *      declares), the split is not equivalent, and the text is merged in
+ *      one piece.
+ *
+ * All units are parsed before the JACK thread sees any, so the JACK thread
+ * merges as many per cycle as fit its budget; the global code runs after
+ * every block exists, as in one piece (`prealloc 10` before `instr 10`).
  */
 typedef struct {
   Job *job;
-  char **units;     /* NULL: the job is one unit, its whole text */
+  void **trees;     /* the units, owned here until the job is finished */
   uint32_t count;
-  uint32_t next;    /* the next unit to parse */
-  void *tree;       /* the published tree, to delete once merged */
 } Feed;
 
-static void
-feed_publish(Job *job, void *tree, uint32_t index)
+/* Whether an orchestra unit is an instr or opcode block (its first word
+ * after blanks and comments). */
+static bool
+unit_is_definition(const char *unit)
 {
-  job->tree = tree;
-  /* Release: the tree (and `total`) are complete before the JACK thread
+  const char *p = unit;
+  for (;;) {
+    while (*p == ' ' || *p == '\t' || *p == '\n' || *p == '\r') {
+      ++p;
+    }
+    if (*p == ';' || (p[0] == '/' && p[1] == '/')) {
+      p += strcspn(p, "\n");
+    } else if (p[0] == '/' && p[1] == '*') {
+      const char *end = strstr(p + 2, "*/");
+      p = end ? end + 2 : p + strlen(p);
+    } else {
+      break;
+    }
+  }
+  const size_t n = strspn(p, "abcdefghijklmnopqrstuvwxyz");
+  return (n == 5 && strncmp(p, "instr", 5) == 0) || (n == 6 && strncmp(p, "opcode", 6) == 0);
+}
+
+static void
+feed_publish(Feed *feed, void **trees, uint32_t count)
+{
+  Job *job = feed->job;
+  feed->trees = trees;
+  feed->count = count;
+  job->trees = trees;
+  job->total = count;
+  /* Release: the trees and `total` are complete before the JACK thread
    * sees the count move. */
-  atomic_store_explicit(&job->published, index + 1, memory_order_release);
+  atomic_store_explicit(&job->published, count, memory_order_release);
 }
 
 static void
 feed_end(CsjEngine *e, Feed *feed)
 {
-  csound_adapter_free_tree(e->csound, feed->tree);
-  orchestra_split_free(feed->units, feed->count);
+  for (uint32_t i = 0; i < feed->count; ++i) {
+    csound_adapter_free_tree(e->csound, feed->trees[i]);
+  }
+  free(feed->trees);
   job_release(e, feed->job); /* the reference the parse queue held */
   memset(feed, 0, sizeof(*feed));
+}
+
+/* The units of a split that means what one piece means, parsed; NULL when
+ * the text is better merged whole. */
+static void **
+parse_units(CsjEngine *e, Job *job, uint32_t *count)
+{
+  uint32_t n_units = 0;
+  char **units = orchestra_split(job->text, &n_units);
+  uint32_t n_defs = 0;
+  size_t global_len = 0;
+  for (uint32_t i = 0; i < n_units; ++i) {
+    if (unit_is_definition(units[i])) {
+      ++n_defs;
+    } else {
+      global_len += strlen(units[i]);
+    }
+  }
+  /* Fewer than two blocks: nothing worth spreading over cycles. */
+  void **trees = n_defs >= 2 ? calloc(n_defs + 1, sizeof(void *)) : NULL;
+  char *global = trees ? calloc(global_len + 1, 1) : NULL;
+  uint32_t n = 0;
+  bool ok = global != NULL;
+  for (uint32_t i = 0; ok && i < n_units; ++i) {
+    if (!unit_is_definition(units[i])) {
+      strcat(global, units[i]);
+      continue;
+    }
+    trees[n] = guarded_parse(e, job, units[i], true);
+    ok = trees[n++] != NULL;
+  }
+  if (ok && global_len > 0) {
+    trees[n] = guarded_parse(e, job, global, true);
+    ok = trees[n++] != NULL;
+  }
+  free(global);
+  orchestra_split_free(units, n_units);
+  if (!ok) {
+    for (uint32_t i = 0; trees && i < n; ++i) {
+      csound_adapter_free_tree(e->csound, trees[i]);
+    }
+    free(trees);
+    return NULL;
+  }
+  *count = n;
+  return trees;
 }
 
 static void
 feed_start(CsjEngine *e, Feed *feed, Job *job)
 {
   feed->job = job;
-  void *whole = guarded_parse(e, job, job->text);
-  if (whole && job->type == CMD_COMPILE) {
-    feed->units = orchestra_split(job->text, &feed->count);
-  }
-  if (!whole || !feed->units || feed->count < 2) {
-    /* One piece: a syntax error (NULL), an evalCode, or nothing to split. */
-    job->total = 1;
-    feed->tree = whole;
-    feed->next = 1;
-    feed_publish(job, whole, 0);
+  void *whole = guarded_parse(e, job, job->text, false);
+  uint32_t count = 0;
+  void **trees = whole && job->type == CMD_COMPILE ? parse_units(e, job, &count) : NULL;
+  if (trees) {
+    csound_adapter_free_tree(e->csound, whole);
+    feed_publish(feed, trees, count);
     return;
   }
-  csound_adapter_free_tree(e->csound, whole);
-  job->total = feed->count;
-}
-
-/* Parses and publishes the next unit when the JACK thread has merged the
- * previous one. Returns false when the feed is over. */
-static bool
-feed_step(CsjEngine *e, Feed *feed)
-{
-  Job *job = feed->job;
-  const uint32_t merged = atomic_load_explicit(&job->merged, memory_order_acquire);
-  const bool over = atomic_load_explicit(&job->finished, memory_order_acquire) ||
-                    atomic_load(&e->state) == ENGINE_FINISHED;
-  if (over || (feed->next > 0 && merged < feed->next && !feed->tree)) {
-    return !over;
+  /* One piece: a syntax error (a NULL tree), an evalCode, or a text whose
+   * split would not mean the same. */
+  trees = calloc(1, sizeof(void *));
+  if (!trees) {
+    csound_adapter_free_tree(e->csound, whole);
+    job->status = CSJ_ERR_NO_MEMORY;
+    job->trees = &job->tree;
+    job->total = 1;
+    atomic_store_explicit(&job->published, 1, memory_order_release);
+    return;
   }
-  if (feed->next > 0 && merged < feed->next) {
-    return true; /* the JACK thread has not merged the last unit yet */
-  }
-  csound_adapter_free_tree(e->csound, feed->tree);
-  feed->tree = NULL;
-  if (feed->next >= job->total) {
-    return false;
-  }
-  void *tree = guarded_parse(e, job, feed->units[feed->next]);
-  feed->tree = tree;
-  feed_publish(job, tree, feed->next++);
-  return tree != NULL || feed->next < job->total;
+  trees[0] = whole;
+  feed_publish(feed, trees, 1);
 }
 
 static void *
@@ -1276,10 +1445,7 @@ worker_main(void *arg)
     /* One compile at a time: Csound's parser and its merge share state, and
      * a later compile may use what an earlier one defines. */
     if (feed.job) {
-      if (feed_step(e, &feed)) {
-        continue;
-      }
-      /* Wait until the JACK thread is done with the last tree. */
+      /* Its trees live until the JACK thread is done with the job. */
       if (!atomic_load_explicit(&feed.job->finished, memory_order_acquire) &&
           atomic_load(&e->state) != ENGINE_FINISHED) {
         continue;

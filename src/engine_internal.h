@@ -73,11 +73,13 @@ typedef struct Job {
   _Atomic int refs;
   CommandType type;
   _Atomic bool finished;   /* the JACK thread is done with it */
-  /* CMD_COMPILE/CMD_EVAL, one unit (a parse tree) at a time: the worker
-   * publishes unit n in `tree` by raising `published` to n + 1; the JACK
-   * thread merges it and raises `merged` to n + 1; only then does the worker
-   * parse unit n + 1. `total` is set before the first publication. */
-  void *tree;              /* the unit to merge; NULL when its parse failed */
+  /* CMD_COMPILE/CMD_EVAL: the parse trees to merge, in order. The parser
+   * (the caller for an evalCode, the worker for a compile) fills `trees`
+   * and `total`, then raises `published` to `total` in one release store;
+   * the JACK thread merges trees[merged] onward, as many per cycle as fit
+   * its budget, raising `merged` after each. A NULL tree is a failed parse. */
+  void **trees;
+  void *tree;              /* the one tree of an evalCode (trees = &tree) */
   bool owns_tree;          /* parsed by the caller: freed with the job */
   _Atomic uint32_t published;
   _Atomic uint32_t merged;
@@ -151,6 +153,8 @@ struct CsjEngineImpl {
 
   MessageLog *log;
   CsoundAdapter *csound;
+  char **user_options;      /* Csound options from the caller, as applied */
+  int user_option_count;
   JackBackend *jack;
   char last_error[512];
 
@@ -168,8 +172,15 @@ struct CsjEngineImpl {
   uint32_t fifo_capacity;
   float *fifo[JACK_BACKEND_MAX_PORTS];
   bool paused;
-  Command stash;            /* a compile whose parse is not done yet */
+  Command stash;            /* a compile not yet parsed or not yet merged */
   bool stash_full;
+  uint64_t stash_since_ns;  /* when the stash began to hold the line */
+  /* The JACK thread's time budget for commands in one cycle (csjack's
+   * share, including what Csound does for the commands), and the cycle's
+   * start; both JACK thread only. */
+  uint64_t cycle_start_ns;
+  uint64_t command_budget_ns;
+  uint64_t merge_ns_avg;    /* a unit's merge time, learnt (EWMA) */
   CsjProcessFn process_fn;
   void *process_data;
   Recorder *recorder;
@@ -204,6 +215,7 @@ struct CsjEngineImpl {
   pthread_mutex_t channel_lock;
   ChannelEntry *channels;
   Recorder *active_recording; /* the control side's handle */
+  _Atomic bool record_abandoned; /* the JACK thread must not write any more */
   pthread_mutex_t record_lock;
 
   _Atomic int state;        /* EngineState */
@@ -229,6 +241,17 @@ struct CsjEngineImpl {
   uint64_t cycle_foreign_ns;
   _Atomic uint64_t own_ns_max;
   _Atomic uint64_t callbacks_late; /* callbacks longer than their period */
+  _Atomic uint64_t commands_deferred; /* cycles that left commands to the next */
+  _Atomic uint64_t compile_wait_ns_max; /* longest time a compile held the line */
+  /* For the watchdog: when the JACK thread's current callback began, and
+   * when a direct caller entered Csound (0: not inside). */
+  _Atomic uint64_t rt_busy_since_ns;
+  _Atomic uint64_t direct_busy_since_ns;
+  _Atomic bool hung;        /* a thread is stuck inside Csound for good */
+  _Atomic int hang_limit_ms;
+  pthread_t watchdog;
+  bool watchdog_started;
+  sem_t watchdog_quit;
 };
 
 /* CLOCK_MONOTONIC through the vDSO: no syscall, safe on the JACK thread. */
@@ -261,6 +284,13 @@ engine_cpu_ns(void)
     stmt;                                                          \
     (e)->cycle_foreign_ns += engine_now_ns() - foreign_t0_;        \
   } while (0)
+
+/* The share of each period the JACK thread may spend on queued commands
+ * (csjack's work and what Csound does for them: events, merges) before it
+ * leaves the rest to the next cycle. It always runs at least one command
+ * per cycle. A quarter leaves the rest of the period to Csound's own
+ * k-blocks and to the other clients of the graph. */
+#define COMMAND_BUDGET_PERCENT 25u
 
 /* JACK's largest period; FIFOs are sized for it so a buffer-size change
  * never allocates. */

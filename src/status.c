@@ -25,6 +25,7 @@ csj_strerror(CsjStatus status)
   case CSJ_ERR_EVAL: return "Csound could not evaluate the code";
   case CSJ_ERR_NOT_FOUND: return "no such table or channel";
   case CSJ_ERR_NOT_RUN: return "the performance ended before the command ran";
+  case CSJ_ERR_OPTION: return "Csound refused an option";
   }
   return "unknown status";
 }
@@ -39,6 +40,7 @@ csj_end_reason_name(CsjEndReason reason)
   case CSJ_END_STOPPED: return "stopped";
   case CSJ_END_CSOUND_ERROR: return "Csound error";
   case CSJ_END_SERVER_GONE: return "JACK server gone";
+  case CSJ_END_CSOUND_HUNG: return "Csound hung";
   }
   return "unknown";
 }

@@ -1406,11 +1406,19 @@ feed_start(CsjEngine *e, Feed *feed, Job *job)
   feed->job = job;
   void *whole = guarded_parse(e, job, job->text, false);
   uint32_t count = 0;
-  void **trees = whole && job->type == CMD_COMPILE ? parse_units(e, job, &count) : NULL;
+  const bool try_units = whole && job->type == CMD_COMPILE;
+  void **trees = try_units ? parse_units(e, job, &count) : NULL;
   if (trees) {
     csound_adapter_free_tree(e->csound, whole);
     feed_publish(feed, trees, count);
     return;
+  }
+  if (try_units) {
+    /* A unit's failed trial parse leaves Csound's syntax-error count set,
+     * and its merge refuses any tree while it is: parse the whole again,
+     * which resets it. */
+    csound_adapter_free_tree(e->csound, whole);
+    whole = guarded_parse(e, job, job->text, false);
   }
   /* One piece: a syntax error (a NULL tree), an evalCode, or a text whose
    * split would not mean the same. */

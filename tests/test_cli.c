@@ -27,7 +27,7 @@
 #include "jack_harness.h"
 
 #define RATE 48000
-#define MAX_CHILDREN 4
+#define MAX_CHILDREN 16
 
 static HarnessChild g_child[MAX_CHILDREN];
 static int g_nchild;
@@ -323,12 +323,118 @@ Test(jack, cli_name_taken, .init = server_256, .fini = teardown,
   cr_assert(eq(int, harness_child_wait(first, 3000), 0));
 }
 
+/* ksmps larger than the period plays, as Csound plays it, with a notice
+ * and the added latency reported. */
 Test(jack, cli_ksmps_larger_than_period, .init = server_64, .fini = teardown,
      .timeout = 30)
 {
   const char *args[] = {"--no-connect", "-n", harness_name("csjbigk"),
-                        harness_data("ksmps128.orc"), NULL};
-  char *err = cli_expect_exit(args, 7);
+                        harness_data("kr10.csd"), NULL};
+  char *err = cli_expect_exit(args, 0);
+  cr_expect(ne(ptr, strstr(err, "ksmps 4800 is larger than the JACK period of 64"), NULL),
+            "stderr:\n%s", err);
+  cr_expect(ne(ptr, strstr(err, "added latency 4736 frames"), NULL), "stderr:\n%s", err);
+  free(err);
+}
+
+/* Csound's option syntax: values in the next word, as Csound's own command
+ * line takes them, and options csjack does itself left out with a notice
+ * each. No crash, the run plays to the end of its score. */
+Test(jack, cli_csound_option_forms, .init = server_256, .fini = teardown, .timeout = 60)
+{
+  static const char *const cases[][4] = {
+    {"-m", "7", NULL, NULL},
+    {"-o", "file.wav", "ignored", NULL},
+    {"-r", "44100", "ignored", NULL},
+    {"-b", "64", "ignored", NULL},
+    {"-B", "512", "ignored", NULL},
+    {"-M", NULL, NULL, NULL},
+    {"-dm0", NULL, NULL, NULL},
+    {"--ksmps", "64", NULL, NULL},
+    {"--port=12345", NULL, "refused", NULL},
+  };
+  for (size_t i = 0; i < sizeof cases / sizeof cases[0]; ++i) {
+    const char *args[] = {"--no-connect", "-n", harness_name("csjopt"),
+                          harness_data("finite.csd"), "--", cases[i][0], cases[i][1], NULL};
+    char *err;
+    const int rc = cli_run(args, 10000, &err, NULL);
+    cr_assert(eq(int, rc, 0), "-- %s %s: exit %d. stderr:\n%s", cases[i][0],
+              cases[i][1] ? cases[i][1] : "", rc, err);
+    if (cases[i][2]) {
+      cr_assert(ne(ptr, strstr(err, cases[i][2]), NULL), "-- %s: no notice. stderr:\n%s",
+                cases[i][0], err);
+    }
+    free(err);
+  }
+}
+
+/* An option Csound refuses is one line naming it, status 2: never Csound's
+ * usage text followed by a crash. */
+Test(jack, cli_refused_option_is_usage_error, .init = server_256, .fini = teardown,
+     .timeout = 60)
+{
+  static const char *const bad[] = {"--ksmps", "-x", "--no-such-option", "-U"};
+  for (size_t i = 0; i < sizeof bad / sizeof bad[0]; ++i) {
+    const char *args[] = {"--no-connect", "-n", harness_name("csjbad"),
+                          harness_data("finite.csd"), "--", bad[i], NULL};
+    char *err;
+    const int rc = cli_run(args, 10000, &err, NULL);
+    cr_assert(eq(int, rc, 2), "-- %s: exit %d. stderr:\n%s", bad[i], rc, err);
+    cr_assert(ne(ptr, strstr(err, bad[i]), NULL), "the error does not name %s:\n%s", bad[i],
+              err);
+    free(err);
+  }
+  /* the same inside a CSD's <CsOptions> */
+  const char *args[] = {"--no-connect", "-n", harness_name("csjbad"),
+                        harness_data("csoptions_typo.csd"), NULL};
+  char *err = cli_expect_exit(args, 2);
+  cr_assert(ne(ptr, strstr(err, "<CsOptions>"), NULL), "stderr:\n%s", err);
+  free(err);
+}
+
+/* A CSD written for Csound's command line (devices, rates, buffers, a UDP
+ * port in <CsOptions>) plays at JACK's rate, with a notice for each. */
+Test(jack, cli_csoptions_for_devices_play, .init = server_256, .fini = teardown,
+     .timeout = 30)
+{
+  const char *args[] = {"--no-connect", "-n", harness_name("csjcsopt"),
+                        harness_data("csoptions_devices.csd"), NULL};
+  char *err = cli_expect_exit(args, 0);
+  static const char *const notices[] = {"'-odac'", "'-iadc'", "'-M0'", "'-Q1'", "'-r44100'",
+                                        "'-k441'", "'-b64'", "'-B512'", "'--port=12345'",
+                                        "'-+rtaudio=alsa'", "'-W'"};
+  for (size_t i = 0; i < sizeof notices / sizeof notices[0]; ++i) {
+    cr_expect(ne(ptr, strstr(err, notices[i]), NULL), "no notice for %s. stderr:\n%s",
+              notices[i], err);
+  }
+  cr_expect(ne(ptr, strstr(err, "48000 Hz"), NULL), "stderr:\n%s", err);
+  free(err);
+}
+
+/* csjack's own options go before FILE. */
+Test(jack, cli_option_after_file_is_usage_error, .init = server_256, .fini = teardown,
+     .timeout = 30)
+{
+  const char *args[] = {"-n", harness_name("csjafter"), harness_data("finite.csd"),
+                        "--no-connect", NULL};
+  char *err = cli_expect_exit(args, 2);
+  cr_expect(ne(ptr, strstr(err, "'--no-connect' after the file"), NULL), "stderr:\n%s", err);
+  free(err);
+}
+
+/* Global code that never returns at start-up: SIGINT still ends csjack,
+ * with status 9, instead of waiting for Csound for ever. */
+Test(jack, cli_sigint_while_start_hangs, .init = server_256, .fini = teardown,
+     .timeout = 30)
+{
+  const char *args[] = {"--no-connect", "-n", harness_name("csjloop"),
+                        harness_data("loop_global.orc"), NULL};
+  HarnessChild *ch = cli_spawn(args);
+  harness_sleep_ms(500);
+  cr_assert(eq(int, kill(ch->pid, SIGINT), 0));
+  const int rc = harness_child_wait(ch, 15000);
+  char *err = harness_read_file(ch->err_path);
+  cr_assert(eq(int, rc, 9), "exit %d. stderr:\n%s", rc, err);
   free(err);
 }
 

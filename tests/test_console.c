@@ -1077,3 +1077,123 @@ Test(console, score_end_with_console_open, .init = server_up, .fini = teardown, 
   cr_assert(eq(int, rc, 0), "exit %d. stderr:\n%s", rc, err);
   free(err);
 }
+
+/* ---- Csound's own failure paths (live code) ------------------------------ */
+
+/* The reply to @p line starts with "error", and csjack plays on. */
+static void
+expect_error_alive(const char *line)
+{
+  expect_prefix(line, "error");
+  expect_alive();
+}
+
+/* Fatal errors in Csound's parser (a missing #include) long-jump on the
+ * thread that parses: the caller's for :eval and :eval!, the worker's for
+ * :orc. Each is that command's error; the music plays on. */
+Test(console, fatal_parse_errors_are_errors, .init = server_up, .fini = teardown, .timeout = 60)
+{
+  cli_start(harness_data("console_play.orc"));
+  expect_alive();
+  expect_error_alive(":eval #include \"/no/such/file.orc\"\\nreturn 1");
+  expect_error_alive(":eval! #include \"/no/such/file.orc\"\\nreturn 1");
+  expect_error_alive(":orc #include \"/no/such/file.orc\"");
+  expect_error_alive(":orc! #include \"/no/such/file.orc\"");
+  expect_error_alive(":compile /no/such/file.orc");
+  /* and Csound's parser still works afterwards */
+  expect_reply(":eval return 6*7", "ok eval 42");
+  expect_reply(":eval! return 6*7", "ok eval 42");
+}
+
+/* An init error in instr 0 is an error, not "ok": Csound merges the code
+ * and says success, but prints INIT ERROR. */
+Test(console, init_errors_are_errors, .init = server_up, .fini = teardown, .timeout = 60)
+{
+  cli_start(harness_data("console_play.orc"));
+  expect_alive();
+  expect_error_alive(":eval gi_big ftgen 0,0,-2000000000,-2,0\\nreturn gi_big");
+  expect_error_alive(":eval i1 table 0, 999\\nreturn 5");
+  expect_error_alive(":eval! i1 table 0, 999\\nreturn 5");
+  expect_error_alive(":orc i_x table 0, 999");
+  expect_error_alive(":orc! i_x table 0, 999");
+}
+
+/* A staged compile means what one piece means: the global code runs after
+ * every instrument of the text exists, so `prealloc 10` before `instr 10`
+ * is fine, and `schedule 11` before `instr 11` plays instr 11. */
+Test(console, staged_compile_keeps_meaning, .init = server_up, .fini = teardown, .timeout = 60)
+{
+  cli_start(harness_data("console_play.orc"));
+  expect_alive();
+  expect_reply(":orc prealloc 10, 8\\ninstr 10\\na1 oscili 0.1, 220\\nout a1\\nendin\\n"
+               "instr 12\\nendin\\ninstr 14\\nendin",
+               "ok orc");
+  expect_alive();
+  expect_reply(":orc schedule 11, 0, 1\\ninstr 11\\nchnset 42, \"eleven\"\\nendin\\n"
+               "instr 13\\nendin\\ninstr 15\\nendin",
+               "ok orc");
+  double value = 0;
+  for (int i = 0; i < 100 && value != 42; ++i) {
+    const char *got = cli_cmd(":chn eleven");
+    cr_assert(eq(int, strncmp(got, "ok chn eleven ", 14), 0), "got '%s'", got);
+    value = strtod(got + 14, NULL);
+    if (value != 42) {
+      harness_sleep_ms(20);
+    }
+  }
+  cr_assert(eq(dbl, value, 42.0), "instr 11, scheduled before it was defined, did not run");
+  /* an instrument that uses a global its own text declares: one piece */
+  expect_reply(":orc gk_level init 0.5\\ninstr 16\\nchnset gk_level, \"level\"\\nendin\\n"
+               "instr 17\\nendin\\nschedule 16, 0, 0.1",
+               "ok orc");
+  expect_alive();
+}
+
+/* An endless loop in live code: the watchdog ends the performance after
+ * the hang limit, with one line that names the likely cause, and csjack
+ * exits with status 9 instead of staying silent for ever. */
+static void
+endless_loop_ends(const char *line, const char *then)
+{
+  cli_start(harness_data("console_play.orc"));
+  expect_alive();
+  cli_send(line);
+  if (then) {
+    cli_send(then);
+  }
+  const int rc = harness_child_wait(&g_cli->ch, 20000);
+  char *err = cli_stderr();
+  cr_assert(eq(int, rc, 9), "exit %d after '%s'. stderr:\n%s", rc, line, err);
+  cr_assert(ne(ptr, strstr(err, "endless loop"), NULL), "stderr:\n%s", err);
+  free(err);
+}
+
+Test(console, endless_loop_queued_eval, .init = server_up, .fini = teardown, .timeout = 60)
+{
+  endless_loop_ends(":eval while 1 == 1 do\\nod\\nreturn 1", NULL);
+}
+
+Test(console, endless_loop_direct_eval, .init = server_up, .fini = teardown, .timeout = 60)
+{
+  endless_loop_ends(":eval! while 1 == 1 do\\nod\\nreturn 1", NULL);
+}
+
+Test(console, endless_loop_in_instrument, .init = server_up, .fini = teardown, .timeout = 60)
+{
+  endless_loop_ends(":orc instr 5\\nwhile 1 == 1 do\\nod\\nendin", "i 5 0 1");
+}
+
+/* SIGTERM while a direct call is stuck in Csound (before the watchdog's
+ * limit): csjack does not wait for it, and exits with status 9. */
+Test(console, sigterm_while_csound_stuck, .init = server_up, .fini = teardown, .timeout = 60)
+{
+  cli_start(harness_data("console_play.orc"));
+  expect_alive();
+  cli_send(":eval! while 1 == 1 do\\nod\\nreturn 1");
+  harness_sleep_ms(300);
+  cr_assert(eq(int, kill(g_cli->ch.pid, SIGTERM), 0));
+  const int rc = harness_child_wait(&g_cli->ch, 20000);
+  char *err = cli_stderr();
+  cr_assert(eq(int, rc, 9), "exit %d. stderr:\n%s", rc, err);
+  free(err);
+}

@@ -170,7 +170,9 @@ CSJ_API CsjStatus csj_engine_compile_orc_text(CsjEngine *e, const char *orc);
 /**
  * Starts Csound, registers the ports (in_N, out_N with pretty names and
  * order metadata), activates the client and makes the connections.
- * Fails with CSJ_ERR_KSMPS or CSJ_ERR_NO_OUTPUTS for unusable orchestras.
+ * Fails with CSJ_ERR_NO_OUTPUTS for an orchestra without outputs. A ksmps
+ * larger than the period plays, with the added latency reported to JACK
+ * (CSJ_ERR_KSMPS is no longer returned).
  */
 CSJ_API CsjStatus csj_engine_start(CsjEngine *e);
 

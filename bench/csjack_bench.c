@@ -1647,6 +1647,11 @@ write_plots(const char *dir, PeriodResult *prs, int n)
   const char *script = getenv("CSJ_BENCH_PLOT_GP");
   if (!script) {
     script = CSJ_BENCH_PLOT_GP;
+#ifdef CSJ_BENCH_PLOT_GP_INSTALLED
+    if (access(script, R_OK) != 0) {
+      script = CSJ_BENCH_PLOT_GP_INSTALLED; /* an installed csjack-bench */
+    }
+#endif
   }
   if (system("command -v gnuplot >/dev/null 2>&1") != 0) {
     printf("\nplots: not drawn (gnuplot is not installed: apt-get install gnuplot-nox); the "

@@ -70,9 +70,7 @@ REFERENCE_ERRORS = re.compile(
     r'error: syntax error|csound command: Segmentation|'
     r'Segmentation fault|cannot open display)')
 DISPLAY_OPCODES = re.compile(
-    r'\b(FL[a-zA-Z0-9_]+|vphaseseg|xyin|setctrl|control|sensekey|'
-    r'imagecreate|imageload|imagesave|imagesize|imagegetpixel|'
-    r'imagesetpixel|imagefree)\b')
+    r'\b(FL[a-zA-Z0-9_]+|vphaseseg|xyin)\b')
 DISPLAY_STDERR = re.compile(r'display|FLTK|X11|xlib|widget', re.I)
 NETWORK_OPCODES = re.compile(
     r'\b(OSC[a-zA-Z]+|socksend[s]?|sockrecv[s]?|strecv|stsend|remoteport|'
@@ -99,6 +97,25 @@ def section(text, tag):
     """The text between <tag ...> and </tag>, or None."""
     m = re.search(r'<%s\b[^>]*>(.*?)</%s>' % (tag, tag), text, re.S)
     return m.group(1) if m else None
+
+
+def orchestra_code(orc):
+    """The orchestra without comments and strings, to look for opcodes."""
+    orc = re.sub(r'/\*.*?\*/', ' ', orc, flags=re.S)
+    orc = re.sub(r'\{\{.*?\}\}', '""', orc, flags=re.S)
+    out = []
+    for line in orc.splitlines():
+        line = re.sub(r'"(\\.|[^"\\])*"', '""', line)
+        out.append(re.split(r';|//', line, 1)[0])
+    return '\n'.join(out)
+
+
+def example_needs(orc, opts):
+    code = orchestra_code(orc)
+    return [n for n, hit in (
+        ('display', bool(DISPLAY_OPCODES.search(code))),
+        ('device', bool(DEVICE_OPTIONS.search(opts))),
+        ('network', bool(NETWORK_OPCODES.search(code)))) if hit]
 
 
 def options_text(text):
@@ -535,22 +552,14 @@ class Runner:
             rec['paths']['startup'] = self.startup(work, name, idx)
             rec['paths']['live-staged'] = self.live(work, idx, orc, score, False)
             rec['paths']['live-direct'] = self.live(work, idx, orc, score, True)
-            display = bool(DISPLAY_OPCODES.search(orc))
-            if not ref['accepts'] and not display and re.search(
-                    r'\bFL|display', ' '.join(ref['tail'])):
-                if self.reference_with_display(work, name):
-                    display = True
-            rec['needs'] = [n for n, hit in (
-                ('display', display),
-                ('device', bool(DEVICE_OPTIONS.search(opts))),
-                ('network', bool(NETWORK_OPCODES.search(orc)))) if hit]
-            if 'display' in rec['needs'] and not ref['accepts']:
-                ref['status'] = 'needs-display'
+            rec['needs'] = example_needs(orc, opts)
+            if (not ref['accepts'] and 'display' not in rec['needs']
+                    and re.search(r'\bFL|display', ' '.join(ref['tail']))
+                    and self.reference_with_display(work, name)):
+                rec['needs'].append('display')
             for pname in CSJACK_PATHS:
-                classify(rec['paths'][pname], ref, rec['needs'])
-            heads = [rec['paths'][p]['status'] for p in PATHS]
-            rec['headline'] = min(heads, key=CATEGORIES.index)
-            rec['reason'] = headline_reason(rec)
+                rec['paths'][pname]['raw'] = rec['paths'][pname]['status']
+            apply_classification(rec)
             rec['seconds'] = round(now() - t0, 2)
             return rec
         finally:
@@ -561,9 +570,21 @@ class Runner:
                                  % (name, ', '.join(restored)))
 
 
+def apply_classification(rec):
+    ref = rec['paths']['reference']
+    ref['status'] = 'plays' if ref['accepts'] else (
+        'needs-display' if 'display' in rec['needs'] else 'csound-rejects')
+    for pname in CSJACK_PATHS:
+        classify(rec['paths'][pname], ref, rec['needs'])
+    heads = [rec['paths'][p]['status'] for p in PATHS]
+    rec['headline'] = min(heads, key=CATEGORIES.index)
+    rec['reason'] = headline_reason(rec)
+
+
 def classify(res, ref, needs):
-    """Turn a csjack path's 'fails' into a category: Csound's fault, the
-    environment's, or csjack's."""
+    """Turn a csjack path's raw 'fails' into a category: Csound's fault,
+    the environment's, or csjack's."""
+    res['status'] = res.get('raw', res['status'])
     if res['status'] != 'fails':
         return
     tail = ' '.join(res.get('tail', []))
@@ -741,6 +762,38 @@ def read_list(path, available):
     return names
 
 
+def reclassify(args):
+    with open(args.reclassify) as f:
+        data = json.load(f)
+    tmp = tempfile.mkdtemp(prefix='csjcorpus-')
+    try:
+        shared = os.path.join(tmp, 'examples')
+        unpack_examples(args.examples, shared)
+        for rec in data['examples']:
+            with open(os.path.join(shared, rec['name']), 'rb') as f:
+                text = f.read().decode('utf-8', 'surrogateescape')
+            rec['needs'] = example_needs(section(text, 'CsInstruments') or '',
+                                         options_text(text))
+            ref = rec['paths']['reference']
+            ref['errors'] = [l for l in ref.get('errors', [])
+                             if REFERENCE_ERRORS.search(l)]
+            ref['accepts'] = (ref['timed_out'] or ref['rc'] == 0) and not ref['errors']
+            ref['reason'] = '' if ref['accepts'] else (
+                ref['errors'][0] if ref['errors'] else 'csound exit %s' % ref['exit'])
+            for pname in CSJACK_PATHS:
+                r = rec['paths'][pname]
+                if 'raw' not in r:      # a run from before 'raw' was kept
+                    r['raw'] = 'fails' if r['status'] not in (
+                        'plays', 'crash', 'hang') else r['status']
+            apply_classification(rec)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    records = data['examples']
+    meta = data['meta']
+    meta['reclassified'] = True
+    return report(args, meta, records, meta.get('interrupted', False))
+
+
 def on_sigterm(signum, frame):
     raise KeyboardInterrupt
 
@@ -760,7 +813,12 @@ def main():
     ap.add_argument('--out-json')
     ap.add_argument('--out-md')
     ap.add_argument('--tmp', help='scratch directory (default: a new temporary one)')
+    ap.add_argument('--reclassify', metavar='JSON',
+                    help='run nothing: classify the results of an earlier '
+                         'run again (after a change to the rules)')
     args = ap.parse_args()
+    if args.reclassify:
+        return reclassify(args)
 
     if not os.path.isdir(args.examples):
         print('run_corpus: no examples directory %s: skipped' % args.examples)
@@ -834,7 +892,7 @@ def main():
             shutil.rmtree(args.tmp, ignore_errors=True)
 
     records.sort(key=lambda r: r['name'])
-    meta = {
+    return report(args, {
         'date': datetime.datetime.now(datetime.timezone.utc).strftime('%a %b %d %H:%M:%S UTC %Y'),
         'machine': '%s %s, %d cores, %s' % (platform.system(), platform.release(),
                                             os.cpu_count() or 0, platform.machine()),
@@ -845,7 +903,10 @@ def main():
         'jobs': args.jobs, 'count': len(records),
         'elapsed_s': round(now() - t_start, 1),
         'interrupted': interrupted,
-    }
+    }, records, interrupted)
+
+
+def report(args, meta, records, interrupted):
     if args.out_json:
         with open(args.out_json, 'w') as f:
             json.dump({'meta': meta, 'summary': {p: dict(c) for p, c in

@@ -162,14 +162,50 @@ jack_backend_open(const char *client_name, const char *server_name, JackBackend 
   return CSJ_SUCCESS;
 }
 
+/*
+ * Takes back the metadata describe_port() put on each port, while the
+ * client is still whole (active, its notification thread alive).
+ *
+ * Why: jack2 1.9.21 removes a closing client's port metadata itself, in the
+ * server, inside the close request; with many described ports (a 64-output
+ * orchestra, or ten 2-output clients closing at once) that request never
+ * completed: csjack stayed in jack_client_close and every other client's
+ * request (jack_lsp) timed out until csjack was killed. With no metadata
+ * left to remove at close, it never happened (measured: see README).
+ *
+ * The properties belong to the ports, and the ports end with the client, so
+ * nothing outlives its subject: qjackctl or Carla may show the plain port
+ * names during the few milliseconds between this and the close. Only the
+ * two keys csjack set are removed, one request each (jack_remove_property
+ * deletes one key; jack_remove_properties would scan the whole metadata
+ * database, which all servers of the machine share, once per port).
+ */
+static void
+forget_metadata(JackBackend *jb)
+{
+  jack_port_t **sets[2] = {jb->inputs, jb->outputs};
+  const uint32_t counts[2] = {jb->n_inputs, jb->n_outputs};
+  for (int s = 0; s < 2; ++s) {
+    for (uint32_t i = 0; i < counts[s]; ++i) {
+      const jack_uuid_t uuid = jack_port_uuid(sets[s][i]);
+      jack_remove_property(jb->client, uuid, JACK_METADATA_PRETTY_NAME);
+      jack_remove_property(jb->client, uuid, JACK_METADATA_ORDER);
+    }
+  }
+}
+
 void
 jack_backend_close(JackBackend *jb)
 {
   if (!jb) {
     return;
   }
-  if (jb->active && !atomic_load(&jb->shut_down)) {
-    jack_deactivate(jb->client);
+  /* A server that shut down answers no request: skip what would ask it. */
+  if (!atomic_load(&jb->shut_down)) {
+    forget_metadata(jb);
+    if (jb->active) {
+      jack_deactivate(jb->client);
+    }
   }
   jack_client_close(jb->client);
   free(jb);

@@ -893,6 +893,62 @@ void harness_spawn(HarnessChild *ch, char *const argv[])
   ch->pid = pid;
 }
 
+int harness_spawn_piped(HarnessChild *ch, char *const argv[])
+{
+  unsigned k = ++g_child_counter;
+  snprintf(ch->out_path, sizeof ch->out_path, "/tmp/csjtest-%d-child%u.out",
+           (int)getpid(), k);
+  snprintf(ch->err_path, sizeof ch->err_path, "/tmp/csjtest-%d-child%u.err",
+           (int)getpid(), k);
+  int in[2];
+  cr_assert(pipe2(in, O_CLOEXEC) == 0, "harness: pipe failed: %s", strerror(errno));
+  pid_t parent = getpid();
+  fflush(NULL);
+  pid_t pid = fork();
+  cr_assert(pid >= 0, "harness: fork failed: %s", strerror(errno));
+  if (pid == 0) {
+    harness_child_setup(parent);
+    dup2(in[0], 0);
+    redirect_fd(1, ch->out_path, O_WRONLY | O_CREAT | O_TRUNC);
+    redirect_fd(2, ch->err_path, O_WRONLY | O_CREAT | O_TRUNC);
+    execv(argv[0], argv);
+    fprintf(stderr, "exec %s: %s\n", argv[0], strerror(errno));
+    _exit(127);
+  }
+  close(in[0]);
+  ch->pid = pid;
+  return in[1];
+}
+
+bool harness_server_answers(int timeout_ms, double *ms)
+{
+  HarnessChild ch;
+  unsigned k = ++g_child_counter;
+  snprintf(ch.out_path, sizeof ch.out_path, "/tmp/csjtest-%d-child%u.out", (int)getpid(), k);
+  snprintf(ch.err_path, sizeof ch.err_path, "/tmp/csjtest-%d-child%u.err", (int)getpid(), k);
+  const double t0 = harness_now_ms();
+  pid_t parent = getpid();
+  fflush(NULL);
+  pid_t pid = fork();
+  cr_assert(pid >= 0, "harness: fork failed: %s", strerror(errno));
+  if (pid == 0) {
+    harness_child_setup(parent);
+    redirect_fd(0, "/dev/null", O_RDONLY);
+    redirect_fd(1, ch.out_path, O_WRONLY | O_CREAT | O_TRUNC);
+    redirect_fd(2, ch.err_path, O_WRONLY | O_CREAT | O_TRUNC);
+    execlp("jack_lsp", "jack_lsp", (char *)NULL);
+    _exit(127);
+  }
+  ch.pid = pid;
+  const int rc = harness_child_wait(&ch, timeout_ms);
+  if (ms)
+    *ms = harness_now_ms() - t0;
+  if (rc == 127)
+    cr_fatal("harness: jack_lsp is not installed (package jackd2)");
+  harness_child_cleanup(&ch);
+  return rc == 0;
+}
+
 int harness_child_wait(HarnessChild *ch, int timeout_ms)
 {
   if (ch->pid <= 0)

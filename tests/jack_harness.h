@@ -195,6 +195,20 @@ typedef struct {
 void harness_spawn(HarnessChild *ch, char *const argv[]);
 
 /**
+ * Like harness_spawn, but the child's stdin is a pipe: returns its writing
+ * end (close it for EOF). The caller closes it.
+ */
+int harness_spawn_piped(HarnessChild *ch, char *const argv[]);
+
+/**
+ * Whether the server answers a new client: runs `jack_lsp` (a client that
+ * opens the server, lists its ports and closes) as a child process and
+ * waits up to @p timeout_ms for it to succeed; a wedged server makes it
+ * hang, and it is then killed. @p ms, if not NULL, gets how long it took.
+ */
+bool harness_server_answers(int timeout_ms, double *ms);
+
+/**
  * Waits up to @p timeout_ms for the child to exit. Returns its exit status
  * (0..255), 128+signal if a signal killed it, or -1 on timeout, in which
  * case the child has been SIGKILLed and reaped.

@@ -18,6 +18,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <criterion/criterion.h>
 #include <criterion/new/assert.h>
@@ -716,4 +717,124 @@ Test(jack, cli_csound_options_after_dashdash, .init = server_256,
   cr_expect(harness_wait_port(probe_client(g_probe),
                               harness_port("csjopts", "out_3"), 3000),
             "Csound's --nchnls=3 did not give a third output");
+}
+
+/* ---- stopping releases the server --------------------------------------------- */
+
+/*
+ * Issue 10: with many ports described in JACK's metadata (pretty name,
+ * order), jack_client_close never returned and the server answered no one
+ * until csjack was killed. csjack now removes its metadata before it
+ * deactivates. "Did not hang" is all that is asserted: the timeouts are
+ * generous and only catch a hang; the times are printed.
+ */
+
+/* Sends @p text to a piped child's stdin. */
+static void send_text(int fd, const char *text)
+{
+  size_t n = strlen(text);
+  while (n > 0) {
+    ssize_t w = write(fd, text, n);
+    if (w < 0 && errno == EINTR)
+      continue;
+    cr_assert(gt(long, (long)w, 0L), "write to csjack: %s", strerror(errno));
+    text += w;
+    n -= (size_t)w;
+  }
+}
+
+Test(jack, cli_quit_with_64_outputs_releases_server, .init = server_256, .fini = teardown,
+     .timeout = 90)
+{
+  signal(SIGPIPE, SIG_IGN);
+  const char *args[] = {bin(), "--no-connect", "-n", harness_name("csj64"),
+                        harness_data("outputs64.orc"), NULL};
+  HarnessChild *ch = &g_child[g_nchild++];
+  const int in = harness_spawn_piped(ch, (char *const *)args);
+  wait_cli_active(ch, harness_port("csj64", "out_64"));
+  /* Nothing of ours on the server but csjack itself while it closes. */
+  probe_close(g_probe);
+  g_probe = NULL;
+  const double t0 = harness_now_ms();
+  send_text(in, ":quit\n");
+  const int rc = harness_child_wait(ch, 20000);
+  const double quit_ms = harness_now_ms() - t0;
+  close(in);
+  double lsp_ms = 0;
+  const bool answers = harness_server_answers(10000, &lsp_ms);
+  char *err = harness_read_file(ch->err_path);
+  cr_log_info("64 outputs: :quit to exit %.0f ms; then jack_lsp %.0f ms", quit_ms, lsp_ms);
+  fprintf(stderr, "cli_quit_with_64_outputs: :quit to exit %.0f ms; jack_lsp %.0f ms\n", quit_ms,
+          lsp_ms);
+  cr_assert(eq(int, rc, 0), "csjack did not exit after :quit (-1: hung, killed after 20 s). "
+                            "stderr:\n%s", err);
+  cr_assert(answers, "the server did not answer jack_lsp after csjack quit");
+  free(err);
+}
+
+#define TEN 10
+
+Test(jack, cli_ten_instances_stopped_together, .init = server_256, .fini = teardown,
+     .timeout = 280)
+{
+  signal(SIGPIPE, SIG_IGN);
+  /* Under valgrind each start takes seconds: one round there. */
+  const int rounds = harness_time_scale() > 1 ? 1 : 5;
+  g_probe = probe_open("probe", 0, 1, 1);
+  for (int round = 0; round < rounds; round++) {
+    HarnessChild ch[TEN];
+    int in[TEN];
+    char base[TEN][32];
+    for (int i = 0; i < TEN; i++) {
+      snprintf(base[i], sizeof base[i], "csjten%d", i);
+      const char *args[] = {bin(), "--no-connect", "-n", harness_name(base[i]),
+                            harness_data("sine.orc"), NULL};
+      in[i] = harness_spawn_piped(&ch[i], (char *const *)args);
+    }
+    for (int i = 0; i < TEN; i++) {
+      const bool up = harness_wait_port(probe_client(g_probe), harness_port(base[i], "out_2"),
+                                        30000);
+      if (!up) {
+        char *err = harness_read_file(ch[i].err_path);
+        for (int j = 0; j < TEN; j++)
+          harness_child_cleanup(&ch[j]);
+        cr_fatal("round %d: csjack %d never registered its ports. stderr:\n%s", round, i, err);
+      }
+    }
+    harness_sleep_ms(300);
+    /* Even rounds by SIGTERM, odd ones by :quit, all at once. */
+    const double t0 = harness_now_ms();
+    for (int i = 0; i < TEN; i++) {
+      if (round % 2 == 0)
+        kill(ch[i].pid, SIGTERM);
+      else
+        send_text(in[i], ":quit\n");
+    }
+    int rc[TEN];
+    int hung = 0;
+    for (int i = 0; i < TEN; i++) {
+      rc[i] = harness_child_wait(&ch[i], 30000);
+      hung += rc[i] == -1;
+    }
+    const double stop_ms = harness_now_ms() - t0;
+    double lsp_ms = 0;
+    const bool answers = harness_server_answers(10000, &lsp_ms);
+    fprintf(stderr, "cli_ten_instances: round %d (%s): all exited after %.0f ms; jack_lsp %.0f ms\n",
+            round, round % 2 == 0 ? "SIGTERM" : ":quit", stop_ms, lsp_ms);
+    char *first_err = NULL;
+    int first_bad = -1;
+    for (int i = 0; i < TEN; i++) {
+      if (rc[i] != 0 && first_bad < 0) {
+        first_bad = i;
+        first_err = harness_read_file(ch[i].err_path);
+      }
+      close(in[i]);
+      harness_child_cleanup(&ch[i]);
+    }
+    cr_assert(eq(int, hung, 0), "round %d: %d of %d instances hung in their exit", round, hung,
+              TEN);
+    cr_assert(eq(int, first_bad, -1), "round %d: instance %d exited %d. stderr:\n%s", round,
+              first_bad, first_bad >= 0 ? rc[first_bad] : 0, first_err ? first_err : "");
+    cr_assert(answers, "round %d: the server did not answer jack_lsp afterwards", round);
+  }
 }

@@ -54,6 +54,7 @@ static int g_clock_in = -1; /* the probe input that records the cycle clock */
  * leaks nothing under memcheck (meson test --setup=valgrind). */
 static SNDFILE *g_sf;
 static float *g_wav;
+static long g_wav_frames;
 
 /* Csound's messages, collected from the engine's message thread. */
 static HarnessMessageLog g_log = HARNESS_MESSAGE_LOG_INIT;
@@ -1320,60 +1321,78 @@ Test(jack, recording_equals_what_the_probe_heard, .init = server_256, .fini = te
                                             "endin\n"
                                             "schedule 1, 0, -1\n");
   probe_attach(e, 4 * RATE, false);
-  harness_sleep_ms(300);
+  /* A recording is compared with what the probe heard; when the graph
+   * itself skipped a cycle (the probe's capture has a gap), the two are
+   * not comparable, and the take is made again, up to 3 times. */
+  for (int attempt = 1;; attempt++) {
+    harness_sleep_ms(300);
+    probe_arm(g_probe);
+    harness_sleep_ms(30);
 
-  char path[128];
-  snprintf(path, sizeof path, "/tmp/csjack-test-rec-%d.wav", (int)getpid());
-  unlink(path);
-  CsjStatus st = csj_engine_record(e, path, 32);
-  cr_assert(eq(int, st, CSJ_SUCCESS), "record: %s: %s", csj_strerror(st), csj_last_error(e));
-  cr_assert(eq(int, csj_engine_record(e, path, 32), CSJ_ERR_STATE), "a second recording");
-  harness_sleep_ms(1000);
-  cr_assert(eq(int, csj_engine_stop_record(e), CSJ_SUCCESS));
-  cr_assert(eq(int, csj_engine_stop_record(e), CSJ_ERR_STATE));
+    char path[128];
+    snprintf(path, sizeof path, "/tmp/csjack-test-rec-%d.wav", (int)getpid());
+    unlink(path);
+    CsjStatus st = csj_engine_record(e, path, 32);
+    cr_assert(eq(int, st, CSJ_SUCCESS), "record: %s: %s", csj_strerror(st), csj_last_error(e));
+    cr_assert(eq(int, csj_engine_record(e, path, 32), CSJ_ERR_STATE), "a second recording");
+    harness_sleep_ms(1000);
+    cr_assert(eq(int, csj_engine_stop_record(e), CSJ_SUCCESS));
+    cr_assert(eq(int, csj_engine_stop_record(e), CSJ_ERR_STATE));
 
-  SF_INFO info = {0};
-  SNDFILE *f = g_sf = sf_open(path, SFM_READ, &info);
-  cr_assert(ne(ptr, f, NULL), "cannot read %s: %s", path, sf_strerror(NULL));
-  cr_assert(eq(int, info.channels, 2));
-  cr_assert(eq(int, info.samplerate, RATE));
-  cr_assert(eq(int, info.format, SF_FORMAT_WAV | SF_FORMAT_FLOAT));
-  const long frames = (long)info.frames;
-  cr_assert(ge(long, frames, RATE * 9 / 10), "only %ld frames in 1 s", frames);
-  cr_assert(le(long, frames, RATE * 2), "%ld frames in 1 s", frames);
-  cr_assert(eq(long, frames % 256, 0L), "the recording is not whole cycles");
-  float *wav = g_wav = malloc(sizeof(float) * 2 * (size_t)frames);
-  cr_assert(ne(ptr, wav, NULL));
-  cr_assert(eq(long, (long)sf_readf_float(f, wav, frames), frames));
-  sf_close(f);
-  g_sf = NULL;
-  unlink(path);
+    SF_INFO info = {0};
+    SNDFILE *f = g_sf = sf_open(path, SFM_READ, &info);
+    cr_assert(ne(ptr, f, NULL), "cannot read %s: %s", path, sf_strerror(NULL));
+    cr_assert(eq(int, info.channels, 2));
+    cr_assert(eq(int, info.samplerate, RATE));
+    cr_assert(eq(int, info.format, SF_FORMAT_WAV | SF_FORMAT_FLOAT));
+    const long frames = g_wav_frames = (long)info.frames;
+    cr_assert(ge(long, frames, RATE * 9 / 10), "only %ld frames in 1 s", frames);
+    cr_assert(le(long, frames, RATE * 2), "%ld frames in 1 s", frames);
+    cr_assert(eq(long, frames % 256, 0L), "the recording is not whole cycles");
+    float *wav = g_wav = malloc(sizeof(float) * 2 * (size_t)frames);
+    cr_assert(ne(ptr, wav, NULL));
+    cr_assert(eq(long, (long)sf_readf_float(f, wav, frames), frames));
+    sf_close(f);
+    g_sf = NULL;
+    unlink(path);
 
-  /* find the first 64 frames of channel 1 (noise) in the probe's capture */
-  const long n = (long)probe_recorded(g_probe);
-  const float *c1 = probe_recording(g_probe, 0), *c2 = probe_recording(g_probe, 1);
-  long at = -1;
-  for (long i = 0; i + 64 <= n && at < 0; i++) {
-    long k = 0;
-    while (k < 64 && c1[i + k] == wav[2 * k])
-      k++;
-    if (k == 64)
-      at = i;
-  }
-  cr_assert(ge(long, at, 0), "the recording's start is not in the probe's capture");
-  cr_assert(eq(long, at % 256, 0L), "the recording starts mid-cycle (%ld)", at);
-  cr_assert(le(long, at + frames, n), "the probe stopped before the recording");
-  long diff = 0, first = -1;
-  for (long i = 0; i < frames; i++) {
-    if (memcmp(&c1[at + i], &wav[2 * i], sizeof(float)) != 0 ||
-        memcmp(&c2[at + i], &wav[2 * i + 1], sizeof(float)) != 0) {
-      if (first < 0)
-        first = i;
-      diff++;
+    /* find the first 64 frames of channel 1 (noise) in the probe's capture */
+    const long n = (long)probe_recorded(g_probe);
+    const float *c1 = probe_recording(g_probe, 0), *c2 = probe_recording(g_probe, 1);
+    long at = -1;
+    for (long i = 0; i + 64 <= n && at < 0; i++) {
+      long k = 0;
+      while (k < 64 && c1[i + k] == wav[2 * k])
+        k++;
+      if (k == 64)
+        at = i;
     }
+    cr_assert(ge(long, at, 0), "the recording's start is not in the probe's capture");
+    cr_assert(eq(long, at % 256, 0L), "the recording starts mid-cycle (%ld)", at);
+    cr_assert(le(long, at + frames, n), "the probe stopped before the recording");
+    long diff = 0, first = -1;
+    for (long i = 0; i < frames; i++) {
+      if (memcmp(&c1[at + i], &wav[2 * i], sizeof(float)) != 0 ||
+          memcmp(&c2[at + i], &wav[2 * i + 1], sizeof(float)) != 0) {
+        if (first < 0)
+          first = i;
+        diff++;
+      }
+    }
+    const unsigned gaps = probe_discontinuities(g_probe);
+    if (diff != 0 && gaps > 0 && attempt < 3) {
+      fprintf(stderr, "test: the probe's capture has %u gaps (the graph skipped a cycle); "
+                      "recording again\n", gaps);
+      free(g_wav);
+      g_wav = NULL;
+      continue;
+    }
+    cr_assert(eq(long, diff, 0L), "%ld of %ld frames differ, the first at %ld (probe gaps: %u)",
+              diff, frames, first, gaps);
+    break;
   }
-  cr_assert(eq(long, diff, 0L), "%ld of %ld frames differ, the first at %ld", diff, frames,
-            first);
+  const float *wav = g_wav;
+  const long frames = g_wav_frames;
   cr_assert(gt(flt, harness_peak(wav, 2 * (size_t)frames), 0.2f), "recorded silence");
 }
 

@@ -7,6 +7,8 @@
 
 #include <math.h>
 #include <pthread.h>
+#include <semaphore.h>
+#include <time.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -958,4 +960,103 @@ Test(jack, staged_and_one_piece_sound_the_same, .init = server_256, .fini = tear
   fprintf(stderr, "test: peak staged %.4f, one piece %.4f\n", (double)staged, (double)whole);
   cr_expect(epsilon_eq(flt, staged, 0.5f, 0.01f), "staged: peak %f", (double)staged);
   cr_expect(epsilon_eq(flt, whole, 0.5f, 0.01f), "one piece: peak %f", (double)whole);
+}
+
+/* ---- fatal errors in live code, on every path --------------------------------- */
+
+static CsjEngine *
+sine_engine_with_die_plugin(const char *name)
+{
+  const char *plugin_dir = getenv("CSJ_TEST_PLUGIN_DIR");
+  cr_assert(ne(ptr, (void *)plugin_dir, NULL), "CSJ_TEST_PLUGIN_DIR is not set");
+  setenv("OPCODE6DIR64", plugin_dir, 1); /* this test process only */
+  CsjEngine *e = engine_new(name);
+  compile_orc_ok(e, SINE_ORC);
+  start_ok(e);
+  return e;
+}
+
+/* Csound dies in instr 0 of live code, holding its API lock (on the JACK
+ * thread for the queued path, on the caller's for the direct one): the
+ * call fails, and the performance ends with CSJ_END_CSOUND_ERROR, at once,
+ * instead of the JACK thread waiting on that lock for ever. Destroy then
+ * returns. */
+static void
+fatal_init_error_ends_cleanly(int path)
+{
+  CsjEngine *e = sine_engine_with_die_plugin("csjdiei");
+  char error[512] = "";
+  double value = 0;
+  CsjStatus st;
+  if (path == 0) {
+    st = csj_engine_eval_code(e, "csj_test_die_i 1\nreturn 1", 5000, &value, error, sizeof error);
+  } else if (path == 1) {
+    st = csj_engine_eval_code_direct(e, "csj_test_die_i 1\nreturn 1", &value, error,
+                                     sizeof error);
+  } else {
+    st = csj_engine_compile_orc(e, "csj_test_die_i 1", 5000, error, sizeof error);
+  }
+  cr_assert(ne(int, st, CSJ_SUCCESS), "path %d: the fatal error was reported as success", path);
+  cr_assert(eq(int, csj_engine_wait(e, 5000), CSJ_SUCCESS), "path %d: the performance goes on",
+            path);
+  cr_assert(eq(int, csj_engine_end_reason(e, NULL), CSJ_END_CSOUND_ERROR));
+  /* nothing enters the abandoned Csound again */
+  cr_assert(ne(int, csj_engine_eval_code_direct(e, "return 1", &value, NULL, 0), CSJ_SUCCESS));
+  csj_engine_destroy(e);
+  g_eng[0] = NULL;
+}
+
+Test(jack, fatal_init_error_queued_eval, .init = server_256, .fini = teardown, .timeout = 30)
+{
+  fatal_init_error_ends_cleanly(0);
+}
+
+Test(jack, fatal_init_error_direct_eval, .init = server_256, .fini = teardown, .timeout = 30)
+{
+  fatal_init_error_ends_cleanly(1);
+}
+
+Test(jack, fatal_init_error_queued_compile, .init = server_256, .fini = teardown, .timeout = 30)
+{
+  fatal_init_error_ends_cleanly(2);
+}
+
+/* The async paths: a fatal parse error (a missing #include) is the
+ * result's error, delivered to the callback, and the music plays on. */
+typedef struct {
+  sem_t done;
+  CsjStatus status;
+} AsyncResult;
+
+static void
+async_done(void *data, const CsjResult *result)
+{
+  AsyncResult *r = data;
+  r->status = result->status;
+  sem_post(&r->done);
+}
+
+Test(jack, fatal_parse_error_async_paths, .init = server_256, .fini = teardown, .timeout = 30)
+{
+  CsjEngine *e = engine_new("csjasync");
+  compile_orc_ok(e, SINE_ORC);
+  start_ok(e);
+  for (int path = 0; path < 2; ++path) {
+    AsyncResult r;
+    sem_init(&r.done, 0, 0);
+    const char *code = "#include \"/no/such/file.orc\"\n";
+    const CsjStatus st = path == 0 ? csj_engine_eval_code_async(e, code, async_done, &r)
+                                   : csj_engine_compile_orc_async(e, code, async_done, &r);
+    cr_assert(eq(int, st, CSJ_SUCCESS));
+    struct timespec t;
+    clock_gettime(CLOCK_REALTIME, &t);
+    t.tv_sec += 10;
+    cr_assert(eq(int, sem_timedwait(&r.done, &t), 0), "no result");
+    cr_assert(ne(int, r.status, CSJ_SUCCESS), "path %d: success for a fatal error", path);
+    sem_destroy(&r.done);
+  }
+  double value = 0;
+  cr_assert(eq(int, csj_engine_eval_code(e, "return 3", 5000, &value, NULL, 0), CSJ_SUCCESS));
+  cr_assert(eq(dbl, value, 3.0));
+  cr_assert(not(csj_engine_finished(e)));
 }

@@ -540,13 +540,41 @@ csound_adapter_set_score_offset(CsoundAdapter *cs, double seconds)
   csoundSetScoreOffsetSeconds(cs->csound, seconds);
 }
 
+/* The parser's token type for a numeric constant: not in Csound's public
+ * headers, so read off a parse of a known constant on a scratch instance. */
+static int number_token = -1;
+static pthread_once_t number_token_once = PTHREAD_ONCE_INIT;
+
+static void
+find_number_token(void)
+{
+  CSOUND *scratch = csoundCreate(NULL);
+  if (!scratch) {
+    return;
+  }
+  csoundSetMessageCallback(scratch, on_check_message); /* host data NULL: silent */
+  TREE *tree = csoundParseOrc(scratch, "i_csjack_probe = 2.5\n");
+  for (TREE *node = tree; node; node = node->next) {
+    if (node->right && node->right->value && node->right->value->lexeme &&
+        strcmp(node->right->value->lexeme, "2.5") == 0) {
+      number_token = node->right->type;
+    }
+  }
+  if (tree) {
+    csoundDeleteTree(scratch, tree);
+  }
+  csoundDestroy(scratch);
+}
+
 /* A constant folded to inf or nan: Csound 6.18 segfaults in
- * csoundCompileTree on such a node ("Missing local arg: inf"). */
+ * csoundCompileTree on such a node ("Missing local arg: inf"). Only
+ * numeric constants count: `inf` is also a fine variable name. */
 static bool
 has_nonfinite_constant(const TREE *tree)
 {
+  pthread_once(&number_token_once, find_number_token);
   for (; tree; tree = tree->next) {
-    if (tree->value && tree->value->lexeme) {
+    if (tree->value && tree->value->lexeme && (number_token < 0 || tree->type == number_token)) {
       const char *lexeme = tree->value->lexeme;
       lexeme += *lexeme == '-' || *lexeme == '+';
       if (strcasecmp(lexeme, "inf") == 0 || strcasecmp(lexeme, "nan") == 0) {

@@ -250,6 +250,15 @@ Test(jack, cli_nonfinite_constant_is_refused, .init = server_256, .fini = teardo
   check_nonfinite_refused("nonfinite.csd");
 }
 
+/* ... but `inf` and `nan` are fine variable names. */
+Test(jack, cli_inf_as_variable_name_plays, .init = server_256, .fini = teardown, .timeout = 30)
+{
+  const char *args[] = {"--no-connect", "-n", harness_name("csjinf"),
+                        harness_data("inf_variable.csd"), NULL};
+  char *err = cli_expect_exit(args, 0);
+  free(err);
+}
+
 Test(jack, cli_unknown_option, .init = harness_no_server, .fini = teardown,
      .timeout = 30)
 {

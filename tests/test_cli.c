@@ -250,7 +250,7 @@ Test(jack, cli_nonfinite_constant_is_refused, .init = server_256, .fini = teardo
   check_nonfinite_refused("nonfinite.csd");
 }
 
-/* ... but `inf` and `nan` are fine variable names. */
+/* ... but `inf` is a fine variable name. */
 Test(jack, cli_inf_as_variable_name_plays, .init = server_256, .fini = teardown, .timeout = 30)
 {
   const char *args[] = {"--no-connect", "-n", harness_name("csjinf"),

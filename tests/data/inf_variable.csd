@@ -1,6 +1,6 @@
 <CsoundSynthesizer>
 <CsInstruments>
-; `inf` and `nan` as variable names (the manual's ATSinfo.csd has `inf`):
+; `inf` as a variable name (the manual's ATSinfo.csd has `inf`):
 ; only a constant that folds to inf or nan is refused.
 sr = 48000
 ksmps = 32
@@ -8,8 +8,7 @@ nchnls = 2
 0dbfs = 1
 instr 1
   inf = 3
-  nan = 4
-  print inf + nan
+  print inf
 endin
 </CsInstruments>
 <CsScore>

@@ -178,19 +178,39 @@ jack_backend_open(const char *client_name, const char *server_name, JackBackend 
  * names during the few milliseconds between this and the close. Only the
  * two keys csjack set are removed, one request each (jack_remove_property
  * deletes one key; jack_remove_properties would scan the whole metadata
- * database, which all servers of the machine share, once per port).
+ * database once per port), and only while they still hold csjack's value:
+ * jackd 1.9.21 keeps one metadata database for all the servers of the
+ * machine, and port UUIDs are numbered per server, so a port of another
+ * server's client may have the same UUID and have written over ours.
  */
+static void
+forget_property(JackBackend *jb, jack_uuid_t uuid, const char *key, const char *ours)
+{
+  char *value = NULL;
+  char *type = NULL;
+  if (jack_get_property(uuid, key, &value, &type) == 0) {
+    if (value && strcmp(value, ours) == 0) {
+      jack_remove_property(jb->client, uuid, key);
+    }
+    jack_free(value);
+    jack_free(type);
+  }
+}
+
 static void
 forget_metadata(JackBackend *jb)
 {
-  jack_port_t **sets[2] = {jb->inputs, jb->outputs};
-  const uint32_t counts[2] = {jb->n_inputs, jb->n_outputs};
-  for (int s = 0; s < 2; ++s) {
-    for (uint32_t i = 0; i < counts[s]; ++i) {
-      const jack_uuid_t uuid = jack_port_uuid(sets[s][i]);
-      jack_remove_property(jb->client, uuid, JACK_METADATA_PRETTY_NAME);
-      jack_remove_property(jb->client, uuid, JACK_METADATA_ORDER);
-    }
+  char pretty[64];
+  char order[16];
+  for (uint32_t i = 0; i < jb->n_inputs + jb->n_outputs; ++i) {
+    const bool input = i < jb->n_inputs;
+    jack_port_t *port = input ? jb->inputs[i] : jb->outputs[i - jb->n_inputs];
+    const uint32_t number = input ? i + 1 : i - jb->n_inputs + 1;
+    snprintf(pretty, sizeof(pretty), "Csound %s %u", input ? "in" : "out", number);
+    snprintf(order, sizeof(order), "%u", i + 1);
+    const jack_uuid_t uuid = jack_port_uuid(port);
+    forget_property(jb, uuid, JACK_METADATA_PRETTY_NAME, pretty);
+    forget_property(jb, uuid, JACK_METADATA_ORDER, order);
   }
 }
 
@@ -247,7 +267,7 @@ jack_backend_register_ports(JackBackend *jb, uint32_t inputs, uint32_t outputs, 
   if (inputs > JACK_BACKEND_MAX_PORTS || outputs > JACK_BACKEND_MAX_PORTS) {
     snprintf(why, why_size, "too many channels (%u in, %u out; at most %d each)", inputs,
              outputs, JACK_BACKEND_MAX_PORTS);
-    return CSJ_ERR_BAD_ARG;
+    return CSJ_ERR_CHANNELS;
   }
   char name[32];
   char pretty[64];

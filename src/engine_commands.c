@@ -817,6 +817,9 @@ csj_engine_table_copy_in(CsjEngine *e, int table, const double *values, size_t c
   if (!values && count > 0) {
     return CSJ_ERR_BAD_ARG;
   }
+  if (count > SIZE_MAX / sizeof(double)) {
+    return CSJ_ERR_TOO_BIG; /* count * sizeof(double) would wrap */
+  }
   Job *job = job_new(e, CMD_TABLE_COPY_IN, 1);
   if (!job) {
     return CSJ_ERR_RING_FULL;
@@ -859,6 +862,9 @@ csj_engine_table_copy_out(CsjEngine *e, int table, double *out, size_t capacity,
 {
   if (!out && capacity > 0) {
     return CSJ_ERR_BAD_ARG;
+  }
+  if (capacity > SIZE_MAX / sizeof(double)) {
+    return CSJ_ERR_TOO_BIG; /* capacity * sizeof(double) would wrap */
   }
   Job *job = job_new(e, CMD_TABLE_COPY_OUT, 2);
   if (!job) {

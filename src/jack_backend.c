@@ -106,6 +106,57 @@ on_latency(jack_latency_callback_mode_t mode, void *arg)
   }
 }
 
+/*
+ * libjack prints its own complaints (five lines when no server runs:
+ * "Cannot connect to server socket ...", "jack server is not running or
+ * cannot be started", "JackShmReadWritePtr::~JackShmReadWritePtr ...")
+ * through its error and info functions, which default to stderr. While
+ * csjack opens its client they are kept instead: csjack says what went
+ * wrong in one line of its own, and adds libjack's last complaint only
+ * when it cannot tell what it was. The previous functions are put back
+ * afterwards (they are process-wide; a host may have its own).
+ */
+static _Thread_local char jack_complaint[256];
+
+static void
+keep_jack_complaint(const char *text)
+{
+  snprintf(jack_complaint, sizeof(jack_complaint), "%s", text);
+  jack_complaint[strcspn(jack_complaint, "\n")] = '\0';
+}
+
+static void
+drop_jack_info(const char *text)
+{
+  (void)text;
+}
+
+typedef struct {
+  void (*error)(const char *);
+  void (*info)(const char *);
+} JackPrinters;
+
+static JackPrinters
+quiet_jack(void)
+{
+  JackPrinters old = {jack_error_callback, jack_info_callback};
+  jack_complaint[0] = '\0';
+  jack_set_error_function(keep_jack_complaint);
+  jack_set_info_function(drop_jack_info);
+  return old;
+}
+
+static void
+restore_jack(JackPrinters old)
+{
+  if (old.error) {
+    jack_set_error_function(old.error);
+  }
+  if (old.info) {
+    jack_set_info_function(old.info);
+  }
+}
+
 /* jack2 reports a clash under JackUseExactName as a plain server error,
  * without JackNameNotUnique: ask the server whether the name is taken. */
 static bool
@@ -139,7 +190,13 @@ jack_backend_open(const char *client_name, const char *server_name, JackBackend 
     options |= JackServerName;
   }
   jack_status_t status = 0;
+  const JackPrinters printers = quiet_jack();
   jb->client = jack_client_open(client_name, options, &status, server_name);
+  bool taken = false;
+  if (!jb->client && !(status & JackServerFailed)) {
+    taken = (status & JackNameNotUnique) || client_name_exists(client_name, server_name);
+  }
+  restore_jack(printers);
   if (!jb->client) {
     free(jb);
     const char *server = server_name ? server_name : getenv("JACK_DEFAULT_SERVER");
@@ -148,13 +205,13 @@ jack_backend_open(const char *client_name, const char *server_name, JackBackend 
                server ? server : "default");
       return CSJ_ERR_NO_SERVER;
     }
-    if ((status & JackNameNotUnique) || client_name_exists(client_name, server_name)) {
+    if (taken) {
       snprintf(why, why_size, "JACK client name '%s' is already in use (choose another with --name)",
                client_name);
       return CSJ_ERR_NAME_TAKEN;
     }
-    snprintf(why, why_size, "cannot open JACK client '%s' (JACK status 0x%x)", client_name,
-             (unsigned)status);
+    snprintf(why, why_size, "cannot open JACK client '%s' (JACK status 0x%x%s%s)", client_name,
+             (unsigned)status, jack_complaint[0] ? "; libjack: " : "", jack_complaint);
     return CSJ_ERR_JACK;
   }
   atomic_init(&jb->shut_down, false);

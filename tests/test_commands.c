@@ -1308,6 +1308,28 @@ Test(jack, tables_set_get_copy_and_missing, .init = server_256, .fini = teardown
   cr_assert(eq(int, csj_engine_table_get(e, tab, -1, &v, 5000), CSJ_ERR_BAD_ARG));
 }
 
+/* A count whose size in bytes does not fit a size_t is refused at once:
+ * count * sizeof(double) wrapped to 16 bytes, and the JACK thread then
+ * read (copy_in) or wrote (copy_out) far beyond them. */
+Test(jack, table_copy_sizes_that_wrap_are_refused, .init = server_256, .fini = teardown,
+     .timeout = 30)
+{
+  CsjEngine *e = engine_start("csjtabwrap", DC_ON_ORC);
+  double v = 0;
+  char err[256];
+  CsjStatus st = csj_engine_eval_code(e, "gi__w ftgen 1, 0, -64, -2, 0\nreturn gi__w", 5000, &v,
+                                      err, sizeof err);
+  cr_assert(eq(int, st, CSJ_SUCCESS), "ftgen: %s", err);
+  double two[2] = {0.5, 0.5};
+  const size_t wraps = SIZE_MAX / sizeof(double) + 3; /* * 8 == 16 mod 2^64 */
+  cr_assert(eq(int, csj_engine_table_copy_in(e, 1, two, wraps), CSJ_ERR_TOO_BIG));
+  size_t length = 0;
+  cr_assert(eq(int, csj_engine_table_copy_out(e, 1, two, wraps, &length, 5000),
+               CSJ_ERR_TOO_BIG));
+  /* and the engine still answers */
+  cr_assert(eq(int, csj_engine_table_get(e, 1, 0, &v, 5000), CSJ_SUCCESS));
+}
+
 /* ---- recording ------------------------------------------------------------------------------------- */
 
 Test(jack, recording_equals_what_the_probe_heard, .init = server_256, .fini = teardown,

@@ -75,7 +75,15 @@ typedef enum {
   CSJ_ERR_NOT_FOUND,     /**< No such table or channel. */
   CSJ_ERR_NOT_RUN,       /**< The performance ended before the command ran. */
   CSJ_ERR_OPTION,        /**< Csound refused one of the options; see csj_last_error(). */
+  CSJ_ERR_RECORD,        /**< A recording failed (write error, full disk); the
+                              file holds what was written before, with a
+                              correct header; the reason in csj_last_error. */
+  CSJ_ERR_CHANNELS,      /**< More channels than csjack has ports for
+                              (CSJ_MAX_CHANNELS each way). */
 } CsjStatus;
+
+/** The most JACK ports csjack registers each way (nchnls, nchnls_i). */
+#define CSJ_MAX_CHANNELS 64
 
 /** A static English description of a status. Real-time safe. */
 CSJ_API CSJ_REALTIME const char *csj_strerror(CsjStatus status);
@@ -140,6 +148,10 @@ typedef struct {
   uint32_t ring_capacity;   /**< Command ring slots. */
   uint32_t ring_high_water; /**< Most slots ever in use at once. */
   uint64_t record_dropped;  /**< Frames recordings lost to a slow disk, in all. */
+  /** Recordings that failed (a write error, a full disk, a file-size
+   * limit), in all; each is reported at once through the message sink and
+   * csj_last_error, and csj_engine_stop_record returns CSJ_ERR_RECORD. */
+  uint64_t record_errors;
   bool paused;              /**< Paused: silence, no k-cycles. */
   uint64_t callback_ns_last;/**< Time our process callback took, last cycle. */
   uint64_t callback_ns_max; /**< The longest since start or csj_engine_reset_peak(). */
@@ -392,7 +404,18 @@ CSJ_API CsjStatus csj_engine_flush(CsjEngine *e, int timeout_ms);
  * thread drains. Recording starts in order with other commands.
  */
 CSJ_API CsjStatus csj_engine_record(CsjEngine *e, const char *path, int bits);
-/** Stops recording, waits until the file is complete and closed. */
+/**
+ * Stops recording, waits until the file is complete and closed.
+ * CSJ_ERR_RECORD when the recording failed on the way (a write error or a
+ * full disk: reported at once through the message sink as it happened);
+ * the file is then closed all the same, with a correct header, and holds
+ * every whole frame written before the failure; csj_last_error says why.
+ *
+ * A recording runs for the whole performance: cycles silenced because a
+ * direct call held Csound are recorded as the silence JACK got, so the file
+ * is as long as the performance. When the performance ends, it keeps the
+ * last cycle; csj_engine_stop_record or csj_engine_destroy closes it.
+ */
 CSJ_API CsjStatus csj_engine_stop_record(CsjEngine *e);
 
 /** Whether the performance is still running (started, not finished). */

@@ -5,17 +5,21 @@
  *   csjack [OPTIONS] FILE.csd|FILE.orc [-- CSOUND-OPTIONS...]
  *
  * Exit codes (also in --help and the README):
- *   0  the score ended, exitnow 0, or stopped by SIGINT/SIGTERM
+ *   0  the score ended, exitnow 0, or stopped by a signal (SIGINT, SIGTERM,
+ *      SIGHUP, SIGQUIT) or :quit
  *   1  exitnow with a non-zero code, or Csound aborted the performance
  *   2  usage error
  *   3  file missing or unreadable
  *   4  orchestra compile error
  *   5  no JACK server, or another JACK failure
  *   6  JACK client name already in use
- *   7  unusable orchestra (ksmps larger than the period, no outputs)
+ *   7  unusable orchestra (ksmps larger than the period, no outputs, more
+ *      than 64 channels)
  *   8  the JACK server shut down during the run
  *   9  Csound hung: one call ran longer than the hang limit (an endless
  *      loop), or it did not let go within a second of a stop signal
+ *  10  Csound failed to start (csoundStart refused the orchestra)
+ *  11  any other failure at start (out of memory, no thread)
  */
 
 #include "console.h"
@@ -43,6 +47,8 @@ enum {
   EXIT_UNUSABLE = 7,
   EXIT_SERVER_GONE = 8,
   EXIT_HUNG = 9,
+  EXIT_CSOUND_START = 10,
+  EXIT_INTERNAL = 11,
 };
 
 /* The signals that end csjack: taken on a thread of their own, so that a
@@ -139,10 +145,15 @@ usage(FILE *to)
         "While it plays, commands are read from stdin (score lines, :eval CODE,\n"
         ":chn NAME VALUE, :help, ...; see docs/console.md), one reply per line.\n"
         "\n"
+        "Stops cleanly (recording closed, summary printed, exit 0) on SIGINT,\n"
+        "SIGTERM, SIGHUP and SIGQUIT; ignores SIGPIPE, SIGUSR1, SIGUSR2, SIGXFSZ.\n"
+        "\n"
         "Exit status: 0 ended normally or stopped; 1 exitnow with a non-zero code\n"
         "or Csound aborted; 2 usage; 3 file; 4 compile error; 5 no JACK server or\n"
-        "JACK error; 6 client name in use; 7 ksmps > period or no outputs;\n"
-        "8 JACK server shut down during the run; 9 Csound hung (an endless loop).\n",
+        "JACK error; 6 client name in use; 7 ksmps > period, no outputs or more\n"
+        "than 64 channels; 8 JACK server shut down during the run; 9 Csound hung\n"
+        "(an endless loop); 10 Csound failed to start; 11 other start-up failure\n"
+        "(out of memory).\n",
         to);
 }
 
@@ -157,8 +168,10 @@ exit_code_for(CsjStatus status)
   case CSJ_ERR_JACK: return EXIT_JACK;
   case CSJ_ERR_NAME_TAKEN: return EXIT_NAME_TAKEN;
   case CSJ_ERR_KSMPS:
-  case CSJ_ERR_NO_OUTPUTS: return EXIT_UNUSABLE;
-  default: return EXIT_PERFORMANCE;
+  case CSJ_ERR_NO_OUTPUTS:
+  case CSJ_ERR_CHANNELS: return EXIT_UNUSABLE;
+  case CSJ_ERR_CSOUND: return EXIT_CSOUND_START;
+  default: return EXIT_INTERNAL;
   }
 }
 
@@ -280,7 +293,10 @@ main(int argc, char **argv)
    * One thread takes them synchronously (signal_main): no handler runs at
    * all. SIGHUP (terminal closed) and SIGQUIT stop csjack like SIGINT, so a
    * recording is always closed properly. SIGPIPE is ignored: a closed
-   * reply pipe is the console's business, not a reason to die. */
+   * reply pipe is the console's business, not a reason to die. SIGXFSZ is
+   * ignored too: a recording past the file-size limit fails and says so
+   * (the recorder's writer blocks it as well), Csound's own file output
+   * likewise. */
   sigemptyset(&stop_signals);
   sigaddset(&stop_signals, SIGINT);
   sigaddset(&stop_signals, SIGTERM);
@@ -288,6 +304,7 @@ main(int argc, char **argv)
   sigaddset(&stop_signals, SIGQUIT);
   pthread_sigmask(SIG_BLOCK, &stop_signals, NULL);
   signal(SIGPIPE, SIG_IGN);
+  signal(SIGXFSZ, SIG_IGN);
   signal(SIGUSR1, SIG_IGN);
   signal(SIGUSR2, SIG_IGN);
   pthread_t signal_thread;
@@ -374,6 +391,9 @@ main(int argc, char **argv)
           sig ? " (" : "", sig ? signal_name(sig) : "", sig ? ")" : "",
           (unsigned long long)stats.cycles, (unsigned long long)stats.ksmps_blocks,
           (unsigned long long)stats.xruns, exit_status);
+  if (stats.record_errors) {
+    fprintf(stderr, ", recordings failed %llu", (unsigned long long)stats.record_errors);
+  }
   if (reason == CSJ_END_EXITNOW) {
     fprintf(stderr, ", exitnow code %d", code);
   }

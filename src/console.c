@@ -847,7 +847,7 @@ print_stats(FILE *out, CsjEngine *e)
           "dropped_cycles=%llu commands_run=%llu ring_capacity=%u ring_high_water=%u "
           "record_dropped=%llu period=%u sample_rate=%u ksmps=%u latency=%u inputs=%u "
           "outputs=%u paused=%d running=%d callback_ns_last=%llu callback_ns_max=%llu "
-          "own_ns_max=%llu callbacks_late=%llu",
+          "own_ns_max=%llu callbacks_late=%llu record_errors=%llu",
           (unsigned long long)s.cycles, (unsigned long long)s.ksmps_blocks,
           (unsigned long long)s.xruns, (unsigned long long)s.messages_dropped,
           (unsigned long long)s.dropped_cycles, (unsigned long long)s.commands_run,
@@ -856,7 +856,8 @@ print_stats(FILE *out, CsjEngine *e)
           (unsigned)s.ksmps, (unsigned)s.latency, (unsigned)s.inputs, (unsigned)s.outputs,
           s.paused ? 1 : 0, csj_engine_is_running(e) ? 1 : 0,
           (unsigned long long)s.callback_ns_last, (unsigned long long)s.callback_ns_max,
-          (unsigned long long)s.own_ns_max, (unsigned long long)s.callbacks_late);
+          (unsigned long long)s.own_ns_max, (unsigned long long)s.callbacks_late,
+          (unsigned long long)s.record_errors);
   end_reply(out);
 }
 
@@ -1020,7 +1021,8 @@ execute(CsjEngine *e, const ConsoleCommand *cmd, FILE *out)
     if (st == CSJ_SUCCESS) {
       reply_ok(out, cmd->cmd);
     } else {
-      reply_status(out, cmd->cmd, st, NULL);
+      /* A failed recording says why (the write error, the frames kept). */
+      reply_status(out, cmd->cmd, st, st == CSJ_ERR_RECORD ? csj_last_error(e) : NULL);
     }
     return true;
 

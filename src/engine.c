@@ -16,6 +16,7 @@
 
 #include "engine_internal.h"
 #include "csound_options.h"
+#include "prefault.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -49,13 +50,23 @@ added_latency_for(uint32_t period, uint32_t ksmps)
 static void
 set_error(CsjEngine *e, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
+void
+engine_set_error_text(CsjEngine *e, const char *text)
+{
+  pthread_mutex_lock(&e->error_lock);
+  snprintf(e->last_error, sizeof(e->last_error), "%s", text);
+  pthread_mutex_unlock(&e->error_lock);
+}
+
 static void
 set_error(CsjEngine *e, const char *fmt, ...)
 {
+  char text[sizeof(e->last_error)];
   va_list args;
   va_start(args, fmt);
-  vsnprintf(e->last_error, sizeof(e->last_error), fmt, args);
+  vsnprintf(text, sizeof(text), fmt, args);
   va_end(args);
+  engine_set_error_text(e, text);
 }
 
 static void
@@ -82,10 +93,21 @@ csj_options_init(CsjOptions *opts)
   opts->client_name = "csjack";
 }
 
+/* Each thread reads its own copy, taken under the lock: a writer on
+ * another thread (a failing API call, the recorder's writer) can never
+ * change the text under a reader. Valid until this thread's next call. */
 const char *
 csj_last_error(const CsjEngine *e)
 {
-  return e ? e->last_error : create_error;
+  static _Thread_local char copy[sizeof(((CsjEngine *)0)->last_error)];
+  if (!e) {
+    return create_error;
+  }
+  CsjEngine *m = (CsjEngine *)e;
+  pthread_mutex_lock(&m->error_lock);
+  memcpy(copy, m->last_error, sizeof(copy));
+  pthread_mutex_unlock(&m->error_lock);
+  return copy;
 }
 
 #define OPCODE_LIB_OPTION "--opcode-lib="
@@ -253,8 +275,9 @@ csj_engine_create(const CsjOptions *opts, CsjEngine **out)
   e->connect_out = dup_or_null(opts->connect_out);
   e->connect_in = dup_or_null(opts->connect_in);
   e->no_connect = opts->no_connect;
+  pthread_mutex_init(&e->error_lock, NULL);
   atomic_init(&e->state, ENGINE_CREATED);
-  atomic_init(&e->end_reason, CSJ_END_NONE);
+  atomic_init(&e->end, 0);
 
   CsjStatus status = jack_backend_open(name, opts->server_name, &e->jack, create_error,
                                        sizeof(create_error));
@@ -383,8 +406,10 @@ csj_engine_compile_file(CsjEngine *e, const char *path)
   }
   /* Read it ourselves first: a missing file is a file error, not a
    * compile error, and Csound gets exactly the text we checked. */
-  char *text = read_file(path, e->last_error, sizeof(e->last_error));
+  char why[sizeof(e->last_error)];
+  char *text = read_file(path, why, sizeof(why));
   if (!text) {
+    engine_set_error_text(e, why);
     return CSJ_ERR_FILE;
   }
   CsjStatus status = has_suffix(path, ".orc") ? csj_engine_compile_orc_text(e, text)
@@ -448,11 +473,14 @@ csj_engine_compile_orc_text(CsjEngine *e, const char *orc)
 void
 engine_finish(CsjEngine *e, CsjEndReason reason, int code)
 {
-  int none = CSJ_END_NONE;
-  if (atomic_compare_exchange_strong(&e->end_reason, &none, (int)reason)) {
-    atomic_store_explicit(&e->exit_code, code, memory_order_relaxed);
-  }
-  atomic_store_explicit(&e->state, ENGINE_FINISHED, memory_order_release);
+  /* Reason and code in one word, set once: whoever reads the reason reads
+   * its code. */
+  uint64_t none = 0;
+  const uint64_t end = ((uint64_t)(uint32_t)code << 32) | (uint32_t)reason;
+  atomic_compare_exchange_strong(&e->end, &none, end);
+  /* Sequentially consistent, with the JACK thread's rt_in_cycle store and
+   * state load at the start of a cycle: see engine_rt_let_go. */
+  atomic_store(&e->state, ENGINE_FINISHED);
 }
 
 /* Lays the FIFO out for a period: the latency's worth of silence, and an
@@ -558,6 +586,19 @@ perform_frames(CsjEngine *e, uint32_t nframes, const float *const *in, float *co
   }
 }
 
+/* Hands the cycle's output, as JACK got it, to the recording if any. */
+static void
+record_cycle(CsjEngine *e, float *const *out, uint32_t nframes)
+{
+  /* Abandoned: a stuck thread's recording was closed under it. */
+  if (e->recorder && !atomic_load_explicit(&e->record_abandoned, memory_order_acquire)) {
+    const uint32_t lost = recorder_write(e->recorder, (const float *const *)out, nframes);
+    if (lost) {
+      atomic_fetch_add_explicit(&e->record_dropped, lost, memory_order_relaxed);
+    }
+  }
+}
+
 static void
 perform_cycle(CsjEngine *e, uint32_t nframes, const float *const *in, float *const *out)
 {
@@ -578,23 +619,13 @@ perform_cycle(CsjEngine *e, uint32_t nframes, const float *const *in, float *con
   } else {
     perform_frames(e, nframes, in, out);
   }
-  if (e->recorder && !atomic_load_explicit(&e->record_abandoned, memory_order_acquire)) {
-    const uint32_t lost = recorder_write(e->recorder, (const float *const *)out, nframes);
-    if (lost) {
-      atomic_fetch_add_explicit(&e->record_dropped, lost, memory_order_relaxed);
-    }
-  }
+  record_cycle(e, out, nframes);
 }
 
 static void
-process_cycle(void *context, uint32_t nframes, const float *const *in, float *const *out)
+process_cycle_body(CsjEngine *e, uint32_t nframes, const float *const *in, float *const *out)
 {
-  CsjEngine *e = context;
-  message_log_mark_realtime_thread(true);
-  atomic_fetch_add_explicit(&e->cycles, 1, memory_order_relaxed);
-
-  if (atomic_load_explicit(&e->state, memory_order_acquire) != ENGINE_PERFORMING ||
-      nframes > MAX_PERIOD) {
+  if (atomic_load(&e->state) != ENGINE_PERFORMING || nframes > MAX_PERIOD) {
     write_silence(out, e->n_out, 0, nframes);
     return;
   }
@@ -605,6 +636,10 @@ process_cycle(void *context, uint32_t nframes, const float *const *in, float *co
                                                memory_order_acquire, memory_order_relaxed)) {
     atomic_fetch_add_explicit(&e->dropped_cycles, 1, memory_order_relaxed);
     write_silence(out, e->n_out, 0, nframes);
+    /* JACK got silence for this cycle: so does the recording, which stays
+     * as long as the performance. The recorder is the JACK thread's own
+     * (set by commands it runs), not Csound's: no ownership needed. */
+    record_cycle(e, out, nframes);
     return;
   }
   const uint64_t t0 = engine_now_ns();
@@ -695,6 +730,64 @@ watchdog_main(void *arg)
 }
 
 static void
+process_cycle(void *context, uint32_t nframes, const float *const *in, float *const *out)
+{
+  CsjEngine *e = context;
+  message_log_mark_realtime_thread(true);
+  atomic_fetch_add_explicit(&e->cycles, 1, memory_order_relaxed);
+  /* Sequentially consistent, before the state is read (in the body): a
+   * thread that sets the state FINISHED and then reads false here knows
+   * that this cycle, and every later one, sees FINISHED. */
+  atomic_store(&e->rt_in_cycle, true);
+  process_cycle_body(e, nframes, in, out);
+  atomic_store_explicit(&e->rt_in_cycle, false, memory_order_release);
+}
+
+/*
+ * After the performance has ended (state FINISHED): waits until the JACK
+ * thread is out of the cycle it may be in. From then on no cycle touches
+ * the recorder, the FIFOs or Csound. False after @p timeout_ms: the JACK
+ * thread is stuck in a cycle (or died in one with its server).
+ */
+static bool
+engine_rt_let_go(CsjEngine *e, int timeout_ms)
+{
+  const uint64_t deadline = engine_now_ns() + (uint64_t)timeout_ms * 1000000u;
+  while (atomic_load(&e->rt_in_cycle)) {
+    if (engine_now_ns() > deadline) {
+      return false;
+    }
+    const struct timespec tick = {0, 200 * 1000};
+    nanosleep(&tick, NULL);
+  }
+  return true;
+}
+
+void
+engine_record_failed(void *engine, const char *why)
+{
+  CsjEngine *e = engine;
+  atomic_fetch_add_explicit(&e->record_errors, 1, memory_order_relaxed);
+  engine_set_error_text(e, why);
+  message_log_printf(e->log, 0, "csjack: error: %s\n", why);
+}
+
+CsjStatus
+engine_close_recording(CsjEngine *e, Recorder *r, bool rt_let_go)
+{
+  if (!rt_let_go && atomic_load(&e->state) == ENGINE_FINISHED &&
+      !engine_rt_let_go(e, 2000)) {
+    return CSJ_ERR_TIMEOUT;
+  }
+  char why[512];
+  if (!recorder_close(r, why, sizeof(why))) {
+    engine_set_error_text(e, why);
+    return CSJ_ERR_RECORD;
+  }
+  return CSJ_SUCCESS;
+}
+
+static void
 on_xrun(void *context)
 {
   CsjEngine *e = context;
@@ -740,6 +833,46 @@ warn_to_log(void *data, const char *text)
 {
   CsjEngine *e = data;
   message_log_printf(e->log, 0, "%s", text);
+}
+
+/*
+ * The housekeeper: what JACK's non-real-time callbacks only flag is acted
+ * on here, every 5 ms, whether or not anyone polls csj_engine_wait: a new
+ * period's latency is re-reported to JACK (jack_recompute_total_latencies
+ * cannot be called from JACK's own callbacks) and said, a new sample rate
+ * is warned about, and a server that went away ends the performance.
+ */
+static void *
+housekeeper_main(void *arg)
+{
+  CsjEngine *e = arg;
+  uint32_t last_period = atomic_load(&e->jack_period);
+  uint32_t last_rate = atomic_load(&e->jack_rate);
+  const struct timespec tick = {0, 5 * 1000 * 1000};
+  while (!atomic_load_explicit(&e->housekeeper_quit, memory_order_acquire)) {
+    if (atomic_load(&e->server_gone)) {
+      engine_finish(e, CSJ_END_SERVER_GONE, 0);
+    } else {
+      const uint32_t period = atomic_load(&e->jack_period);
+      if (period != last_period) {
+        last_period = period;
+        message_log_printf(e->log, 0, "csjack: JACK period is now %u frames; csjack adds %u\n",
+                           period, atomic_load(&e->latency));
+        jack_backend_latency_changed(e->jack);
+      }
+      const uint32_t rate = atomic_load(&e->jack_rate);
+      if (rate != last_rate) {
+        /* Csound cannot change sr while it performs: keep playing, say so. */
+        last_rate = rate;
+        message_log_printf(e->log, 0,
+                           "csjack: warning: JACK's sample rate changed to %u Hz; Csound keeps "
+                           "running at %.0f Hz, so pitch and time are off until restarted\n",
+                           rate, csound_adapter_sample_rate(e->csound));
+      }
+    }
+    nanosleep(&tick, NULL);
+  }
+  return NULL;
 }
 
 CsjStatus
@@ -792,6 +925,7 @@ csj_engine_start(CsjEngine *e)
       set_error(e, "out of memory");
       return CSJ_ERR_NO_MEMORY;
     }
+    csj_prefault(e->fifo[c], e->fifo_capacity * sizeof(float));
   }
   reset_for_period(e, period);
   atomic_store(&e->jack_period, period);
@@ -811,6 +945,13 @@ csj_engine_start(CsjEngine *e)
     atomic_store(&e->state, ENGINE_COMPILED);
     set_error(e, "%s", why);
     return status;
+  }
+  atomic_store(&e->housekeeper_quit, false);
+  if (pthread_create(&e->housekeeper, NULL, housekeeper_main, e) == 0) {
+    e->housekeeper_started = true;
+  } else {
+    message_log_printf(e->log, 0, "csjack: warning: no housekeeping thread: period and rate "
+                                  "changes will not be re-reported\n");
   }
   if (!e->no_connect) {
     jack_backend_autoconnect(e->jack, e->connect_out, e->connect_in, warn_to_log, e);
@@ -840,30 +981,12 @@ csj_engine_wait(CsjEngine *e, int timeout_ms)
   }
   struct timespec start;
   clock_gettime(CLOCK_MONOTONIC, &start);
-  uint32_t last_period = atomic_load(&e->jack_period);
-  uint32_t last_rate = atomic_load(&e->jack_rate);
   while (!csj_engine_finished(e)) {
     /* A stop request needs a cycle to take effect; if the server is gone
-     * no cycle will come, so settle it here. */
+     * no cycle will come, so settle it here (the housekeeper does too). */
     if (atomic_load(&e->server_gone)) {
       engine_finish(e, CSJ_END_SERVER_GONE, 0);
       break;
-    }
-    const uint32_t period = atomic_load(&e->jack_period);
-    if (period != last_period) {
-      last_period = period;
-      message_log_printf(e->log, 0, "csjack: JACK period is now %u frames; csjack adds %u\n",
-                         period, atomic_load(&e->latency));
-      jack_backend_latency_changed(e->jack);
-    }
-    const uint32_t rate = atomic_load(&e->jack_rate);
-    if (rate != last_rate) {
-      /* Csound cannot change sr while it performs: keep playing, say so. */
-      last_rate = rate;
-      message_log_printf(e->log, 0,
-                         "csjack: warning: JACK's sample rate changed to %u Hz; Csound keeps "
-                         "running at %.0f Hz, so pitch and time are off until restarted\n",
-                         rate, csound_adapter_sample_rate(e->csound));
     }
     struct timespec now;
     clock_gettime(CLOCK_MONOTONIC, &now);
@@ -891,10 +1014,11 @@ CsjEndReason
 csj_engine_end_reason(const CsjEngine *e, int *exit_code)
 {
   CsjEngine *m = (CsjEngine *)e;
+  const uint64_t end = atomic_load(&m->end);
   if (exit_code) {
-    *exit_code = atomic_load(&m->exit_code);
+    *exit_code = (int)(uint32_t)(end >> 32);
   }
-  return (CsjEndReason)atomic_load(&m->end_reason);
+  return (CsjEndReason)(uint32_t)end;
 }
 
 void
@@ -924,6 +1048,7 @@ csj_engine_stats(const CsjEngine *e, CsjStats *out)
   out->record_dropped = atomic_load_explicit(&m->record_dropped, memory_order_relaxed);
   out->commands_deferred = atomic_load_explicit(&m->commands_deferred, memory_order_relaxed);
   out->compile_wait_ns_max = atomic_load_explicit(&m->compile_wait_ns_max, memory_order_relaxed);
+  out->record_errors = atomic_load_explicit(&m->record_errors, memory_order_relaxed);
 }
 
 void
@@ -972,6 +1097,11 @@ csj_engine_destroy(CsjEngine *e)
   /* JACK first: once the client is closed no callback can touch Csound.
    * Then the commands still queued are answered "not run", and the worker
    * stops, before Csound goes away. */
+  if (e->housekeeper_started) {
+    atomic_store_explicit(&e->housekeeper_quit, true, memory_order_release);
+    pthread_join(e->housekeeper, NULL);
+    e->housekeeper_started = false;
+  }
   jack_backend_close(e->jack);
   commands_shutdown(e);
   csound_adapter_free(e->csound);
@@ -986,5 +1116,6 @@ csj_engine_destroy(CsjEngine *e)
   free(e->client_name);
   free(e->connect_out);
   free(e->connect_in);
+  pthread_mutex_destroy(&e->error_lock);
   free(e);
 }

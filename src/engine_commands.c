@@ -221,7 +221,7 @@ submit_and_wait(CsjEngine *e, Job *job, int timeout_ms, void (*read)(const Job *
 static void
 set_last_error_text(CsjEngine *e, const char *text)
 {
-  snprintf(e->last_error, sizeof(e->last_error), "%s", text);
+  engine_set_error_text(e, text);
 }
 
 void
@@ -246,10 +246,12 @@ CsjStatus
 csj_engine_score_event(CsjEngine *e, char type, const double *pfields, int count, bool absp2)
 {
   if (count > CSJ_MAX_PFIELDS) {
-    snprintf(e->last_error, sizeof(e->last_error),
+    char why[160];
+    snprintf(why, sizeof(why),
              "a score event of %d p-fields is refused: csjack takes at most %d "
              "(CSJ_MAX_PFIELDS)",
              count, CSJ_MAX_PFIELDS);
+    set_last_error_text(e, why);
     return CSJ_ERR_TOO_BIG;
   }
   if (count < 0 || (count > 0 && !pfields)) {
@@ -815,6 +817,9 @@ csj_engine_table_copy_in(CsjEngine *e, int table, const double *values, size_t c
   if (!values && count > 0) {
     return CSJ_ERR_BAD_ARG;
   }
+  if (count > SIZE_MAX / sizeof(double)) {
+    return CSJ_ERR_TOO_BIG; /* count * sizeof(double) would wrap */
+  }
   Job *job = job_new(e, CMD_TABLE_COPY_IN, 1);
   if (!job) {
     return CSJ_ERR_RING_FULL;
@@ -857,6 +862,9 @@ csj_engine_table_copy_out(CsjEngine *e, int table, double *out, size_t capacity,
 {
   if (!out && capacity > 0) {
     return CSJ_ERR_BAD_ARG;
+  }
+  if (capacity > SIZE_MAX / sizeof(double)) {
+    return CSJ_ERR_TOO_BIG; /* capacity * sizeof(double) would wrap */
   }
   Job *job = job_new(e, CMD_TABLE_COPY_OUT, 2);
   if (!job) {
@@ -923,8 +931,8 @@ csj_engine_record(CsjEngine *e, const char *path, int bits)
     return CSJ_ERR_STATE;
   }
   char why[512];
-  Recorder *r = recorder_open(path, bits, e->n_out, atomic_load(&e->jack_rate), MAX_PERIOD, why,
-                              sizeof(why));
+  Recorder *r = recorder_open(path, bits, e->n_out, atomic_load(&e->jack_rate), MAX_PERIOD,
+                              engine_record_failed, e, why, sizeof(why));
   if (!r) {
     pthread_mutex_unlock(&e->record_lock);
     set_last_error_text(e, why);
@@ -939,7 +947,12 @@ csj_engine_record(CsjEngine *e, const char *path, int bits)
   if (status == CSJ_SUCCESS) {
     e->active_recording = r;
   } else if (status == CSJ_ERR_RING_FULL || status == CSJ_ERR_STATE) {
-    recorder_close(r); /* never reached the JACK thread */
+    recorder_close(r, NULL, 0); /* never reached the JACK thread */
+  } else if (engine_close_recording(e, r, false) == CSJ_ERR_TIMEOUT) {
+    /* CSJ_ERR_NOT_RUN: the performance ended first, but the JACK thread
+     * may have taken it in its last cycle: closed once it has let go, or
+     * at destroy. */
+    e->active_recording = r;
   }
   pthread_mutex_unlock(&e->record_lock);
   return status;
@@ -962,9 +975,12 @@ csj_engine_stop_record(CsjEngine *e)
   /* Once the JACK thread has let go (or the performance is over and no cycle
    * writes any more), the writer drains and closes the file. */
   if (status == CSJ_SUCCESS || !accepting(e)) {
-    e->active_recording = NULL;
-    recorder_close(r);
-    status = CSJ_SUCCESS;
+    /* Not acknowledged (the performance ended): the JACK thread may still
+     * be writing its last cycle; engine_close_recording waits for it. */
+    status = engine_close_recording(e, r, status == CSJ_SUCCESS);
+    if (status != CSJ_ERR_TIMEOUT) {
+      e->active_recording = NULL;
+    }
   }
   pthread_mutex_unlock(&e->record_lock);
   return status;
@@ -997,7 +1013,7 @@ csj_engine_abandon_record(CsjEngine *e)
     sleep_us(1000);
   }
   e->active_recording = NULL;
-  recorder_close(r);
+  recorder_close(r, NULL, 0);
 }
 
 /* ---- The JACK thread -------------------------------------------------------- */
@@ -1556,7 +1572,8 @@ commands_shutdown(CsjEngine *e)
     job_release(e, job);
   }
   if (e->active_recording) {
-    recorder_close(e->active_recording);
+    /* A failure is reported as it happened (engine_record_failed). */
+    recorder_close(e->active_recording, NULL, 0);
     e->active_recording = NULL;
   }
   while (e->channels) {

@@ -156,6 +156,10 @@ struct CsjEngineImpl {
   char **user_options;      /* Csound options from the caller, as applied */
   int user_option_count;
   JackBackend *jack;
+  /* The last error's text: written by API calls on any thread (never the
+   * JACK thread) and by the recorder's writer, so only under error_lock;
+   * csj_last_error hands each reader a copy of its own. */
+  pthread_mutex_t error_lock;
   char last_error[512];
 
   /* Set once at start, read by the JACK thread. */
@@ -221,8 +225,10 @@ struct CsjEngineImpl {
   _Atomic int state;        /* EngineState */
   _Atomic bool stop_requested;
   _Atomic bool server_gone;
-  _Atomic int end_reason;   /* CsjEndReason, set once */
-  _Atomic int exit_code;
+  /* How the performance ended, set once: the CsjEndReason in the low 32
+   * bits and the exit code in the high 32, one atomic word so that no
+   * reader sees the reason with a stale code. 0 while running. */
+  _Atomic uint64_t end;
   _Atomic uint32_t latency; /* K - gcd(P, K) for the current period */
   _Atomic uint32_t jack_period;
   _Atomic uint32_t jack_rate;
@@ -234,6 +240,16 @@ struct CsjEngineImpl {
   _Atomic bool paused_flag; /* a copy of `paused` for stats */
   _Atomic uint64_t callback_ns_max; /* the longest cycle since the last reset */
   _Atomic uint64_t record_dropped;  /* frames recordings lost to a full ring */
+  _Atomic uint64_t record_errors;   /* recordings that failed to write */
+  /* True while the JACK thread is inside process_cycle. With the state
+   * FINISHED, once it reads false no cycle touches the recorder or Csound
+   * again (see engine_rt_let_go). */
+  _Atomic bool rt_in_cycle;
+  /* Housekeeping: period and rate changes, a server that went away,
+   * settled whether or not anyone polls csj_engine_wait. */
+  pthread_t housekeeper;
+  bool housekeeper_started;
+  _Atomic bool housekeeper_quit;
   _Atomic uint64_t callback_ns_last;
   /* Wall time this cycle spent inside Csound and inside user code (tasks,
    * the process callback): JACK thread only. The rest is csjack's own
@@ -306,5 +322,17 @@ void commands_capture_message(CsjEngine *e, const char *fmt, va_list args);
 
 /* engine.c */
 void engine_finish(CsjEngine *e, CsjEndReason reason, int code);
+/* Sets the engine's last error (any thread but the JACK thread). */
+void engine_set_error_text(CsjEngine *e, const char *text);
+/* The recorder's error callback (RecorderErrorFn): counts, logs, and sets
+ * the last error. */
+void engine_record_failed(void *engine, const char *why);
+/* Closes a recording the JACK thread may still hold: when @p rt_let_go is
+ * false (the JACK thread never acknowledged a stop: the performance ended),
+ * first waits until no cycle can touch it any more. CSJ_SUCCESS,
+ * CSJ_ERR_RECORD (it failed; the reason is the last error), or
+ * CSJ_ERR_TIMEOUT (the JACK thread is stuck in a cycle: not closed; the
+ * caller keeps it for csj_engine_destroy). */
+CsjStatus engine_close_recording(CsjEngine *e, Recorder *r, bool rt_let_go);
 
 #endif

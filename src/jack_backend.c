@@ -106,6 +106,57 @@ on_latency(jack_latency_callback_mode_t mode, void *arg)
   }
 }
 
+/*
+ * libjack prints its own complaints (five lines when no server runs:
+ * "Cannot connect to server socket ...", "jack server is not running or
+ * cannot be started", "JackShmReadWritePtr::~JackShmReadWritePtr ...")
+ * through its error and info functions, which default to stderr. While
+ * csjack opens its client they are kept instead: csjack says what went
+ * wrong in one line of its own, and adds libjack's last complaint only
+ * when it cannot tell what it was. The previous functions are put back
+ * afterwards (they are process-wide; a host may have its own).
+ */
+static _Thread_local char jack_complaint[256];
+
+static void
+keep_jack_complaint(const char *text)
+{
+  snprintf(jack_complaint, sizeof(jack_complaint), "%s", text);
+  jack_complaint[strcspn(jack_complaint, "\n")] = '\0';
+}
+
+static void
+drop_jack_info(const char *text)
+{
+  (void)text;
+}
+
+typedef struct {
+  void (*error)(const char *);
+  void (*info)(const char *);
+} JackPrinters;
+
+static JackPrinters
+quiet_jack(void)
+{
+  JackPrinters old = {jack_error_callback, jack_info_callback};
+  jack_complaint[0] = '\0';
+  jack_set_error_function(keep_jack_complaint);
+  jack_set_info_function(drop_jack_info);
+  return old;
+}
+
+static void
+restore_jack(JackPrinters old)
+{
+  if (old.error) {
+    jack_set_error_function(old.error);
+  }
+  if (old.info) {
+    jack_set_info_function(old.info);
+  }
+}
+
 /* jack2 reports a clash under JackUseExactName as a plain server error,
  * without JackNameNotUnique: ask the server whether the name is taken. */
 static bool
@@ -139,7 +190,13 @@ jack_backend_open(const char *client_name, const char *server_name, JackBackend 
     options |= JackServerName;
   }
   jack_status_t status = 0;
+  const JackPrinters printers = quiet_jack();
   jb->client = jack_client_open(client_name, options, &status, server_name);
+  bool taken = false;
+  if (!jb->client && !(status & JackServerFailed)) {
+    taken = (status & JackNameNotUnique) || client_name_exists(client_name, server_name);
+  }
+  restore_jack(printers);
   if (!jb->client) {
     free(jb);
     const char *server = server_name ? server_name : getenv("JACK_DEFAULT_SERVER");
@@ -148,13 +205,13 @@ jack_backend_open(const char *client_name, const char *server_name, JackBackend 
                server ? server : "default");
       return CSJ_ERR_NO_SERVER;
     }
-    if ((status & JackNameNotUnique) || client_name_exists(client_name, server_name)) {
+    if (taken) {
       snprintf(why, why_size, "JACK client name '%s' is already in use (choose another with --name)",
                client_name);
       return CSJ_ERR_NAME_TAKEN;
     }
-    snprintf(why, why_size, "cannot open JACK client '%s' (JACK status 0x%x)", client_name,
-             (unsigned)status);
+    snprintf(why, why_size, "cannot open JACK client '%s' (JACK status 0x%x%s%s)", client_name,
+             (unsigned)status, jack_complaint[0] ? "; libjack: " : "", jack_complaint);
     return CSJ_ERR_JACK;
   }
   atomic_init(&jb->shut_down, false);
@@ -178,19 +235,39 @@ jack_backend_open(const char *client_name, const char *server_name, JackBackend 
  * names during the few milliseconds between this and the close. Only the
  * two keys csjack set are removed, one request each (jack_remove_property
  * deletes one key; jack_remove_properties would scan the whole metadata
- * database, which all servers of the machine share, once per port).
+ * database once per port), and only while they still hold csjack's value:
+ * jackd 1.9.21 keeps one metadata database for all the servers of the
+ * machine, and port UUIDs are numbered per server, so a port of another
+ * server's client may have the same UUID and have written over ours.
  */
+static void
+forget_property(JackBackend *jb, jack_uuid_t uuid, const char *key, const char *ours)
+{
+  char *value = NULL;
+  char *type = NULL;
+  if (jack_get_property(uuid, key, &value, &type) == 0) {
+    if (value && strcmp(value, ours) == 0) {
+      jack_remove_property(jb->client, uuid, key);
+    }
+    jack_free(value);
+    jack_free(type);
+  }
+}
+
 static void
 forget_metadata(JackBackend *jb)
 {
-  jack_port_t **sets[2] = {jb->inputs, jb->outputs};
-  const uint32_t counts[2] = {jb->n_inputs, jb->n_outputs};
-  for (int s = 0; s < 2; ++s) {
-    for (uint32_t i = 0; i < counts[s]; ++i) {
-      const jack_uuid_t uuid = jack_port_uuid(sets[s][i]);
-      jack_remove_property(jb->client, uuid, JACK_METADATA_PRETTY_NAME);
-      jack_remove_property(jb->client, uuid, JACK_METADATA_ORDER);
-    }
+  char pretty[64];
+  char order[16];
+  for (uint32_t i = 0; i < jb->n_inputs + jb->n_outputs; ++i) {
+    const bool input = i < jb->n_inputs;
+    jack_port_t *port = input ? jb->inputs[i] : jb->outputs[i - jb->n_inputs];
+    const uint32_t number = input ? i + 1 : i - jb->n_inputs + 1;
+    snprintf(pretty, sizeof(pretty), "Csound %s %u", input ? "in" : "out", number);
+    snprintf(order, sizeof(order), "%u", i + 1);
+    const jack_uuid_t uuid = jack_port_uuid(port);
+    forget_property(jb, uuid, JACK_METADATA_PRETTY_NAME, pretty);
+    forget_property(jb, uuid, JACK_METADATA_ORDER, order);
   }
 }
 
@@ -247,7 +324,7 @@ jack_backend_register_ports(JackBackend *jb, uint32_t inputs, uint32_t outputs, 
   if (inputs > JACK_BACKEND_MAX_PORTS || outputs > JACK_BACKEND_MAX_PORTS) {
     snprintf(why, why_size, "too many channels (%u in, %u out; at most %d each)", inputs,
              outputs, JACK_BACKEND_MAX_PORTS);
-    return CSJ_ERR_BAD_ARG;
+    return CSJ_ERR_CHANNELS;
   }
   char name[32];
   char pretty[64];

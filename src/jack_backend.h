@@ -18,7 +18,7 @@
 #include <stdint.h>
 
 /** The most ports per direction; more channels are refused at start. */
-#define JACK_BACKEND_MAX_PORTS 64
+#define JACK_BACKEND_MAX_PORTS CSJ_MAX_CHANNELS
 
 typedef struct JackBackendImpl JackBackend;
 

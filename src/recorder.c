@@ -2,9 +2,12 @@
 
 #include "recorder.h"
 
+#include "prefault.h"
 #include "spsc_ring.h"
 
+#include <errno.h>
 #include <pthread.h>
+#include <signal.h>
 #include <sndfile.h>
 #include <stdatomic.h>
 #include <stdbool.h>
@@ -19,21 +22,65 @@
 
 struct RecorderImpl {
   SNDFILE *file;
+  char *path;
   uint32_t channels;
+  uint32_t rate;
   SpscRing *ring;
   float *interleaved;   /* the JACK thread's scratch: max_frames * channels */
   float *write_buffer;  /* the writer's: the same size */
   uint32_t max_bytes;
   pthread_t writer;
   _Atomic bool quit;
+  /* Writer only, until it sets `failed`; read by the others after that
+   * (acquire) or after the join. */
+  sf_count_t frames_written;
+  char error[512];
+  _Atomic bool failed;  /* the file takes no more frames */
+  RecorderErrorFn on_error;
+  void *on_error_data;
 };
+
+/* The writer thread: the file takes no more frames. Said at once, once. */
+static void
+fail(Recorder *r, const char *what, int err)
+{
+  const char *why = sf_strerror(r->file);
+  if (err && (!why || !*why || strstr(why, "No Error") || strstr(why, "No error"))) {
+    why = strerror(err);
+  }
+  snprintf(r->error, sizeof(r->error),
+           "recording '%s' failed %s after %lld frames (%.2f s): %s; the file keeps those "
+           "frames, the rest of the recording is lost",
+           r->path, what, (long long)r->frames_written,
+           r->rate ? (double)r->frames_written / r->rate : 0.0, why ? why : "unknown error");
+  atomic_store_explicit(&r->failed, true, memory_order_release);
+  if (r->on_error) {
+    r->on_error(r->on_error_data, r->error);
+  }
+}
 
 static void
 drain(Recorder *r)
 {
   uint32_t size;
   while ((size = spsc_ring_pop(r->ring, r->write_buffer, r->max_bytes)) > 0) {
-    sf_writef_float(r->file, r->write_buffer, size / (sizeof(float) * r->channels));
+    if (atomic_load_explicit(&r->failed, memory_order_relaxed)) {
+      continue; /* emptied, never written */
+    }
+    const sf_count_t frames = size / (sizeof(float) * r->channels);
+    errno = 0;
+    const sf_count_t n = sf_writef_float(r->file, r->write_buffer, frames);
+    const int err = errno;
+    if (n > 0) {
+      r->frames_written += n;
+    }
+    if (n != frames) {
+      /* Whole frames only: a partly written frame is cut off, so the
+       * header (rewritten at close) describes exactly what is there. */
+      sf_count_t keep = r->frames_written;
+      sf_command(r->file, SFC_FILE_TRUNCATE, &keep, sizeof(keep));
+      fail(r, "writing", err);
+    }
   }
 }
 
@@ -52,7 +99,7 @@ writer_main(void *arg)
 
 Recorder *
 recorder_open(const char *path, int bits, uint32_t channels, uint32_t rate, uint32_t max_frames,
-              char *why, size_t why_size)
+              RecorderErrorFn on_error, void *on_error_data, char *why, size_t why_size)
 {
   int subtype;
   switch (bits) {
@@ -79,17 +126,39 @@ recorder_open(const char *path, int bits, uint32_t channels, uint32_t rate, uint
   /* Integer formats: clip rather than wrap, and no dither, so what is
    * written is what JACK got, quantised. */
   sf_command(r->file, SFC_SET_CLIPPING, NULL, SF_TRUE);
+  /* The header is rewritten as the file grows, so that a recording cut
+   * short by a crash or a power cut still plays up to its last update. */
+  sf_command(r->file, SFC_SET_UPDATE_HEADER_AUTO, NULL, SF_TRUE);
+  r->path = strdup(path);
   r->channels = channels;
+  r->rate = rate;
+  r->on_error = on_error;
+  r->on_error_data = on_error_data;
   r->max_bytes = max_frames * channels * (uint32_t)sizeof(float);
   r->interleaved = malloc(r->max_bytes);
   r->write_buffer = malloc(r->max_bytes);
   r->ring = spsc_ring_new(RING_SECONDS * rate * channels * (uint32_t)sizeof(float));
   atomic_init(&r->quit, false);
-  if (!r->interleaved || !r->write_buffer || !r->ring ||
-      pthread_create(&r->writer, NULL, writer_main, r) != 0) {
+  atomic_init(&r->failed, false);
+  int created = -1;
+  if (r->path && r->interleaved && r->write_buffer && r->ring) {
+    csj_prefault(r->interleaved, r->max_bytes);
+    /* A write past RLIMIT_FSIZE raises SIGXFSZ in the writing thread, whose
+     * default action ends the process: blocked in the writer, the write
+     * fails with EFBIG instead and the recording reports it. */
+    sigset_t block;
+    sigset_t old;
+    sigemptyset(&block);
+    sigaddset(&block, SIGXFSZ);
+    pthread_sigmask(SIG_BLOCK, &block, &old);
+    created = pthread_create(&r->writer, NULL, writer_main, r);
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
+  }
+  if (created != 0) {
     snprintf(why, why_size, "cannot start the recorder");
     sf_close(r->file);
     spsc_ring_free(r->ring);
+    free(r->path);
     free(r->interleaved);
     free(r->write_buffer);
     free(r);
@@ -105,6 +174,9 @@ recorder_write(Recorder *r, const float *const *out, uint32_t nframes)
   if (bytes > r->max_bytes) {
     return nframes;
   }
+  if (atomic_load_explicit(&r->failed, memory_order_relaxed)) {
+    return 0; /* the file takes no more: reported once, as an error */
+  }
   for (uint32_t i = 0; i < nframes; ++i) {
     for (uint32_t c = 0; c < r->channels; ++c) {
       r->interleaved[i * r->channels + c] = out[c][i];
@@ -113,17 +185,41 @@ recorder_write(Recorder *r, const float *const *out, uint32_t nframes)
   return spsc_ring_push(r->ring, r->interleaved, bytes) ? 0 : nframes;
 }
 
-void
-recorder_close(Recorder *r)
+bool
+recorder_failed(const Recorder *r)
+{
+  return atomic_load_explicit(&((Recorder *)r)->failed, memory_order_acquire);
+}
+
+bool
+recorder_close(Recorder *r, char *why, size_t why_size)
 {
   if (!r) {
-    return;
+    return true;
   }
   atomic_store_explicit(&r->quit, true, memory_order_release);
   pthread_join(r->writer, NULL);
-  sf_close(r->file);
+  bool ok = !atomic_load_explicit(&r->failed, memory_order_acquire);
+  if (!ok && why) {
+    snprintf(why, why_size, "%s", r->error);
+  }
+  const int closed = sf_close(r->file);
+  if (closed != 0 && ok) {
+    ok = false;
+    r->file = NULL;
+    snprintf(r->error, sizeof(r->error), "recording '%s' failed closing the file: %s", r->path,
+             sf_error_number(closed));
+    if (why) {
+      snprintf(why, why_size, "%s", r->error);
+    }
+    if (r->on_error) {
+      r->on_error(r->on_error_data, r->error);
+    }
+  }
   spsc_ring_free(r->ring);
+  free(r->path);
   free(r->interleaved);
   free(r->write_buffer);
   free(r);
+  return ok;
 }

@@ -2,6 +2,8 @@
 
 #include "spsc_ring.h"
 
+#include "prefault.h"
+
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
@@ -35,6 +37,7 @@ spsc_ring_new(uint32_t min_capacity)
     free(ring);
     return NULL;
   }
+  csj_prefault(ring->bytes, capacity); /* both ends may be a JACK thread */
   ring->capacity = capacity;
   ring->mask = capacity - 1;
   atomic_init(&ring->write_index, 0);

@@ -26,6 +26,8 @@ csj_strerror(CsjStatus status)
   case CSJ_ERR_NOT_FOUND: return "no such table or channel";
   case CSJ_ERR_NOT_RUN: return "the performance ended before the command ran";
   case CSJ_ERR_OPTION: return "Csound refused an option";
+  case CSJ_ERR_RECORD: return "the recording failed";
+  case CSJ_ERR_CHANNELS: return "too many channels";
   }
   return "unknown status";
 }

@@ -310,6 +310,10 @@ Test(jack, cli_no_server, .init = harness_no_server, .fini = teardown,
   const char *args[] = {"--no-connect", "-n", harness_name("csjnosrv"),
                         harness_data("sine.orc"), NULL};
   char *err = cli_expect_exit(args, 5);
+  /* csjack's line only: libjack's own five lines ("Cannot connect to
+   * server socket", ...) are kept from stderr while csjack opens. */
+  cr_expect(eq(int, count_lines(err), 1), "want one line, got:\n%s", err);
+  cr_expect(ne(ptr, strstr(err, "csjack: error: cannot reach JACK server"), NULL), "%s", err);
   free(err);
 }
 
@@ -846,4 +850,16 @@ Test(jack, cli_ten_instances_stopped_together, .init = server_256, .fini = teard
               first_bad, first_bad >= 0 ? rc[first_bad] : 0, first_err ? first_err : "");
     cr_assert(answers, "round %d: the server did not answer jack_lsp afterwards", round);
   }
+}
+
+/* More channels than csjack has ports (64 each way) is an unusable
+ * orchestra, exit 7, with one line that says so. */
+Test(jack, cli_too_many_channels, .init = server_256, .fini = teardown, .timeout = 30)
+{
+  const char *args[] = {"--no-connect", "-n", harness_name("csj65"),
+                        harness_data("outputs64.orc"), "--", "--nchnls=65", NULL};
+  char *err = cli_expect_exit(args, 7);
+  cr_expect(ne(ptr, strstr(last_line(err), "csjack: error: too many channels"), NULL),
+            "last line: %s", last_line(err));
+  free(err);
 }

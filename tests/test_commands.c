@@ -1308,6 +1308,28 @@ Test(jack, tables_set_get_copy_and_missing, .init = server_256, .fini = teardown
   cr_assert(eq(int, csj_engine_table_get(e, tab, -1, &v, 5000), CSJ_ERR_BAD_ARG));
 }
 
+/* A count whose size in bytes does not fit a size_t is refused at once:
+ * count * sizeof(double) wrapped to 16 bytes, and the JACK thread then
+ * read (copy_in) or wrote (copy_out) far beyond them. */
+Test(jack, table_copy_sizes_that_wrap_are_refused, .init = server_256, .fini = teardown,
+     .timeout = 30)
+{
+  CsjEngine *e = engine_start("csjtabwrap", DC_ON_ORC);
+  double v = 0;
+  char err[256];
+  CsjStatus st = csj_engine_eval_code(e, "gi__w ftgen 1, 0, -64, -2, 0\nreturn gi__w", 5000, &v,
+                                      err, sizeof err);
+  cr_assert(eq(int, st, CSJ_SUCCESS), "ftgen: %s", err);
+  double two[2] = {0.5, 0.5};
+  const size_t wraps = SIZE_MAX / sizeof(double) + 3; /* * 8 == 16 mod 2^64 */
+  cr_assert(eq(int, csj_engine_table_copy_in(e, 1, two, wraps), CSJ_ERR_TOO_BIG));
+  size_t length = 0;
+  cr_assert(eq(int, csj_engine_table_copy_out(e, 1, two, wraps, &length, 5000),
+               CSJ_ERR_TOO_BIG));
+  /* and the engine still answers */
+  cr_assert(eq(int, csj_engine_table_get(e, 1, 0, &v, 5000), CSJ_SUCCESS));
+}
+
 /* ---- recording ------------------------------------------------------------------------------------- */
 
 Test(jack, recording_equals_what_the_probe_heard, .init = server_256, .fini = teardown,
@@ -1394,6 +1416,142 @@ Test(jack, recording_equals_what_the_probe_heard, .init = server_256, .fini = te
   const float *wav = g_wav;
   const long frames = g_wav_frames;
   cr_assert(gt(flt, harness_peak(wav, 2 * (size_t)frames), 0.2f), "recorded silence");
+}
+
+/* Period-aligned blocks of a 2-channel recording whose every sample is 0. */
+static long silent_cycles(const float *wav, long frames, uint32_t period)
+{
+  long n = 0;
+  for (long b = 0; b + (long)period <= frames; b += period) {
+    long k = 0;
+    while (k < 2 * (long)period && wav[2 * b + k] == 0.0f)
+      k++;
+    n += k == 2 * (long)period;
+  }
+  return n;
+}
+
+/* Reads a 2-channel float recording made by csj_engine_record into g_wav. */
+static long read_recording(const char *path)
+{
+  SF_INFO info = {0};
+  SNDFILE *f = g_sf = sf_open(path, SFM_READ, &info);
+  cr_assert(ne(ptr, f, NULL), "cannot read %s: %s", path, sf_strerror(NULL));
+  cr_assert(eq(int, info.channels, 2));
+  const long frames = (long)info.frames;
+  float *wav = g_wav = malloc(sizeof(float) * 2 * (size_t)(frames ? frames : 1));
+  cr_assert(ne(ptr, wav, NULL));
+  cr_assert(eq(long, (long)sf_readf_float(f, wav, frames), frames));
+  sf_close(f);
+  g_sf = NULL;
+  return frames;
+}
+
+/*
+ * A cycle the direct path drops (a direct call holds Csound when the cycle
+ * starts) sends silence to JACK. The recording must get that silence too,
+ * so that it is as long as the performance: before, the dropped cycle was
+ * missing from the file. The orchestra plays a constant on both outputs,
+ * so a silent cycle in the file is a dropped one, and their numbers agree.
+ */
+Test(jack, recording_keeps_dropped_cycles_as_silence, .init = server_256, .fini = teardown,
+     .timeout = 60)
+{
+  CsjEngine *e = engine_start("csjrecdrop", HEADER(2)
+                                                "instr 1\n"
+                                                "  a1 upsamp 0.25\n"
+                                                "  outs a1, a1\n"
+                                                "endin\n"
+                                                "schedule 1, 0, -1\n");
+  harness_sleep_ms(100);
+  char path[128];
+  snprintf(path, sizeof path, "/tmp/csjack-test-recdrop-%d.wav", (int)getpid());
+  unlink(path);
+  CsjStats s0, s1;
+  CsjStatus st = csj_engine_record(e, path, 32);
+  cr_assert(eq(int, st, CSJ_SUCCESS), "record: %s: %s", csj_strerror(st), csj_last_error(e));
+  csj_engine_stats(e, &s0);
+  /* A direct eval that runs an i-time loop holds Csound across cycles. */
+  const char *slow = "i1 = 0\n"
+                     "loop:\n"
+                     "i1 = i1 + 1\n"
+                     "if i1 < 400000 igoto loop\n"
+                     "return i1\n";
+  for (int i = 0; i < 40; i++) {
+    double v = 0;
+    char err[256];
+    st = csj_engine_eval_code_direct(e, slow, &v, err, sizeof err);
+    cr_assert(eq(int, st, CSJ_SUCCESS), "eval_code_direct: %s", err);
+    csj_engine_stats(e, &s1);
+    if (s1.dropped_cycles - s0.dropped_cycles >= 3)
+      break;
+    harness_sleep_ms(7);
+  }
+  harness_sleep_ms(50);
+  cr_assert(eq(int, csj_engine_stop_record(e), CSJ_SUCCESS), "%s", csj_last_error(e));
+  csj_engine_stats(e, &s1);
+  const long dropped = (long)(s1.dropped_cycles - s0.dropped_cycles);
+  const long frames = read_recording(path);
+  unlink(path);
+  fprintf(stderr, "recording_keeps_dropped_cycles: %ld cycles dropped, %ld frames recorded\n",
+          dropped, frames);
+  cr_assert(gt(long, dropped, 0L), "no cycle was dropped: the test did not test");
+  cr_assert(eq(long, frames % (long)g_period, 0L), "the recording is not whole cycles");
+  cr_assert(eq(long, silent_cycles(g_wav, frames, g_period), dropped),
+            "%ld dropped cycles, %ld silent cycles in the recording", dropped,
+            silent_cycles(g_wav, frames, g_period));
+}
+
+/*
+ * The performance ends by itself (the score ends mid-cycle) while a
+ * recording runs; csj_engine_stop_record then closes it. The JACK thread
+ * writes that last cycle after it has marked the end: stop_record must wait
+ * until it has let go, and the file keep every cycle up to the end. Ten
+ * runs; ASan or TSan builds catch a close under the JACK thread's write.
+ */
+Test(jack, stop_record_after_the_score_ended, .init = server_256, .fini = teardown,
+     .timeout = 90)
+{
+  const int runs = harness_time_scale() > 1 ? 2 : 10;
+  for (int run = 0; run < runs; run++) {
+    char base[32];
+    snprintf(base, sizeof base, "csjrecend%d", run);
+    const char *name = harness_name(base);
+    CsjOptions o;
+    csj_options_init(&o);
+    o.client_name = name;
+    o.no_connect = true;
+    o.message_fn = harness_message_collect;
+    o.message_data = &g_log;
+    CsjStatus st = csj_engine_create(&o, &g_e);
+    cr_assert(eq(int, st, CSJ_SUCCESS), "create: %s", csj_last_error(NULL));
+    st = csj_engine_compile_csd_text(g_e,
+        "<CsoundSynthesizer>\n<CsInstruments>\n" HEADER(2)
+        "instr 1\n  a1 upsamp 0.25\n  outs a1, a1\nendin\n"
+        "</CsInstruments>\n<CsScore>\ni 1 0 0.3\ne\n</CsScore>\n</CsoundSynthesizer>\n");
+    cr_assert(eq(int, st, CSJ_SUCCESS), "compile: %s", csj_last_error(g_e));
+    cr_assert(eq(int, csj_engine_start(g_e), CSJ_SUCCESS), "start: %s", csj_last_error(g_e));
+    char path[128];
+    snprintf(path, sizeof path, "/tmp/csjack-test-recend-%d.wav", (int)getpid());
+    unlink(path);
+    st = csj_engine_record(g_e, path, 32);
+    cr_assert(eq(int, st, CSJ_SUCCESS), "record: %s", csj_last_error(g_e));
+    const double deadline = harness_now_ms() + 10000;
+    while (!csj_engine_finished(g_e) && harness_now_ms() < deadline)
+      ; /* spin: stop as soon as the end is seen, mid-cycle if it can */
+    cr_assert(csj_engine_finished(g_e), "the 0.3 s score did not end");
+    st = csj_engine_stop_record(g_e);
+    cr_assert(eq(int, st, CSJ_SUCCESS), "stop_record after the end: %s: %s", csj_strerror(st),
+              csj_last_error(g_e));
+    const long frames = read_recording(path);
+    unlink(path);
+    free(g_wav);
+    g_wav = NULL;
+    cr_assert(eq(long, frames % 256, 0L), "run %d: not whole cycles (%ld frames)", run, frames);
+    cr_assert(gt(long, frames, 0L), "run %d: empty recording", run);
+    csj_engine_destroy(g_e);
+    g_e = NULL;
+  }
 }
 
 /* ---- bad input ------------------------------------------------------------------------------------- */

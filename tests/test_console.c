@@ -21,12 +21,14 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <criterion/criterion.h>
 #include <criterion/new/assert.h>
+#include <sndfile.h>
 
 #include "console.h"
 #include "csjack.h"
@@ -1195,5 +1197,160 @@ Test(console, sigterm_while_csound_stuck, .init = server_up, .fini = teardown, .
   const int rc = harness_child_wait(&g_cli->ch, 20000);
   char *err = cli_stderr();
   cr_assert(eq(int, rc, 9), "exit %d. stderr:\n%s", rc, err);
+  free(err);
+}
+
+/* ---- recordings end cleanly ---------------------------------------------------- */
+
+/* The recording at @p path is a valid WAV whose header describes exactly
+ * the frames in the file; returns its frames. 16-bit stereo. */
+static long
+check_wav(const char *path)
+{
+  struct stat st;
+  cr_assert(eq(int, stat(path, &st), 0), "no file %s", path);
+  SF_INFO info = {0};
+  SNDFILE *f = sf_open(path, SFM_READ, &info);
+  cr_assert(ne(ptr, f, NULL), "%s is not a valid sound file: %s", path, sf_strerror(NULL));
+  sf_close(f);
+  cr_assert(eq(int, info.channels, 2));
+  /* 44 bytes of header, then 4 bytes a frame: a header that was never
+   * updated says 0 frames (or libsndfile guesses from the size and the
+   * two disagree). */
+  cr_assert(eq(long, 44L + 4L * (long)info.frames, (long)st.st_size),
+            "%s: the header says %ld frames, the file holds %ld bytes", path, (long)info.frames,
+            (long)st.st_size);
+  int fd = open(path, O_RDONLY);
+  cr_assert(ge(int, fd, 0));
+  unsigned char h[44];
+  cr_assert(eq(long, (long)read(fd, h, sizeof h), 44L));
+  close(fd);
+  const long data = (long)h[40] | (long)h[41] << 8 | (long)h[42] << 16 | (long)h[43] << 24;
+  cr_assert(eq(long, data, 4L * (long)info.frames), "%s: data chunk of %ld bytes for %ld frames",
+            path, data, (long)info.frames);
+  return (long)info.frames;
+}
+
+/*
+ * Every signal that ends csjack closes the recording first, with a correct
+ * header, and prints the summary naming the signal.
+ */
+Test(console, every_stop_signal_closes_the_recording, .init = server_up, .fini = teardown,
+     .timeout = 150)
+{
+  static const int sigs[] = {SIGINT, SIGTERM, SIGHUP, SIGQUIT};
+  g_record_path = malloc(128);
+  snprintf(g_record_path, 128, "/tmp/csjtest-%d-sigrec.wav", (int)getpid());
+  for (size_t k = 0; k < sizeof sigs / sizeof sigs[0]; k++) {
+    const int sig = sigs[k];
+    unlink(g_record_path);
+    cli_start(harness_data("console_play.orc"));
+    expect_reply(":chn amp 0.5", "ok chn amp 0.5");
+    char line[256];
+    char want[256];
+    snprintf(line, sizeof line, ":record %s 16", g_record_path);
+    snprintf(want, sizeof want, "ok record %s 16", g_record_path);
+    expect_reply(line, want);
+    harness_sleep_ms(300);
+    const double t0 = harness_now_ms();
+    cr_assert(eq(int, kill(g_cli->ch.pid, sig), 0));
+    const int rc = harness_child_wait(&g_cli->ch, 10000);
+    const double ms = harness_now_ms() - t0;
+    char *err = cli_stderr();
+    fprintf(stderr, "every_stop_signal: SIG%s: exit %d after %.0f ms\n", sigabbrev_np(sig), rc,
+            ms);
+    cr_assert(eq(int, rc, 0), "SIG%s: exit %d (128+n: killed by signal n). stderr:\n%s",
+              sigabbrev_np(sig), rc, err);
+    char summary[64];
+    snprintf(summary, sizeof summary, "csjack: stopped (SIG%s); cycles ", sigabbrev_np(sig));
+    cr_assert(ne(ptr, strstr(err, summary), NULL), "no summary '%s...' on stderr:\n%s", summary,
+              err);
+    free(err);
+    const long frames = check_wav(g_record_path);
+    cr_assert(gt(long, frames, (long)RATE / 10), "SIG%s: only %ld frames in the recording",
+              sigabbrev_np(sig), frames);
+    /* the next round starts a new csjack */
+    close(g_cli->to_fd);
+    close(g_cli->from_fd);
+    harness_child_cleanup(&g_cli->ch);
+    free(g_cli);
+    g_cli = NULL;
+  }
+}
+
+/* SIGPIPE (a reader of the replies went away), SIGUSR1 and SIGUSR2 (which
+ * csjack does not use) and SIGXFSZ (a file-size limit) do not end the
+ * music: csjack answers after each. */
+Test(console, ignored_signals_keep_playing, .init = server_up, .fini = teardown, .timeout = 60)
+{
+  static const int sigs[] = {SIGPIPE, SIGUSR1, SIGUSR2, SIGXFSZ};
+  cli_start(harness_data("console_play.orc"));
+  expect_alive();
+  for (size_t k = 0; k < sizeof sigs / sizeof sigs[0]; k++) {
+    cr_assert(eq(int, kill(g_cli->ch.pid, sigs[k]), 0));
+    harness_sleep_ms(100);
+    expect_alive();
+  }
+  expect_reply(":quit", "ok quit");
+  cr_assert(eq(int, harness_child_wait(&g_cli->ch, 10000), 0));
+}
+
+/*
+ * A recording that cannot be written on (here: the file-size limit, as a
+ * full disk would) is reported at once on stderr, counted in :stats, and
+ * :stop-record answers with the error; the file keeps what was written,
+ * with a correct header, and the music plays on. (By hand, the same on a
+ * full tmpfs: "No space left on device".)
+ */
+Test(console, record_write_error_is_reported, .init = server_up, .fini = teardown,
+     .timeout = 60)
+{
+  g_record_path = malloc(128);
+  snprintf(g_record_path, 128, "/tmp/csjtest-%d-fsize.wav", (int)getpid());
+  unlink(g_record_path);
+  /* csjack inherits a 64 KiB file-size limit: a third of a second of
+   * 16-bit stereo. (Its stderr is a file too: a few KiB.) */
+  struct rlimit old;
+  cr_assert(eq(int, getrlimit(RLIMIT_FSIZE, &old), 0));
+  struct rlimit small = {64 * 1024, old.rlim_max};
+  cr_assert(eq(int, setrlimit(RLIMIT_FSIZE, &small), 0));
+  cli_start(harness_data("console_play.orc"));
+  cr_assert(eq(int, setrlimit(RLIMIT_FSIZE, &old), 0));
+  expect_reply(":chn amp 0.5", "ok chn amp 0.5");
+  char line[256];
+  char want[256];
+  snprintf(line, sizeof line, ":record %s 16", g_record_path);
+  snprintf(want, sizeof want, "ok record %s 16", g_record_path);
+  const double t0 = harness_now_ms();
+  expect_reply(line, want);
+  /* Said at once: the limit is reached after 1/3 s; allow 10 s for the
+   * machine, and print when it came. */
+  char *err = NULL;
+  bool said = false;
+  while (!said && harness_now_ms() - t0 < 10000) {
+    free(err);
+    harness_sleep_ms(20);
+    err = cli_stderr();
+    said = strstr(err, "csjack: error: recording '") != NULL;
+  }
+  fprintf(stderr, "record_write_error: reported %.0f ms after :record\n", harness_now_ms() - t0);
+  cr_assert(said, "no error on stderr while the recording failed:\n%s", err);
+  free(err);
+  expect_alive();
+  const char *stats = cli_cmd(":stats");
+  cr_assert(eq(dbl, stat_value(stats, "record_errors"), 1.0), "%s", stats);
+  const char *got = cli_cmd(":stop-record");
+  cr_assert(eq(int, strncmp(got, "error stop-record: the recording failed: recording '", 52), 0),
+            ":stop-record gave '%s'", got);
+  cr_assert(ne(ptr, strstr(got, "frames"), NULL), "%s", got);
+  const long frames = check_wav(g_record_path);
+  cr_assert(gt(long, frames, 10000L), "%ld frames kept", frames);
+  cr_assert(le(long, 44L + 4L * frames, 64L * 1024L));
+  expect_alive();
+  expect_reply(":quit", "ok quit");
+  const int rc = harness_child_wait(&g_cli->ch, 10000);
+  err = cli_stderr();
+  cr_assert(eq(int, rc, 0), "exit %d. stderr:\n%s", rc, err);
+  cr_assert(ne(ptr, strstr(err, "recordings failed 1"), NULL), "summary:\n%s", err);
   free(err);
 }

@@ -13,8 +13,7 @@
  *   4  orchestra compile error
  *   5  no JACK server, or another JACK failure
  *   6  JACK client name already in use
- *   7  unusable orchestra (ksmps larger than the period, no outputs, more
- *      than 64 channels)
+ *   7  unusable orchestra (no outputs, more than 64 channels)
  *   8  the JACK server shut down during the run
  *   9  Csound hung: one call ran longer than the hang limit (an endless
  *      loop), or it did not let go within a second of a stop signal
@@ -150,8 +149,8 @@ usage(FILE *to)
         "\n"
         "Exit status: 0 ended normally or stopped; 1 exitnow with a non-zero code\n"
         "or Csound aborted; 2 usage; 3 file; 4 compile error; 5 no JACK server or\n"
-        "JACK error; 6 client name in use; 7 ksmps > period, no outputs or more\n"
-        "than 64 channels; 8 JACK server shut down during the run; 9 Csound hung\n"
+        "JACK error; 6 client name in use; 7 no outputs or more than 64\n"
+        "channels; 8 JACK server shut down during the run; 9 Csound hung\n"
         "(an endless loop); 10 Csound failed to start; 11 other start-up failure\n"
         "(out of memory).\n",
         to);

@@ -1,17 +1,10 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
- * The engine: the JACK process callback is Csound's performance thread.
- *
- * Each cycle copies the input ports into Csound's spin, one ksmps block at a
- * time, runs csoundPerformKsmps for each full block, and appends spout to a
- * per-channel output FIFO from which the output ports are filled.
- *
- * Latency. With period P and ksmps K, the outputs for a cycle are all
- * available at its end iff the FIFO starts each cycle holding at least
- * (n*P mod K) frames for every n. The largest such value is K - gcd(P, K),
- * so the FIFO is primed with that many frames of silence: zero when K
- * divides P, and the smallest constant delay that works otherwise. The
- * input cursor carries partial blocks across cycles.
+ * The engine's lifecycle, on the application's thread: create (the JACK
+ * client, the Csound instance, Csound's options through csound_options.c),
+ * compile, start (ports, activation, the supervisor), wait, stop, stats,
+ * destroy. The cycle itself is in engine_cycle.c, the commands in the
+ * files command.h lists, and the supervisor in engine_watch.c.
  */
 
 #include "engine_internal.h"
@@ -29,23 +22,6 @@
 #include <unistd.h>
 
 static _Thread_local char create_error[512];
-
-static uint32_t
-gcd_u32(uint32_t a, uint32_t b)
-{
-  while (b) {
-    uint32_t t = a % b;
-    a = b;
-    b = t;
-  }
-  return a;
-}
-
-static uint32_t
-added_latency_for(uint32_t period, uint32_t ksmps)
-{
-  return ksmps - gcd_u32(period, ksmps);
-}
 
 static void
 set_error(CsjEngine *e, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -75,7 +51,7 @@ route_csound_message(void *data, int attr, const char *fmt, va_list args)
   CsjEngine *e = data;
   va_list copy;
   va_copy(copy, args);
-  commands_capture_message(e, fmt, copy);
+  job_capture_message(fmt, copy);
   va_end(copy);
   message_log_vprintf(e->log, attr, fmt, args);
 }
@@ -468,281 +444,6 @@ csj_engine_compile_orc_text(CsjEngine *e, const char *orc)
   return compiled(e, csound_adapter_compile_orc_text(e->csound, orc), "the orchestra");
 }
 
-/* ---- the JACK thread ---------------------------------------------------- */
-
-void
-engine_finish(CsjEngine *e, CsjEndReason reason, int code)
-{
-  /* Reason and code in one word, set once: whoever reads the reason reads
-   * its code. */
-  uint64_t none = 0;
-  const uint64_t end = ((uint64_t)(uint32_t)code << 32) | (uint32_t)reason;
-  atomic_compare_exchange_strong(&e->end, &none, end);
-  /* Sequentially consistent, with the JACK thread's rt_in_cycle store and
-   * state load at the start of a cycle: see engine_rt_let_go. */
-  atomic_store(&e->state, ENGINE_FINISHED);
-}
-
-/* Lays the FIFO out for a period: the latency's worth of silence, and an
- * empty input block. Bounded work, no allocation. */
-static void
-reset_for_period(CsjEngine *e, uint32_t period)
-{
-  const uint32_t latency = added_latency_for(period, e->ksmps);
-  e->period = period;
-  e->in_fill = 0;
-  e->fifo_frames = latency;
-  for (uint32_t c = 0; c < e->n_out; ++c) {
-    memset(e->fifo[c], 0, latency * sizeof(float));
-  }
-  atomic_store_explicit(&e->latency, latency, memory_order_relaxed);
-}
-
-static void
-write_silence(float *const *out, uint32_t n_out, uint32_t from, uint32_t nframes)
-{
-  for (uint32_t c = 0; c < n_out; ++c) {
-    memset(out[c] + from, 0, (nframes - from) * sizeof(float));
-  }
-}
-
-/* Performs one block and appends its output to the FIFO. False when the
- * performance ended. */
-static bool
-perform_block(CsjEngine *e)
-{
-  /* Csound's own work happens in here: what it allocates or locks during a
-   * k-cycle is Csound's share, measured separately. */
-  const CsoundBlockResult result = csound_adapter_perform_block(e->csound);
-  atomic_fetch_add_explicit(&e->blocks, 1, memory_order_relaxed);
-  switch (result) {
-  case CSOUND_BLOCK_OK:
-    break;
-  case CSOUND_BLOCK_SCORE_END:
-    engine_finish(e, CSJ_END_SCORE, 0);
-    return false;
-  case CSOUND_BLOCK_EXITNOW:
-    engine_finish(e, CSJ_END_EXITNOW, csound_adapter_exit_code(e->csound));
-    return false;
-  case CSOUND_BLOCK_ABORTED:
-    engine_finish(e, CSJ_END_CSOUND_ERROR, csound_adapter_exit_code(e->csound));
-    return false;
-  }
-  const double *spout = csound_adapter_spout(e->csound);
-  const uint32_t k = e->ksmps;
-  for (uint32_t c = 0; c < e->n_out; ++c) {
-    float *dst = e->fifo[c] + e->fifo_frames;
-    for (uint32_t i = 0; i < k; ++i) {
-      dst[i] = (float)(spout[i * e->n_out + c] * e->from_csound);
-    }
-  }
-  e->fifo_frames += k;
-  return true;
-}
-
-/* The audio: inputs into spin a block at a time, a k-cycle per full block,
- * spout out through the FIFO. */
-static void
-perform_frames(CsjEngine *e, uint32_t nframes, const float *const *in, float *const *out)
-{
-  if (nframes != e->period) {
-    reset_for_period(e, nframes);
-  }
-
-  double *spin = csound_adapter_spin(e->csound);
-  const uint32_t k = e->ksmps;
-  uint32_t done = 0;
-  bool performing = true;
-  while (done < nframes && performing) {
-    uint32_t n = k - e->in_fill;
-    if (n > nframes - done) {
-      n = nframes - done;
-    }
-    /* spin is interleaved; Csound never clears it, and we overwrite every
-     * input sample of the block. */
-    for (uint32_t c = 0; c < e->n_in; ++c) {
-      const float *src = in[c] + done;
-      double *dst = spin + (size_t)e->in_fill * e->n_in + c;
-      for (uint32_t i = 0; i < n; ++i) {
-        dst[(size_t)i * e->n_in] = src[i] * e->to_csound;
-      }
-    }
-    e->in_fill += n;
-    done += n;
-    if (e->in_fill == k) {
-      e->in_fill = 0;
-      ENGINE_FOREIGN(e, performing = perform_block(e));
-    }
-  }
-
-  const uint32_t ready = e->fifo_frames < nframes ? e->fifo_frames : nframes;
-  for (uint32_t c = 0; c < e->n_out; ++c) {
-    memcpy(out[c], e->fifo[c], ready * sizeof(float));
-    memmove(e->fifo[c], e->fifo[c] + ready, (e->fifo_frames - ready) * sizeof(float));
-  }
-  e->fifo_frames -= ready;
-  if (ready < nframes) {
-    write_silence(out, e->n_out, ready, nframes);
-  }
-}
-
-/* Hands the cycle's output, as JACK got it, to the recording if any. */
-static void
-record_cycle(CsjEngine *e, float *const *out, uint32_t nframes)
-{
-  /* Abandoned: a stuck thread's recording was closed under it. */
-  if (e->recorder && !atomic_load_explicit(&e->record_abandoned, memory_order_acquire)) {
-    const uint32_t lost = recorder_write(e->recorder, (const float *const *)out, nframes);
-    if (lost) {
-      atomic_fetch_add_explicit(&e->record_dropped, lost, memory_order_relaxed);
-    }
-  }
-}
-
-static void
-perform_cycle(CsjEngine *e, uint32_t nframes, const float *const *in, float *const *out)
-{
-  commands_drain(e);
-  if (atomic_load_explicit(&e->stop_requested, memory_order_relaxed)) {
-    engine_finish(e, CSJ_END_STOPPED, 0);
-  }
-  if (atomic_load_explicit(&e->state, memory_order_relaxed) != ENGINE_PERFORMING) {
-    write_silence(out, e->n_out, 0, nframes);
-    return;
-  }
-  if (e->process_fn) {
-    ENGINE_FOREIGN(e, e->process_fn(e, csound_adapter_handle(e->csound), nframes,
-                                     e->process_data));
-  }
-  if (e->paused) {
-    write_silence(out, e->n_out, 0, nframes);
-  } else {
-    perform_frames(e, nframes, in, out);
-  }
-  record_cycle(e, out, nframes);
-}
-
-static void
-process_cycle_body(CsjEngine *e, uint32_t nframes, const float *const *in, float *const *out)
-{
-  if (atomic_load(&e->state) != ENGINE_PERFORMING || nframes > MAX_PERIOD) {
-    write_silence(out, e->n_out, 0, nframes);
-    return;
-  }
-  /* One try, never a wait: a direct caller holding Csound costs this cycle
-   * its sound, not the graph its deadline. */
-  int expected = OWNER_NONE;
-  if (!atomic_compare_exchange_strong_explicit(&e->owner, &expected, OWNER_RT,
-                                               memory_order_acquire, memory_order_relaxed)) {
-    atomic_fetch_add_explicit(&e->dropped_cycles, 1, memory_order_relaxed);
-    write_silence(out, e->n_out, 0, nframes);
-    /* JACK got silence for this cycle: so does the recording, which stays
-     * as long as the performance. The recorder is the JACK thread's own
-     * (set by commands it runs), not Csound's: no ownership needed. */
-    record_cycle(e, out, nframes);
-    return;
-  }
-  const uint64_t t0 = engine_now_ns();
-  const uint64_t cpu0 = engine_cpu_ns();
-  atomic_store_explicit(&e->rt_busy_since_ns, t0, memory_order_relaxed);
-  e->cycle_foreign_ns = 0;
-  e->cycle_start_ns = t0;
-  const uint32_t cycle_rate = atomic_load_explicit(&e->jack_rate, memory_order_relaxed);
-  e->command_budget_ns =
-    cycle_rate ? (uint64_t)nframes * 1000000000u / cycle_rate * COMMAND_BUDGET_PERCENT / 100 : 0;
-  perform_cycle(e, nframes, in, out);
-  atomic_store_explicit(&e->rt_busy_since_ns, 0, memory_order_relaxed);
-  const uint64_t cpu = engine_cpu_ns() - cpu0;
-  const uint64_t ns = engine_now_ns() - t0;
-  /* Release: our Csound work happens before a direct caller's. */
-  atomic_store_explicit(&e->owner, OWNER_NONE, memory_order_release);
-  atomic_store_explicit(&e->callback_ns_last, ns, memory_order_relaxed);
-  if (ns > atomic_load_explicit(&e->callback_ns_max, memory_order_relaxed)) {
-    atomic_store_explicit(&e->callback_ns_max, ns, memory_order_relaxed);
-  }
-  /* csjack's own CPU time in this callback is at most its own wall time
-   * (the callback less the Csound and user sections) and at most the whole
-   * callback's CPU time. The second bound matters when the thread stalled
-   * (preempted, or its virtual CPU stolen): the wall time then counts the
-   * stall as work, the CPU time does not. */
-  const uint64_t own_wall = ns > e->cycle_foreign_ns ? ns - e->cycle_foreign_ns : 0;
-  const uint64_t own = own_wall < cpu ? own_wall : cpu;
-  if (own > atomic_load_explicit(&e->own_ns_max, memory_order_relaxed)) {
-    atomic_store_explicit(&e->own_ns_max, own, memory_order_relaxed);
-  }
-  const uint32_t rate = atomic_load_explicit(&e->jack_rate, memory_order_relaxed);
-  if (rate && ns * rate > (uint64_t)nframes * 1000000000u) {
-    atomic_fetch_add_explicit(&e->callbacks_late, 1, memory_order_relaxed);
-  }
-}
-
-/*
- * The watchdog: a thread stuck inside one Csound call (an endless loop in
- * the orchestra or in live code) cannot be stopped or taken back, and a
- * JACK thread stuck so silences the client for good. When one has been
- * inside for longer than the hang limit, the performance is ended with
- * CSJ_END_CSOUND_HUNG and one line that says why, so the application can
- * finish its recording and exit.
- */
-static void *
-watchdog_main(void *arg)
-{
-  CsjEngine *e = arg;
-  for (;;) {
-    struct timespec tick;
-    clock_gettime(CLOCK_REALTIME, &tick);
-    tick.tv_nsec += 50 * 1000 * 1000;
-    if (tick.tv_nsec >= 1000000000L) {
-      tick.tv_sec += 1;
-      tick.tv_nsec -= 1000000000L;
-    }
-    if (sem_timedwait(&e->watchdog_quit, &tick) == 0) {
-      return NULL;
-    }
-    const int limit_ms = atomic_load_explicit(&e->hang_limit_ms, memory_order_relaxed);
-    if (limit_ms < 0) {
-      continue;
-    }
-    const uint64_t now = engine_now_ns();
-    const uint64_t limit = (uint64_t)limit_ms * 1000000u;
-    const uint64_t rt = atomic_load_explicit(&e->rt_busy_since_ns, memory_order_relaxed);
-    const uint64_t direct = atomic_load_explicit(&e->direct_busy_since_ns, memory_order_relaxed);
-    const char *where = NULL;
-    uint64_t since = 0;
-    if (rt && now > rt && now - rt > limit) {
-      where = "the JACK thread";
-      since = rt;
-    } else if (direct && now > direct && now - direct > limit) {
-      where = "a direct call (evalCode or compile on the caller's thread)";
-      since = direct;
-    }
-    if (where) {
-      atomic_store(&e->hung, true);
-      message_log_printf(e->log, 0,
-                         "csjack: error: Csound has been inside one call on %s for %.1f s: "
-                         "an endless loop in the orchestra or in live code? The "
-                         "performance is ended\n",
-                         where, (double)(now - since) * 1e-9);
-      engine_finish(e, CSJ_END_CSOUND_HUNG, 0);
-      return NULL;
-    }
-  }
-}
-
-static void
-process_cycle(void *context, uint32_t nframes, const float *const *in, float *const *out)
-{
-  CsjEngine *e = context;
-  message_log_mark_realtime_thread(true);
-  atomic_fetch_add_explicit(&e->cycles, 1, memory_order_relaxed);
-  /* Sequentially consistent, before the state is read (in the body): a
-   * thread that sets the state FINISHED and then reads false here knows
-   * that this cycle, and every later one, sees FINISHED. */
-  atomic_store(&e->rt_in_cycle, true);
-  process_cycle_body(e, nframes, in, out);
-  atomic_store_explicit(&e->rt_in_cycle, false, memory_order_release);
-}
-
 /*
  * After the performance has ended (state FINISHED): waits until the JACK
  * thread is out of the cycle it may be in. From then on no cycle touches
@@ -788,91 +489,10 @@ engine_close_recording(CsjEngine *e, Recorder *r, bool rt_let_go)
 }
 
 static void
-on_xrun(void *context)
-{
-  CsjEngine *e = context;
-  atomic_fetch_add_explicit(&e->xruns, 1, memory_order_relaxed);
-}
-
-static void
-on_shutdown(void *context)
-{
-  CsjEngine *e = context;
-  atomic_store(&e->server_gone, true);
-  engine_finish(e, CSJ_END_SERVER_GONE, 0);
-}
-
-static void
-on_period_changed(void *context, uint32_t frames)
-{
-  /* The JACK thread re-lays its FIFO when it sees the new period; here we
-   * only record it so the latency callback reports the right figure. */
-  CsjEngine *e = context;
-  atomic_store(&e->jack_period, frames);
-  if (e->ksmps) {
-    atomic_store(&e->latency, added_latency_for(frames, e->ksmps));
-  }
-}
-
-static void
-on_rate_changed(void *context, uint32_t rate)
-{
-  CsjEngine *e = context;
-  atomic_store(&e->jack_rate, rate);
-}
-
-static uint32_t
-added_latency(void *context)
-{
-  CsjEngine *e = context;
-  return atomic_load(&e->latency);
-}
-
-static void
 warn_to_log(void *data, const char *text)
 {
   CsjEngine *e = data;
   message_log_printf(e->log, 0, "%s", text);
-}
-
-/*
- * The housekeeper: what JACK's non-real-time callbacks only flag is acted
- * on here, every 5 ms, whether or not anyone polls csj_engine_wait: a new
- * period's latency is re-reported to JACK (jack_recompute_total_latencies
- * cannot be called from JACK's own callbacks) and said, a new sample rate
- * is warned about, and a server that went away ends the performance.
- */
-static void *
-housekeeper_main(void *arg)
-{
-  CsjEngine *e = arg;
-  uint32_t last_period = atomic_load(&e->jack_period);
-  uint32_t last_rate = atomic_load(&e->jack_rate);
-  const struct timespec tick = {0, 5 * 1000 * 1000};
-  while (!atomic_load_explicit(&e->housekeeper_quit, memory_order_acquire)) {
-    if (atomic_load(&e->server_gone)) {
-      engine_finish(e, CSJ_END_SERVER_GONE, 0);
-    } else {
-      const uint32_t period = atomic_load(&e->jack_period);
-      if (period != last_period) {
-        last_period = period;
-        message_log_printf(e->log, 0, "csjack: JACK period is now %u frames; csjack adds %u\n",
-                           period, atomic_load(&e->latency));
-        jack_backend_latency_changed(e->jack);
-      }
-      const uint32_t rate = atomic_load(&e->jack_rate);
-      if (rate != last_rate) {
-        /* Csound cannot change sr while it performs: keep playing, say so. */
-        last_rate = rate;
-        message_log_printf(e->log, 0,
-                           "csjack: warning: JACK's sample rate changed to %u Hz; Csound keeps "
-                           "running at %.0f Hz, so pitch and time are off until restarted\n",
-                           rate, csound_adapter_sample_rate(e->csound));
-      }
-    }
-    nanosleep(&tick, NULL);
-  }
-  return NULL;
 }
 
 CsjStatus
@@ -910,7 +530,7 @@ csj_engine_start(CsjEngine *e)
     message_log_printf(e->log, 0,
                        "csjack: notice: ksmps %u is larger than the JACK period of %u "
                        "frames: csjack adds %u frames of latency (a smaller ksmps adds less)\n",
-                       e->ksmps, period, added_latency_for(period, e->ksmps));
+                       e->ksmps, period, engine_added_latency_for(period, e->ksmps));
   }
   char why[256];
   CsjStatus status = jack_backend_register_ports(e->jack, e->n_in, e->n_out, why, sizeof(why));
@@ -927,37 +547,25 @@ csj_engine_start(CsjEngine *e)
     }
     csj_prefault(e->fifo[c], e->fifo_capacity * sizeof(float));
   }
-  reset_for_period(e, period);
+  engine_reset_for_period(e, period);
   atomic_store(&e->jack_period, period);
   atomic_store(&e->state, ENGINE_PERFORMING);
 
-  const JackCycleHandler handler = {
-    .context = e,
-    .process = process_cycle,
-    .xrun = on_xrun,
-    .shutdown = on_shutdown,
-    .period_changed = on_period_changed,
-    .rate_changed = on_rate_changed,
-    .added_latency = added_latency,
-  };
+  const JackCycleHandler handler = engine_cycle_handler(e);
   status = jack_backend_activate(e->jack, &handler, why, sizeof(why));
   if (status != CSJ_SUCCESS) {
     atomic_store(&e->state, ENGINE_COMPILED);
     set_error(e, "%s", why);
     return status;
   }
-  atomic_store(&e->housekeeper_quit, false);
-  if (pthread_create(&e->housekeeper, NULL, housekeeper_main, e) == 0) {
-    e->housekeeper_started = true;
-  } else {
-    message_log_printf(e->log, 0, "csjack: warning: no housekeeping thread: period and rate "
-                                  "changes will not be re-reported\n");
+  if (!engine_supervisor_start(e)) {
+    message_log_printf(e->log, 0, "csjack: warning: no supervisor thread: period and rate "
+                                  "changes will not be re-reported, and a hung Csound will "
+                                  "not be noticed\n");
   }
   if (!e->no_connect) {
     jack_backend_autoconnect(e->jack, e->connect_out, e->connect_in, warn_to_log, e);
   }
-  sem_init(&e->watchdog_quit, 0, 0);
-  e->watchdog_started = pthread_create(&e->watchdog, NULL, watchdog_main, e) == 0;
   return CSJ_SUCCESS;
 }
 
@@ -983,7 +591,7 @@ csj_engine_wait(CsjEngine *e, int timeout_ms)
   clock_gettime(CLOCK_MONOTONIC, &start);
   while (!csj_engine_finished(e)) {
     /* A stop request needs a cycle to take effect; if the server is gone
-     * no cycle will come, so settle it here (the housekeeper does too). */
+     * no cycle will come, so settle it here (the supervisor does too). */
     if (atomic_load(&e->server_gone)) {
       engine_finish(e, CSJ_END_SERVER_GONE, 0);
       break;
@@ -1082,12 +690,7 @@ csj_engine_destroy(CsjEngine *e)
   if (!e) {
     return;
   }
-  if (e->watchdog_started) {
-    sem_post(&e->watchdog_quit);
-    pthread_join(e->watchdog, NULL);
-    sem_destroy(&e->watchdog_quit);
-    e->watchdog_started = false;
-  }
+  engine_supervisor_stop(e);
   if (atomic_load(&e->hung)) {
     /* A thread is inside Csound for good, the JACK thread perhaps: closing
      * the client would wait for it, and freeing anything it may still
@@ -1097,11 +700,6 @@ csj_engine_destroy(CsjEngine *e)
   /* JACK first: once the client is closed no callback can touch Csound.
    * Then the commands still queued are answered "not run", and the worker
    * stops, before Csound goes away. */
-  if (e->housekeeper_started) {
-    atomic_store_explicit(&e->housekeeper_quit, true, memory_order_release);
-    pthread_join(e->housekeeper, NULL);
-    e->housekeeper_started = false;
-  }
   jack_backend_close(e->jack);
   commands_shutdown(e);
   csound_adapter_free(e->csound);

@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
- * The engine's private parts, shared by engine.c (lifecycle and the JACK
- * thread's cycle) and engine_commands.c (the command API, the worker thread
- * and the direct path).
+ * The engine's private parts: the engine struct, shared by the lifecycle
+ * (engine.c), the JACK thread's cycle, and the command files (command.h
+ * says which runs on which thread).
  */
 
 #ifndef CSJ_ENGINE_INTERNAL_H
@@ -10,6 +10,7 @@
 
 #include "csjack.h"
 
+#include "command.h"
 #include "command_ring.h"
 #include "csound_adapter.h"
 #include "jack_backend.h"
@@ -38,100 +39,6 @@ typedef enum {
   OWNER_RT,
   OWNER_DIRECT,
 } CsoundOwner;
-
-typedef enum {
-  CMD_SCORE_EVENT = 1, /* inline p-fields */
-  CMD_SCORE_EVENT_JOB, /* p-fields in a job (too many to inline) */
-  CMD_INPUT_MESSAGE,
-  CMD_SCORE_OFFSET,
-  CMD_COMPILE,         /* job: parsed by the worker, merged here */
-  CMD_EVAL,
-  CMD_SET_STRING_CHANNEL,
-  CMD_TABLE_SET,
-  CMD_TABLE_GET,
-  CMD_TABLE_COPY_IN,
-  CMD_TABLE_COPY_OUT,
-  CMD_TASK,
-  CMD_PROCESS_CALLBACK,
-  CMD_PAUSE,           /* value: 0 play, 1 pause, 2 toggle */
-  CMD_FLUSH,
-  CMD_RECORD_START,
-  CMD_RECORD_STOP,
-} CommandType;
-
-#define INLINE_PFIELDS 28
-
-/*
- * Work that needs memory beyond a ring slot, or a reply. Made by the
- * caller's thread; the JACK thread reads and fills it but never frees it;
- * it hands finished jobs to the worker through the done ring.
- *
- * Two references: the caller's (while it waits) and the system's (dropped
- * by the worker once the JACK thread is done). The last one frees.
- */
-typedef struct Job {
-  _Atomic int refs;
-  CommandType type;
-  _Atomic bool finished;   /* the JACK thread is done with it */
-  /* CMD_COMPILE/CMD_EVAL: the parse trees to merge, in order. The parser
-   * (the caller for an evalCode, the worker for a compile) fills `trees`
-   * and `total`, then raises `published` to `total` in one release store;
-   * the JACK thread merges trees[merged] onward, as many per cycle as fit
-   * its budget, raising `merged` after each. A NULL tree is a failed parse. */
-  void **trees;
-  void *tree;              /* the one tree of an evalCode (trees = &tree) */
-  bool owns_tree;          /* parsed by the caller: freed with the job */
-  _Atomic uint32_t published;
-  _Atomic uint32_t merged;
-  uint32_t total;
-  char *text;              /* code, a score line, a channel's text */
-  char *name;              /* a channel name */
-  double *values;          /* p-fields or table data */
-  size_t count;            /* values in `values` (or capacity for copy-out) */
-  size_t length;           /* a table's length, on reply */
-  int table;
-  int index;
-  char event_type;
-  bool absp2;
-  Recorder *recorder;
-  /* The reply. */
-  CsjStatus status;
-  double value;
-  char message[1024];      /* Csound's messages while parsing or compiling */
-  size_t message_len;
-  sem_t done;
-  CsjResultFn fn;          /* callback form: run on the worker thread */
-  void *fn_data;
-} Job;
-
-/* One ring slot's payload. */
-typedef struct {
-  uint8_t type;            /* CommandType */
-  union {
-    struct {
-      char type;
-      bool absp2;
-      uint8_t count;
-      double pfields[INLINE_PFIELDS];
-    } event;
-    Job *job;
-    double seconds;
-    struct {
-      int table;
-      int index;
-      double value;
-    } table_set;
-    struct {
-      CsjTaskFn fn;
-      void *data;
-    } task;
-    struct {
-      CsjProcessFn fn;
-      void *data;
-    } process;
-    int pause_mode;
-  } u;
-} Command;
 
 typedef struct ChannelEntry ChannelEntry;
 
@@ -175,21 +82,13 @@ struct CsjEngineImpl {
   uint32_t fifo_frames;     /* frames waiting in each output FIFO */
   uint32_t fifo_capacity;
   float *fifo[JACK_BACKEND_MAX_PORTS];
-  bool paused;
-  Command stash;            /* a compile not yet parsed or not yet merged */
-  bool stash_full;
-  uint64_t stash_since_ns;  /* when the stash began to hold the line */
+  /* The JACK thread's side of the commands (command_exec.c). */
+  CommandExecState exec;
   /* The JACK thread's time budget for commands in one cycle (csjack's
    * share, including what Csound does for the commands), and the cycle's
    * start; both JACK thread only. */
   uint64_t cycle_start_ns;
   uint64_t command_budget_ns;
-  uint64_t merge_ns_avg;    /* a unit's merge time, learnt (EWMA) */
-  CsjProcessFn process_fn;
-  void *process_data;
-  Recorder *recorder;
-  /* Where Csound's messages are copied while the JACK thread compiles. */
-  Job *capture_job;
 
   /* Commands. */
   CommandRing *ring;
@@ -207,6 +106,7 @@ struct CsjEngineImpl {
   size_t parse_head;
   size_t parse_tail;
   size_t parse_capacity;
+  bool parse_queue_ready;   /* its lock, semaphore and mutexes exist */
   _Atomic bool worker_quit;
 
   /* Csound's parser has shared state: one parse at a time, whoever parses
@@ -247,9 +147,9 @@ struct CsjEngineImpl {
   _Atomic bool rt_in_cycle;
   /* Housekeeping: period and rate changes, a server that went away,
    * settled whether or not anyone polls csj_engine_wait. */
-  pthread_t housekeeper;
-  bool housekeeper_started;
-  _Atomic bool housekeeper_quit;
+  pthread_t supervisor;      /* engine_watch.c */
+  bool supervisor_started;
+  _Atomic bool supervisor_quit;
   _Atomic uint64_t callback_ns_last;
   /* Wall time this cycle spent inside Csound and inside user code (tasks,
    * the process callback): JACK thread only. The rest is csjack's own
@@ -265,9 +165,6 @@ struct CsjEngineImpl {
   _Atomic uint64_t direct_busy_since_ns;
   _Atomic bool hung;        /* a thread is stuck inside Csound for good */
   _Atomic int hang_limit_ms;
-  pthread_t watchdog;
-  bool watchdog_started;
-  sem_t watchdog_quit;
 };
 
 /* CLOCK_MONOTONIC through the vDSO: no syscall, safe on the JACK thread. */
@@ -290,6 +187,23 @@ engine_cpu_ns(void)
   struct timespec t;
   clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t);
   return (uint64_t)t.tv_sec * 1000000000u + (uint64_t)t.tv_nsec;
+}
+
+/* Sleeps on a control thread (never the JACK thread). */
+static inline void
+engine_sleep_us(long us)
+{
+  const struct timespec t = {us / 1000000, (us % 1000000) * 1000};
+  nanosleep(&t, NULL);
+}
+
+/* Milliseconds since @p since (CLOCK_MONOTONIC). */
+static inline long
+engine_elapsed_ms(const struct timespec *since)
+{
+  struct timespec now;
+  clock_gettime(CLOCK_MONOTONIC, &now);
+  return (now.tv_sec - since->tv_sec) * 1000 + (now.tv_nsec - since->tv_nsec) / 1000000;
 }
 
 /* Runs STMT (a call into Csound or into user code) on the JACK thread and
@@ -315,13 +229,48 @@ engine_cpu_ns(void)
 /* engine_commands.c */
 CsjStatus commands_init(CsjEngine *e);
 void commands_shutdown(CsjEngine *e);
-/* The JACK thread: runs what was queued when the cycle began. */
-void commands_drain(CsjEngine *e);
-/* Appends Csound's message text to the job being compiled, if any. */
-void commands_capture_message(CsjEngine *e, const char *fmt, va_list args);
+
+/* engine_cycle.c: the JACK thread's cycle, and JACK's other callbacks. */
+JackCycleHandler engine_cycle_handler(CsjEngine *e);
+/* Lays the output FIFO out for a period. Before activation, or on the
+ * JACK thread. */
+void engine_reset_for_period(CsjEngine *e, uint32_t period);
+
+/* engine_watch.c: housekeeping and the watchdog, on a thread of their own. */
+bool engine_supervisor_start(CsjEngine *e);
+void engine_supervisor_stop(CsjEngine *e);
+
+/* The latency csjack adds: ksmps - gcd(period, ksmps) frames (0 when ksmps
+ * divides the period; engine_cycle.c says why). */
+static inline uint32_t
+engine_added_latency_for(uint32_t period, uint32_t ksmps)
+{
+  uint32_t a = period;
+  uint32_t b = ksmps;
+  while (b) {
+    const uint32_t t = a % b;
+    a = b;
+    b = t;
+  }
+  return ksmps - a;
+}
+
+/* Ends the performance, once: the first reason and code stay. Any thread;
+ * real-time safe (atomics only). */
+static inline void
+engine_finish(CsjEngine *e, CsjEndReason reason, int code)
+{
+  /* Reason and code in one word, set once: whoever reads the reason reads
+   * its code. */
+  uint64_t none = 0;
+  const uint64_t end = ((uint64_t)(uint32_t)code << 32) | (uint32_t)reason;
+  atomic_compare_exchange_strong(&e->end, &none, end);
+  /* Sequentially consistent, with the JACK thread's rt_in_cycle store and
+   * state load at the start of a cycle: see engine_rt_let_go. */
+  atomic_store(&e->state, ENGINE_FINISHED);
+}
 
 /* engine.c */
-void engine_finish(CsjEngine *e, CsjEndReason reason, int code);
 /* Sets the engine's last error (any thread but the JACK thread). */
 void engine_set_error_text(CsjEngine *e, const char *text);
 /* The recorder's error callback (RecorderErrorFn): counts, logs, and sets

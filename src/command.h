@@ -1,0 +1,221 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * Commands: what application threads ask of the JACK thread.
+ *
+ * A command is one fixed-size slot in the command ring (command_ring.c). A
+ * command that needs more memory than a slot, or a reply, carries a Job:
+ * memory the caller's thread allocated, which the JACK thread fills but
+ * never frees (job.c). Each command type has one row in the command table
+ * (command_exec.c): whether its payload is inline or a job, and the
+ * function the JACK thread runs it with. Adding a command is one enum
+ * value here, one row there, and its public function in
+ * engine_commands.c.
+ *
+ * Who does what, by thread:
+ *   engine_commands.c  producers: any application thread (the public API)
+ *   engine_direct.c    the direct path: a caller takes Csound between cycles
+ *   command_exec.c     the JACK thread: runs commands at the start of a cycle
+ *   compile_worker.c   the worker thread: parses compiles, frees jobs,
+ *                      runs result callbacks
+ *   job.c              jobs: allocation, references, message capture
+ */
+
+#ifndef CSJ_COMMAND_H
+#define CSJ_COMMAND_H
+
+#include "csjack.h"
+#include "recorder.h"
+
+#include <semaphore.h>
+#include <stdarg.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+/* The command ring's slots, and the most jobs in flight at once (the done
+ * ring and the parse queue are sized for them, so neither ever refuses). */
+#define RING_SLOTS 1024u
+#define MAX_JOBS 4096
+
+typedef enum {
+  CMD_SCORE_EVENT = 1, /* inline p-fields */
+  CMD_SCORE_EVENT_JOB, /* p-fields in a job (too many to inline) */
+  CMD_INPUT_MESSAGE,
+  CMD_SCORE_OFFSET,
+  CMD_COMPILE,         /* job: parsed by the worker, merged here */
+  CMD_EVAL,
+  CMD_SET_STRING_CHANNEL,
+  CMD_TABLE_SET,
+  CMD_TABLE_GET,
+  CMD_TABLE_COPY_IN,
+  CMD_TABLE_COPY_OUT,
+  CMD_TASK,
+  CMD_PROCESS_CALLBACK,
+  CMD_PAUSE,           /* value: 0 play, 1 pause, 2 toggle */
+  CMD_FLUSH,
+  CMD_RECORD_START,
+  CMD_RECORD_STOP,
+  CMD_COUNT,          /* not a command: the table's size */
+} CommandType;
+
+#define INLINE_PFIELDS 28
+
+/*
+ * Work that needs memory beyond a ring slot, or a reply. Made by the
+ * caller's thread; the JACK thread reads and fills it but never frees it;
+ * it hands finished jobs to the worker through the done ring.
+ *
+ * Two references: the caller's (while it waits) and the system's (dropped
+ * by the worker once the JACK thread is done). The last one frees.
+ */
+typedef struct Job {
+  _Atomic int refs;
+  CommandType type;
+  _Atomic bool finished;   /* the JACK thread is done with it */
+  /* CMD_COMPILE/CMD_EVAL: the parse trees to merge, in order. The parser
+   * (the caller for an evalCode, the worker for a compile) fills `trees`
+   * and `total`, then raises `published` to `total` in one release store;
+   * the JACK thread merges trees[merged] onward, as many per cycle as fit
+   * its budget, raising `merged` after each. A NULL tree is a failed parse. */
+  void **trees;
+  void *tree;              /* the one tree of an evalCode (trees = &tree) */
+  bool owns_tree;          /* parsed by the caller: freed with the job */
+  _Atomic uint32_t published;
+  _Atomic uint32_t merged;
+  uint32_t total;
+  char *text;              /* code, a score line, a channel's text */
+  char *name;              /* a channel name */
+  double *values;          /* p-fields or table data */
+  size_t count;            /* values in `values` (or capacity for copy-out) */
+  size_t length;           /* a table's length, on reply */
+  int table;
+  int index;
+  char event_type;
+  bool absp2;
+  Recorder *recorder;
+  /* The reply. */
+  CsjStatus status;
+  double value;
+  char message[1024];      /* Csound's messages while parsing or compiling */
+  size_t message_len;
+  sem_t done;
+  CsjResultFn fn;          /* callback form: run on the worker thread */
+  void *fn_data;
+} Job;
+
+/* One ring slot's payload. */
+typedef struct {
+  uint8_t type;            /* CommandType */
+  union {
+    struct {
+      char type;
+      bool absp2;
+      uint8_t count;
+      double pfields[INLINE_PFIELDS];
+    } event;
+    Job *job;
+    double seconds;
+    struct {
+      int table;
+      int index;
+      double value;
+    } table_set;
+    struct {
+      CsjTaskFn fn;
+      void *data;
+    } task;
+    struct {
+      CsjProcessFn fn;
+      void *data;
+    } process;
+    int pause_mode;
+  } u;
+} Command;
+
+
+/* How a command's payload travels. */
+typedef enum {
+  COMMAND_INLINE, /* in the slot itself: nothing to free, no reply */
+  COMMAND_JOB,    /* a Job: completed and handed to the worker when run */
+} CommandKind;
+
+
+/* Runs one command on the JACK thread. @p job is cmd->u.job for job
+ * commands, else NULL. Returns false when the command cannot finish in this
+ * cycle (a compile not yet parsed, or not yet all merged): it is kept aside
+ * and runs again next cycle, ahead of everything queued after it. */
+typedef bool (*CommandRunFn)(struct CsjEngineImpl *e, const Command *cmd, Job *job);
+
+/* One row of the command table. */
+typedef struct {
+  const char *name;
+  CommandKind kind;
+  CommandRunFn run;
+} CommandInfo;
+
+/* The command table's row for @p type; NULL for a type that has none.
+ * Real-time safe. */
+const CommandInfo *command_info(unsigned type);
+
+/* The JACK thread's own state for commands: what the commands it ran have
+ * set, and the compile that holds the line. JACK thread only. */
+typedef struct {
+  bool paused;
+  CsjProcessFn process_fn;
+  void *process_data;
+  Recorder *recorder;
+  Command stash;            /* a compile not yet parsed or not yet merged */
+  bool stash_full;
+  uint64_t stash_since_ns;  /* when the stash began to hold the line */
+  uint64_t merge_ns_avg;    /* a unit's merge time, learnt (a running average) */
+} CommandExecState;
+
+/* What a cycle's commands left the engine to do. */
+typedef enum {
+  DRAIN_OK = 0,
+  DRAIN_CSOUND_ABORTED, /* a fatal error in a merge: end the performance */
+} DrainOutcome;
+
+/* ---- job.c ---------------------------------------------------------------- */
+
+/* A job of @p type with @p refs references, or NULL when MAX_JOBS are in
+ * flight or memory is short. Any thread but the JACK thread. */
+Job *job_new(struct CsjEngineImpl *e, CommandType type, int refs);
+/* Drops one reference; the last frees. Any thread but the JACK thread. */
+void job_release(struct CsjEngineImpl *e, Job *job);
+/* From now on, Csound's messages on this thread are copied into @p job
+ * (NULL: nowhere). Real-time safe (a thread-local store). */
+void job_capture_begin(Job *job);
+void job_capture_end(void);
+/* Appends a Csound message to the job this thread captures for, if any.
+ * Real-time safe: a fixed buffer and vsnprintf. */
+void job_capture_message(const char *fmt, va_list args);
+/* Csound's captured text, trimmed, or the status's description. */
+void job_copy_message(const Job *job, char *error, size_t error_size);
+
+/* ---- compile_worker.c ------------------------------------------------------- */
+
+CsjStatus worker_start(struct CsjEngineImpl *e);
+void worker_stop(struct CsjEngineImpl *e);
+/* Hands a compile job to the worker's parse queue. Not the JACK thread. */
+bool worker_queue_parse(struct CsjEngineImpl *e, Job *job);
+/* Drops the references of jobs still waiting to be parsed (at shutdown). */
+void worker_drop_queued(struct CsjEngineImpl *e);
+/* Parses @p text with Csound, one parse at a time and never during a
+ * merge, capturing messages into @p capture. NOT real-time safe. */
+void *worker_guarded_parse(struct CsjEngineImpl *e, Job *capture, const char *text, bool quiet);
+/* The JACK thread's side of that handshake: false means a parse is
+ * running, so merge next cycle instead. Real-time safe. */
+bool worker_begin_merge(struct CsjEngineImpl *e);
+void worker_end_merge(struct CsjEngineImpl *e);
+
+/* ---- command_exec.c --------------------------------------------------------- */
+
+/* The JACK thread: runs what was queued when the cycle began, in order,
+ * within the cycle's command budget. Real-time safe (csjack's share). */
+DrainOutcome commands_drain(struct CsjEngineImpl *e);
+/* After the JACK client is closed: answers a queued command "not run". */
+void commands_answer_not_run(struct CsjEngineImpl *e, const Command *cmd);
+
+#endif

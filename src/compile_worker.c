@@ -1,0 +1,348 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * The worker thread: the heavy half of every compile, and what the JACK
+ * thread must not do itself.
+ *
+ * It parses compiles (Csound's parser allocates and has shared state: one
+ * parse at a time, whoever parses, and never alongside a merge on the JACK
+ * thread: worker_guarded_parse / worker_begin_merge), splits a compile
+ * into units that merge to the same result as one piece (see Feed), frees
+ * the jobs the JACK thread has finished, deletes their parse trees, and
+ * runs result callbacks. It never touches the JACK thread's state.
+ */
+
+#include "engine_internal.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include "orchestra_split.h"
+
+#define WORKER_TICK_NS (20 * 1000 * 1000)
+
+/* Hands a job to the worker's parse queue (a plain mutex: no RT thread here). */
+bool
+worker_queue_parse(CsjEngine *e, Job *job)
+{
+  pthread_mutex_lock(&e->parse_lock);
+  const size_t used = e->parse_tail - e->parse_head;
+  bool ok = used < e->parse_capacity;
+  if (ok) {
+    e->parse_queue[e->parse_tail++ % e->parse_capacity] = job;
+  }
+  pthread_mutex_unlock(&e->parse_lock);
+  if (ok) {
+    sem_post(&e->worker_wake);
+  }
+  return ok;
+}
+
+/* Parses under the parse mutex, and only while the JACK thread is not
+ * merging. seq_cst on both flags: each side stores its own flag, then loads
+ * the other's, so at most one of them proceeds. NOT real-time safe. */
+void *
+worker_guarded_parse(CsjEngine *e, Job *capture, const char *text, bool quiet)
+{
+  pthread_mutex_lock(&e->parse_mutex);
+  for (;;) {
+    atomic_store(&e->parse_active, true);
+    if (!atomic_load(&e->merge_active)) {
+      break;
+    }
+    atomic_store(&e->parse_active, false);
+    engine_sleep_us(20);
+  }
+  job_capture_begin(capture);
+  void *tree = quiet ? csound_adapter_parse_quiet(e->csound, text)
+                     : csound_adapter_parse(e->csound, text);
+  job_capture_end();
+  atomic_store_explicit(&e->parse_active, false, memory_order_release);
+  pthread_mutex_unlock(&e->parse_mutex);
+  return tree;
+}
+
+/* The JACK thread's side: false means a parse is running, so merge next
+ * cycle instead. Real-time safe: two atomic stores and a load. */
+bool
+worker_begin_merge(CsjEngine *e)
+{
+  atomic_store(&e->merge_active, true);
+  if (atomic_load(&e->parse_active)) {
+    atomic_store(&e->merge_active, false);
+    return false;
+  }
+  return true;
+}
+
+void
+worker_end_merge(CsjEngine *e)
+{
+  atomic_store_explicit(&e->merge_active, false, memory_order_release);
+}
+
+/* ---- The worker ------------------------------------------------------------- */
+
+static void
+worker_finish_jobs(CsjEngine *e)
+{
+  Job *job;
+  while (spsc_ring_pop(e->done_ring, &job, sizeof(job)) == sizeof(job)) {
+    if (job->fn) {
+      const CsjResult result = {job->status, job->value, job->message};
+      job->fn(job->fn_data, &result);
+    }
+    job_release(e, job);
+  }
+}
+
+static Job *
+next_parse(CsjEngine *e)
+{
+  Job *job = NULL;
+  pthread_mutex_lock(&e->parse_lock);
+  if (e->parse_head != e->parse_tail) {
+    job = e->parse_queue[e->parse_head++ % e->parse_capacity];
+  }
+  pthread_mutex_unlock(&e->parse_lock);
+  return job;
+}
+
+/*
+ * A compile the worker has parsed for the JACK thread.
+ *
+ * A large orchestra merged in one piece costs the JACK thread milliseconds
+ * (about 3 ms for 100 instruments, measured by bench/compile_xruns.c), far
+ * over a 64-frame period. So a compile is merged in units when that means
+ * exactly what one piece means. Csound merges a whole text's instruments
+ * and UDOs first and runs its global (instr 0) code after them, so:
+ *
+ *   1. the whole text is parsed once: a syntax error rejects it whole;
+ *   2. it is split into its instr and opcode blocks and its global code
+ *      (orchestra_split);
+ *   3. each block is parsed alone, in order, and the global code, in its
+ *      order, as one last unit. If any of these parses fails where the
+ *      whole parsed (a block that uses a global variable the same text
+ *      declares), the split is not equivalent, and the text is merged in
+ *      one piece.
+ *
+ * All units are parsed before the JACK thread sees any, so the JACK thread
+ * merges as many per cycle as fit its budget; the global code runs after
+ * every block exists, as in one piece (`prealloc 10` before `instr 10`).
+ */
+typedef struct {
+  Job *job;
+  void **trees;     /* the units, owned here until the job is finished */
+  uint32_t count;
+} Feed;
+
+/* Whether an orchestra unit is an instr or opcode block (its first word
+ * after blanks and comments). */
+static bool
+unit_is_definition(const char *unit)
+{
+  const char *p = unit;
+  for (;;) {
+    while (*p == ' ' || *p == '\t' || *p == '\n' || *p == '\r') {
+      ++p;
+    }
+    if (*p == ';' || (p[0] == '/' && p[1] == '/')) {
+      p += strcspn(p, "\n");
+    } else if (p[0] == '/' && p[1] == '*') {
+      const char *end = strstr(p + 2, "*/");
+      p = end ? end + 2 : p + strlen(p);
+    } else {
+      break;
+    }
+  }
+  const size_t n = strspn(p, "abcdefghijklmnopqrstuvwxyz");
+  return (n == 5 && strncmp(p, "instr", 5) == 0) || (n == 6 && strncmp(p, "opcode", 6) == 0);
+}
+
+static void
+feed_publish(Feed *feed, void **trees, uint32_t count)
+{
+  Job *job = feed->job;
+  feed->trees = trees;
+  feed->count = count;
+  job->trees = trees;
+  job->total = count;
+  /* Release: the trees and `total` are complete before the JACK thread
+   * sees the count move. */
+  atomic_store_explicit(&job->published, count, memory_order_release);
+}
+
+static void
+feed_end(CsjEngine *e, Feed *feed)
+{
+  for (uint32_t i = 0; i < feed->count; ++i) {
+    csound_adapter_free_tree(e->csound, feed->trees[i]);
+  }
+  free(feed->trees);
+  job_release(e, feed->job); /* the reference the parse queue held */
+  memset(feed, 0, sizeof(*feed));
+}
+
+/* The units of a split that means what one piece means, parsed; NULL when
+ * the text is better merged whole. */
+static void **
+parse_units(CsjEngine *e, Job *job, uint32_t *count)
+{
+  uint32_t n_units = 0;
+  char **units = orchestra_split(job->text, &n_units);
+  uint32_t n_defs = 0;
+  size_t global_len = 0;
+  for (uint32_t i = 0; i < n_units; ++i) {
+    if (unit_is_definition(units[i])) {
+      ++n_defs;
+    } else {
+      global_len += strlen(units[i]);
+    }
+  }
+  /* Fewer than two blocks: nothing worth spreading over cycles. */
+  void **trees = n_defs >= 2 ? calloc(n_defs + 1, sizeof(void *)) : NULL;
+  char *global = trees ? calloc(global_len + 1, 1) : NULL;
+  uint32_t n = 0;
+  bool ok = global != NULL;
+  for (uint32_t i = 0; ok && i < n_units; ++i) {
+    if (!unit_is_definition(units[i])) {
+      strcat(global, units[i]);
+      continue;
+    }
+    trees[n] = worker_guarded_parse(e, job, units[i], true);
+    ok = trees[n++] != NULL;
+  }
+  if (ok && global_len > 0) {
+    trees[n] = worker_guarded_parse(e, job, global, true);
+    ok = trees[n++] != NULL;
+  }
+  free(global);
+  orchestra_split_free(units, n_units);
+  if (!ok) {
+    for (uint32_t i = 0; trees && i < n; ++i) {
+      csound_adapter_free_tree(e->csound, trees[i]);
+    }
+    free(trees);
+    return NULL;
+  }
+  *count = n;
+  return trees;
+}
+
+static void
+feed_start(CsjEngine *e, Feed *feed, Job *job)
+{
+  feed->job = job;
+  void *whole = worker_guarded_parse(e, job, job->text, false);
+  uint32_t count = 0;
+  const bool try_units = whole && job->type == CMD_COMPILE;
+  void **trees = try_units ? parse_units(e, job, &count) : NULL;
+  if (trees) {
+    csound_adapter_free_tree(e->csound, whole);
+    feed_publish(feed, trees, count);
+    return;
+  }
+  if (try_units) {
+    /* A unit's failed trial parse leaves Csound's syntax-error count set,
+     * and its merge refuses any tree while it is: parse the whole again,
+     * which resets it. */
+    csound_adapter_free_tree(e->csound, whole);
+    whole = worker_guarded_parse(e, job, job->text, false);
+  }
+  /* One piece: a syntax error (a NULL tree), an evalCode, or a text whose
+   * split would not mean the same. */
+  trees = calloc(1, sizeof(void *));
+  if (!trees) {
+    csound_adapter_free_tree(e->csound, whole);
+    job->status = CSJ_ERR_NO_MEMORY;
+    job->trees = &job->tree;
+    job->total = 1;
+    atomic_store_explicit(&job->published, 1, memory_order_release);
+    return;
+  }
+  trees[0] = whole;
+  feed_publish(feed, trees, 1);
+}
+
+static void *
+worker_main(void *arg)
+{
+  CsjEngine *e = arg;
+  Feed feed = {0};
+  while (!atomic_load_explicit(&e->worker_quit, memory_order_acquire)) {
+    struct timespec deadline;
+    clock_gettime(CLOCK_REALTIME, &deadline);
+    deadline.tv_nsec += WORKER_TICK_NS;
+    if (deadline.tv_nsec >= 1000000000L) {
+      deadline.tv_sec += 1;
+      deadline.tv_nsec -= 1000000000L;
+    }
+    sem_timedwait(&e->worker_wake, &deadline);
+    worker_finish_jobs(e);
+    /* One compile at a time: Csound's parser and its merge share state, and
+     * a later compile may use what an earlier one defines. */
+    if (feed.job) {
+      /* Its trees live until the JACK thread is done with the job. */
+      if (!atomic_load_explicit(&feed.job->finished, memory_order_acquire) &&
+          atomic_load(&e->state) != ENGINE_FINISHED) {
+        continue;
+      }
+      feed_end(e, &feed);
+    }
+    Job *job = next_parse(e);
+    if (job) {
+      feed_start(e, &feed, job);
+      sem_post(&e->worker_wake); /* look again at once */
+    }
+  }
+  if (feed.job) {
+    feed_end(e, &feed);
+  }
+  worker_finish_jobs(e);
+  return NULL;
+}
+
+CsjStatus
+worker_start(CsjEngine *e)
+{
+  e->parse_capacity = MAX_JOBS;
+  e->parse_queue = calloc(e->parse_capacity, sizeof(Job *));
+  if (!e->parse_queue) {
+    return CSJ_ERR_NO_MEMORY;
+  }
+  atomic_init(&e->worker_quit, false);
+  sem_init(&e->worker_wake, 0, 0);
+  pthread_mutex_init(&e->parse_lock, NULL);
+  pthread_mutex_init(&e->parse_mutex, NULL);
+  atomic_init(&e->parse_active, false);
+  atomic_init(&e->merge_active, false);
+  e->parse_queue_ready = true;
+  if (pthread_create(&e->worker, NULL, worker_main, e) != 0) {
+    return CSJ_ERR_NO_MEMORY;
+  }
+  e->worker_started = true;
+  return CSJ_SUCCESS;
+}
+
+void
+worker_stop(CsjEngine *e)
+{
+  if (e->worker_started) {
+    atomic_store_explicit(&e->worker_quit, true, memory_order_release);
+    sem_post(&e->worker_wake);
+    pthread_join(e->worker, NULL);
+    e->worker_started = false;
+  }
+}
+
+void
+worker_drop_queued(CsjEngine *e)
+{
+  if (!e->parse_queue_ready) {
+    return;
+  }
+  /* Jobs still waiting for a parse hold the worker's reference. */
+  for (Job *job; (job = next_parse(e)) != NULL;) {
+    job_release(e, job);
+  }
+}

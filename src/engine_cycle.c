@@ -1,0 +1,287 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * The JACK thread's cycle: the process callback is Csound's performance
+ * thread.
+ *
+ * Each cycle copies the input ports into Csound's spin, one ksmps block at a
+ * time, runs csoundPerformKsmps for each full block, and appends spout to a
+ * per-channel output FIFO from which the output ports are filled.
+ *
+ * Latency. With period P and ksmps K, the outputs for a cycle are all
+ * available at its end iff the FIFO starts each cycle holding at least
+ * (n*P mod K) frames for every n. The largest such value is K - gcd(P, K),
+ * so the FIFO is primed with that many frames of silence: zero when K
+ * divides P, and the smallest constant delay that works otherwise. The
+ * input cursor carries partial blocks across cycles.
+ */
+
+#include "engine_internal.h"
+
+#include <stdio.h>
+#include <string.h>
+
+/* Lays the FIFO out for a period: the latency's worth of silence, and an
+ * empty input block. Bounded work, no allocation. */
+void
+engine_reset_for_period(CsjEngine *e, uint32_t period)
+{
+  const uint32_t latency = engine_added_latency_for(period, e->ksmps);
+  e->period = period;
+  e->in_fill = 0;
+  e->fifo_frames = latency;
+  for (uint32_t c = 0; c < e->n_out; ++c) {
+    memset(e->fifo[c], 0, latency * sizeof(float));
+  }
+  atomic_store_explicit(&e->latency, latency, memory_order_relaxed);
+}
+
+static void
+write_silence(float *const *out, uint32_t n_out, uint32_t from, uint32_t nframes)
+{
+  for (uint32_t c = 0; c < n_out; ++c) {
+    memset(out[c] + from, 0, (nframes - from) * sizeof(float));
+  }
+}
+
+/* Performs one block and appends its output to the FIFO. False when the
+ * performance ended. */
+static bool
+perform_block(CsjEngine *e)
+{
+  /* Csound's own work happens in here: what it allocates or locks during a
+   * k-cycle is Csound's share, measured separately. */
+  const CsoundBlockResult result = csound_adapter_perform_block(e->csound);
+  atomic_fetch_add_explicit(&e->blocks, 1, memory_order_relaxed);
+  switch (result) {
+  case CSOUND_BLOCK_OK:
+    break;
+  case CSOUND_BLOCK_SCORE_END:
+    engine_finish(e, CSJ_END_SCORE, 0);
+    return false;
+  case CSOUND_BLOCK_EXITNOW:
+    engine_finish(e, CSJ_END_EXITNOW, csound_adapter_exit_code(e->csound));
+    return false;
+  case CSOUND_BLOCK_ABORTED:
+    engine_finish(e, CSJ_END_CSOUND_ERROR, csound_adapter_exit_code(e->csound));
+    return false;
+  }
+  const double *spout = csound_adapter_spout(e->csound);
+  const uint32_t k = e->ksmps;
+  for (uint32_t c = 0; c < e->n_out; ++c) {
+    float *dst = e->fifo[c] + e->fifo_frames;
+    for (uint32_t i = 0; i < k; ++i) {
+      dst[i] = (float)(spout[i * e->n_out + c] * e->from_csound);
+    }
+  }
+  e->fifo_frames += k;
+  return true;
+}
+
+/* The audio: inputs into spin a block at a time, a k-cycle per full block,
+ * spout out through the FIFO. */
+static void
+perform_frames(CsjEngine *e, uint32_t nframes, const float *const *in, float *const *out)
+{
+  if (nframes != e->period) {
+    engine_reset_for_period(e, nframes);
+  }
+
+  double *spin = csound_adapter_spin(e->csound);
+  const uint32_t k = e->ksmps;
+  uint32_t done = 0;
+  bool performing = true;
+  while (done < nframes && performing) {
+    uint32_t n = k - e->in_fill;
+    if (n > nframes - done) {
+      n = nframes - done;
+    }
+    /* spin is interleaved; Csound never clears it, and we overwrite every
+     * input sample of the block. */
+    for (uint32_t c = 0; c < e->n_in; ++c) {
+      const float *src = in[c] + done;
+      double *dst = spin + (size_t)e->in_fill * e->n_in + c;
+      for (uint32_t i = 0; i < n; ++i) {
+        dst[(size_t)i * e->n_in] = src[i] * e->to_csound;
+      }
+    }
+    e->in_fill += n;
+    done += n;
+    if (e->in_fill == k) {
+      e->in_fill = 0;
+      ENGINE_FOREIGN(e, performing = perform_block(e));
+    }
+  }
+
+  const uint32_t ready = e->fifo_frames < nframes ? e->fifo_frames : nframes;
+  for (uint32_t c = 0; c < e->n_out; ++c) {
+    memcpy(out[c], e->fifo[c], ready * sizeof(float));
+    memmove(e->fifo[c], e->fifo[c] + ready, (e->fifo_frames - ready) * sizeof(float));
+  }
+  e->fifo_frames -= ready;
+  if (ready < nframes) {
+    write_silence(out, e->n_out, ready, nframes);
+  }
+}
+
+/* Hands the cycle's output, as JACK got it, to the recording if any. */
+static void
+record_cycle(CsjEngine *e, float *const *out, uint32_t nframes)
+{
+  /* Abandoned: a stuck thread's recording was closed under it. */
+  if (e->exec.recorder && !atomic_load_explicit(&e->record_abandoned, memory_order_acquire)) {
+    const uint32_t lost = recorder_write(e->exec.recorder, (const float *const *)out, nframes);
+    if (lost) {
+      atomic_fetch_add_explicit(&e->record_dropped, lost, memory_order_relaxed);
+    }
+  }
+}
+
+static void
+perform_cycle(CsjEngine *e, uint32_t nframes, const float *const *in, float *const *out)
+{
+  if (commands_drain(e) == DRAIN_CSOUND_ABORTED) {
+    /* A fatal error in a merge left Csound's lock with this thread. */
+    engine_finish(e, CSJ_END_CSOUND_ERROR, csound_adapter_exit_code(e->csound));
+  }
+  if (atomic_load_explicit(&e->stop_requested, memory_order_relaxed)) {
+    engine_finish(e, CSJ_END_STOPPED, 0);
+  }
+  if (atomic_load_explicit(&e->state, memory_order_relaxed) != ENGINE_PERFORMING) {
+    write_silence(out, e->n_out, 0, nframes);
+    return;
+  }
+  if (e->exec.process_fn) {
+    ENGINE_FOREIGN(e, e->exec.process_fn(e, csound_adapter_handle(e->csound), nframes,
+                                     e->exec.process_data));
+  }
+  if (e->exec.paused) {
+    write_silence(out, e->n_out, 0, nframes);
+  } else {
+    perform_frames(e, nframes, in, out);
+  }
+  record_cycle(e, out, nframes);
+}
+
+static void
+process_cycle_body(CsjEngine *e, uint32_t nframes, const float *const *in, float *const *out)
+{
+  if (atomic_load(&e->state) != ENGINE_PERFORMING || nframes > MAX_PERIOD) {
+    write_silence(out, e->n_out, 0, nframes);
+    return;
+  }
+  /* One try, never a wait: a direct caller holding Csound costs this cycle
+   * its sound, not the graph its deadline. */
+  int expected = OWNER_NONE;
+  if (!atomic_compare_exchange_strong_explicit(&e->owner, &expected, OWNER_RT,
+                                               memory_order_acquire, memory_order_relaxed)) {
+    atomic_fetch_add_explicit(&e->dropped_cycles, 1, memory_order_relaxed);
+    write_silence(out, e->n_out, 0, nframes);
+    /* JACK got silence for this cycle: so does the recording, which stays
+     * as long as the performance. The recorder is the JACK thread's own
+     * (set by commands it runs), not Csound's: no ownership needed. */
+    record_cycle(e, out, nframes);
+    return;
+  }
+  const uint64_t t0 = engine_now_ns();
+  const uint64_t cpu0 = engine_cpu_ns();
+  atomic_store_explicit(&e->rt_busy_since_ns, t0, memory_order_relaxed);
+  e->cycle_foreign_ns = 0;
+  e->cycle_start_ns = t0;
+  const uint32_t cycle_rate = atomic_load_explicit(&e->jack_rate, memory_order_relaxed);
+  e->command_budget_ns =
+    cycle_rate ? (uint64_t)nframes * 1000000000u / cycle_rate * COMMAND_BUDGET_PERCENT / 100 : 0;
+  perform_cycle(e, nframes, in, out);
+  atomic_store_explicit(&e->rt_busy_since_ns, 0, memory_order_relaxed);
+  const uint64_t cpu = engine_cpu_ns() - cpu0;
+  const uint64_t ns = engine_now_ns() - t0;
+  /* Release: our Csound work happens before a direct caller's. */
+  atomic_store_explicit(&e->owner, OWNER_NONE, memory_order_release);
+  atomic_store_explicit(&e->callback_ns_last, ns, memory_order_relaxed);
+  if (ns > atomic_load_explicit(&e->callback_ns_max, memory_order_relaxed)) {
+    atomic_store_explicit(&e->callback_ns_max, ns, memory_order_relaxed);
+  }
+  /* csjack's own CPU time in this callback is at most its own wall time
+   * (the callback less the Csound and user sections) and at most the whole
+   * callback's CPU time. The second bound matters when the thread stalled
+   * (preempted, or its virtual CPU stolen): the wall time then counts the
+   * stall as work, the CPU time does not. */
+  const uint64_t own_wall = ns > e->cycle_foreign_ns ? ns - e->cycle_foreign_ns : 0;
+  const uint64_t own = own_wall < cpu ? own_wall : cpu;
+  if (own > atomic_load_explicit(&e->own_ns_max, memory_order_relaxed)) {
+    atomic_store_explicit(&e->own_ns_max, own, memory_order_relaxed);
+  }
+  const uint32_t rate = atomic_load_explicit(&e->jack_rate, memory_order_relaxed);
+  if (rate && ns * rate > (uint64_t)nframes * 1000000000u) {
+    atomic_fetch_add_explicit(&e->callbacks_late, 1, memory_order_relaxed);
+  }
+}
+
+static void
+process_cycle(void *context, uint32_t nframes, const float *const *in, float *const *out)
+{
+  CsjEngine *e = context;
+  message_log_mark_realtime_thread(true);
+  atomic_fetch_add_explicit(&e->cycles, 1, memory_order_relaxed);
+  /* Sequentially consistent, before the state is read (in the body): a
+   * thread that sets the state FINISHED and then reads false here knows
+   * that this cycle, and every later one, sees FINISHED. */
+  atomic_store(&e->rt_in_cycle, true);
+  process_cycle_body(e, nframes, in, out);
+  atomic_store_explicit(&e->rt_in_cycle, false, memory_order_release);
+}
+
+static void
+on_xrun(void *context)
+{
+  CsjEngine *e = context;
+  atomic_fetch_add_explicit(&e->xruns, 1, memory_order_relaxed);
+}
+
+static void
+on_shutdown(void *context)
+{
+  CsjEngine *e = context;
+  atomic_store(&e->server_gone, true);
+  engine_finish(e, CSJ_END_SERVER_GONE, 0);
+}
+
+static void
+on_period_changed(void *context, uint32_t frames)
+{
+  /* The JACK thread re-lays its FIFO when it sees the new period; here we
+   * only record it so the latency callback reports the right figure. */
+  CsjEngine *e = context;
+  atomic_store(&e->jack_period, frames);
+  if (e->ksmps) {
+    atomic_store(&e->latency, engine_added_latency_for(frames, e->ksmps));
+  }
+}
+
+static void
+on_rate_changed(void *context, uint32_t rate)
+{
+  CsjEngine *e = context;
+  atomic_store(&e->jack_rate, rate);
+}
+
+static uint32_t
+added_latency(void *context)
+{
+  CsjEngine *e = context;
+  return atomic_load(&e->latency);
+}
+
+JackCycleHandler
+engine_cycle_handler(CsjEngine *e)
+{
+  const JackCycleHandler handler = {
+    .context = e,
+    .process = process_cycle,
+    .xrun = on_xrun,
+    .shutdown = on_shutdown,
+    .period_changed = on_period_changed,
+    .rate_changed = on_rate_changed,
+    .added_latency = added_latency,
+  };
+  return handler;
+}

@@ -1,0 +1,126 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * The supervisor: one control thread that, every few milliseconds, does
+ * what JACK's non-real-time callbacks and the JACK thread only flag, and
+ * watches for a Csound that does not come back.
+ *
+ * Housekeeping: a new period is announced and its latency re-reported to
+ * JACK, a changed sample rate is warned about, a server that went away
+ * ends the performance, whether or not anyone polls csj_engine_wait.
+ *
+ * The watchdog: a thread stuck inside one Csound call (an endless loop in
+ * the orchestra or in live code) cannot be stopped or taken back, and a
+ * JACK thread stuck so silences the client for good. When one has been
+ * inside for longer than the hang limit, the performance is ended with
+ * CSJ_END_CSOUND_HUNG and one line that says why, so the application can
+ * close its recording and exit.
+ */
+
+#include "engine_internal.h"
+
+#include <stdio.h>
+
+#define TICK_NS (5 * 1000 * 1000)
+
+typedef struct {
+  uint32_t period;
+  uint32_t rate;
+} Seen;
+
+static void
+housekeeping(CsjEngine *e, Seen *seen)
+{
+  if (atomic_load_explicit(&e->server_gone, memory_order_acquire)) {
+    engine_finish(e, CSJ_END_SERVER_GONE, 0);
+    return;
+  }
+  const uint32_t period = atomic_load_explicit(&e->jack_period, memory_order_relaxed);
+  if (period != seen->period) {
+    seen->period = period;
+    message_log_printf(e->log, 0, "csjack: JACK period is now %u frames; csjack adds %u\n",
+                       period, atomic_load_explicit(&e->latency, memory_order_relaxed));
+    jack_backend_latency_changed(e->jack);
+  }
+  const uint32_t rate = atomic_load_explicit(&e->jack_rate, memory_order_relaxed);
+  if (rate != seen->rate) {
+    /* Csound cannot change sr while it performs: keep playing, say so. */
+    seen->rate = rate;
+    message_log_printf(e->log, 0,
+                       "csjack: warning: JACK's sample rate changed to %u Hz; Csound keeps "
+                       "running at %.0f Hz, so pitch and time are off until restarted\n",
+                       rate, csound_adapter_sample_rate(e->csound));
+  }
+}
+
+/* True when a thread has been inside Csound for longer than the limit:
+ * the performance is then ended. */
+static bool
+watchdog(CsjEngine *e)
+{
+  const int limit_ms = atomic_load_explicit(&e->hang_limit_ms, memory_order_relaxed);
+  if (limit_ms < 0) {
+    return false;
+  }
+  const uint64_t now = engine_now_ns();
+  const uint64_t limit = (uint64_t)limit_ms * 1000000u;
+  const uint64_t rt = atomic_load_explicit(&e->rt_busy_since_ns, memory_order_relaxed);
+  const uint64_t direct = atomic_load_explicit(&e->direct_busy_since_ns, memory_order_relaxed);
+  const char *where = NULL;
+  uint64_t since = 0;
+  if (rt && now > rt && now - rt > limit) {
+    where = "the JACK thread";
+    since = rt;
+  } else if (direct && now > direct && now - direct > limit) {
+    where = "a direct call (evalCode or compile on the caller's thread)";
+    since = direct;
+  }
+  if (!where) {
+    return false;
+  }
+  atomic_store_explicit(&e->hung, true, memory_order_release);
+  message_log_printf(e->log, 0,
+                     "csjack: error: Csound has been inside one call on %s for %.1f s: an "
+                     "endless loop in the orchestra or in live code? The performance is "
+                     "ended\n",
+                     where, (double)(now - since) * 1e-9);
+  engine_finish(e, CSJ_END_CSOUND_HUNG, 0);
+  return true;
+}
+
+static void *
+supervisor_main(void *arg)
+{
+  CsjEngine *e = arg;
+  Seen seen = {
+    atomic_load_explicit(&e->jack_period, memory_order_relaxed),
+    atomic_load_explicit(&e->jack_rate, memory_order_relaxed),
+  };
+  bool watching = true;
+  const struct timespec tick = {0, TICK_NS};
+  while (!atomic_load_explicit(&e->supervisor_quit, memory_order_acquire)) {
+    housekeeping(e, &seen);
+    if (watching && watchdog(e)) {
+      watching = false; /* said once; the performance is over */
+    }
+    nanosleep(&tick, NULL);
+  }
+  return NULL;
+}
+
+bool
+engine_supervisor_start(CsjEngine *e)
+{
+  atomic_store_explicit(&e->supervisor_quit, false, memory_order_relaxed);
+  e->supervisor_started = pthread_create(&e->supervisor, NULL, supervisor_main, e) == 0;
+  return e->supervisor_started;
+}
+
+void
+engine_supervisor_stop(CsjEngine *e)
+{
+  if (e->supervisor_started) {
+    atomic_store_explicit(&e->supervisor_quit, true, memory_order_release);
+    pthread_join(e->supervisor, NULL);
+    e->supervisor_started = false;
+  }
+}

@@ -428,6 +428,15 @@ CSJ_API CSJ_REALTIME bool csj_engine_is_running(const CsjEngine *e);
 CSJ_API CSJ_REALTIME bool csj_engine_is_hung(const CsjEngine *e);
 
 /**
+ * How long, in milliseconds, the thread that has been inside one Csound call
+ * the longest has been there: the JACK thread in a k-block or a merge, a
+ * direct caller, or the application's thread compiling or starting. 0 when
+ * no thread is inside Csound. For an application deciding whether a stop
+ * that does not come is Csound's doing. Any thread; real-time safe.
+ */
+CSJ_API CSJ_REALTIME uint64_t csj_engine_csound_busy_ms(const CsjEngine *e);
+
+/**
  * Closes the current recording, if any, with a correct header, without
  * waiting for the JACK thread: for an application that must exit while
  * Csound does not let go (CSJ_END_CSOUND_HUNG, or a stop that does not

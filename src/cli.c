@@ -91,13 +91,22 @@ signal_main(void *arg)
   if (e) {
     csj_engine_stop(e);
   }
-  /* One second for the performance to end; then as long as main needs to
-   * close the console and the engine, which it does once Csound let go. */
+  /* Main closes the console and the engine once the performance has
+   * ended. Only a Csound that does not come back is not waited for: a
+   * thread inside one Csound call for a second after the signal (an
+   * endless loop, a start-up compile that never returns). A close that
+   * does not finish at all (a JACK server that stopped answering) is given
+   * up after ten seconds. */
   for (int i = 0; !atomic_load(&main_done); ++i) {
     e = atomic_load(&running_engine);
-    const bool let_go = e && csj_engine_finished(e) && !csj_engine_is_hung(e);
-    if (i >= 100 && !let_go) {
+    if (e && i >= 100 && csj_engine_csound_busy_ms(e) >= 1000) {
       break;
+    }
+    if (i >= 1000) {
+      fprintf(stderr, "csjack: stopped by %s, but closing did not finish within 10 s (is the "
+                      "JACK server answering?); exiting; status %d\n",
+              signal_name(sig), EXIT_JACK);
+      _exit(EXIT_JACK);
     }
     const struct timespec tick = {0, 10 * 1000 * 1000};
     nanosleep(&tick, NULL);

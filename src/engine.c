@@ -423,7 +423,9 @@ csj_engine_compile_csd_text(CsjEngine *e, const char *csd)
       csound_adapter_set_option(e->csound, e->user_options[i]);
     }
     apply_rate_and_modes(e);
-    status = compiled(e, csound_adapter_compile_csd_text(e->csound, text), "the CSD");
+    int result;
+    CONTROL_IN_CSOUND(e, result = csound_adapter_compile_csd_text(e->csound, text));
+    status = compiled(e, result, "the CSD");
   } else {
     message_log_flush(e->log);
   }
@@ -441,7 +443,9 @@ csj_engine_compile_orc_text(CsjEngine *e, const char *orc)
     return CSJ_ERR_STATE;
   }
   notice_rate_override(e, orc);
-  return compiled(e, csound_adapter_compile_orc_text(e->csound, orc), "the orchestra");
+  int result;
+  CONTROL_IN_CSOUND(e, result = csound_adapter_compile_orc_text(e->csound, orc));
+  return compiled(e, result, "the orchestra");
 }
 
 /*
@@ -505,7 +509,8 @@ csj_engine_start(CsjEngine *e)
     set_error(e, "nothing compiled yet, or already started");
     return CSJ_ERR_STATE;
   }
-  const int started = csound_adapter_start(e->csound);
+  int started;
+  CONTROL_IN_CSOUND(e, started = csound_adapter_start(e->csound));
   message_log_flush(e->log);
   if (started != 0) {
     set_error(e, "Csound failed to start (see Csound's messages above)");
@@ -664,6 +669,25 @@ csj_engine_reset_peak(CsjEngine *e)
 {
   atomic_store_explicit(&e->callback_ns_max, 0, memory_order_relaxed);
   atomic_store_explicit(&e->own_ns_max, 0, memory_order_relaxed);
+}
+
+uint64_t
+csj_engine_csound_busy_ms(const CsjEngine *e)
+{
+  CsjEngine *m = (CsjEngine *)e;
+  const uint64_t now = engine_now_ns();
+  uint64_t oldest = 0;
+  const uint64_t since[] = {
+    atomic_load_explicit(&m->rt_busy_since_ns, memory_order_relaxed),
+    atomic_load_explicit(&m->direct_busy_since_ns, memory_order_relaxed),
+    atomic_load_explicit(&m->control_busy_since_ns, memory_order_relaxed),
+  };
+  for (size_t i = 0; i < sizeof since / sizeof since[0]; ++i) {
+    if (since[i] && since[i] < now && now - since[i] > oldest) {
+      oldest = now - since[i];
+    }
+  }
+  return oldest / 1000000u;
 }
 
 bool

@@ -163,6 +163,10 @@ struct CsjEngineImpl {
    * when a direct caller entered Csound (0: not inside). */
   _Atomic uint64_t rt_busy_since_ns;
   _Atomic uint64_t direct_busy_since_ns;
+  /* When the application's thread entered Csound to compile or start (not
+   * watched: a start-up compile may take long; csj_engine_csound_busy_ms
+   * reports it). */
+  _Atomic uint64_t control_busy_since_ns;
   _Atomic bool hung;        /* a thread is stuck inside Csound for good */
   _Atomic int hang_limit_ms;
 };
@@ -205,6 +209,16 @@ engine_elapsed_ms(const struct timespec *since)
   clock_gettime(CLOCK_MONOTONIC, &now);
   return (now.tv_sec - since->tv_sec) * 1000 + (now.tv_nsec - since->tv_nsec) / 1000000;
 }
+
+/* Runs STMT, a Csound call on the application's thread (compile, start),
+ * with control_busy_since_ns set meanwhile. */
+#define CONTROL_IN_CSOUND(e, stmt)                                                      \
+  do {                                                                                  \
+    atomic_store_explicit(&(e)->control_busy_since_ns, engine_now_ns(),                 \
+                          memory_order_relaxed);                                        \
+    stmt;                                                                               \
+    atomic_store_explicit(&(e)->control_busy_since_ns, 0, memory_order_relaxed);        \
+  } while (0)
 
 /* Runs STMT (a call into Csound or into user code) on the JACK thread and
  * books its wall time as not csjack's own. */

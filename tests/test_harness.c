@@ -59,19 +59,29 @@ Test(harness, probe_to_probe_is_sample_exact, .init = srv_init,
   cr_assert(eq(int, harness_connect(probe_client(g_a), src, dst), 0));
   cr_assert(harness_connected(probe_client(g_a), src, dst));
   harness_sleep_ms(50);
-  probe_arm(g_b);
-  harness_sleep_ms(20);
-  probe_arm(g_a);
-  cr_assert(probe_wait_recorded(g_b, N, 5000));
-  const float *rec = probe_recording(g_b, 0);
-  long idx = harness_first_above(rec, N, 0.1f);
-  cr_assert(ge(long, idx, 0), "impulse not received");
-  /* A runs before B in the same cycle: no delay, in absolute frames */
-  long sent = (long)probe_start_frame(g_a) + AT;
-  long got = (long)probe_start_frame(g_b) + idx;
-  cr_assert(eq(long, got, sent));
-  cr_assert(eq(flt, rec[idx], 0.75f));
-  cr_assert(eq(u32, probe_discontinuities(g_b), 0));
+  /* When the graph itself skipped a cycle (a loaded machine), B's capture
+   * has a gap and the frame arithmetic is off: that take is made again,
+   * up to 3 times. A gap-free take must be sample-exact. */
+  for (int attempt = 1;; attempt++) {
+    probe_arm(g_b);
+    harness_sleep_ms(20);
+    probe_arm(g_a);
+    cr_assert(probe_wait_recorded(g_b, N, 5000));
+    if (probe_discontinuities(g_b) > 0 && attempt < 3) {
+      fprintf(stderr, "test: probe B's capture has a gap (the graph skipped a cycle); again\n");
+      continue;
+    }
+    const float *rec = probe_recording(g_b, 0);
+    long idx = harness_first_above(rec, N, 0.1f);
+    cr_assert(ge(long, idx, 0), "impulse not received");
+    /* A runs before B in the same cycle: no delay, in absolute frames */
+    long sent = (long)probe_start_frame(g_a) + AT;
+    long got = (long)probe_start_frame(g_b) + idx;
+    cr_assert(eq(long, got, sent));
+    cr_assert(eq(flt, rec[idx], 0.75f));
+    cr_assert(eq(u32, probe_discontinuities(g_b), 0));
+    break;
+  }
 }
 
 Test(harness, dummy_driver_runs_in_real_time, .init = srv_init,

@@ -1,6 +1,28 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* csjack: Csound performed inside the JACK process callback. */
 
+/*
+ * Threading model. The JACK process callback of the engine's client (below,
+ * "the JACK thread") performs Csound: each cycle it runs csoundPerformKsmps
+ * as often as the period holds. There is no other audio thread.
+ *
+ * Commands (score events, tables, tasks, compiles, ...) are queued through
+ * a bounded ring. At the start of each cycle the JACK thread runs what was
+ * queued before the cycle began, in order, within a time budget (a quarter
+ * of the period, at least one command); the rest waits for the next cycle.
+ * The direct path (the _direct functions, channel creation, string-channel
+ * reads) takes Csound on the caller's thread between two cycles; cycles that
+ * begin meanwhile are not performed (silence), never waited for. A worker
+ * thread parses queued compiles: results and result callbacks arrive on it,
+ * never on the JACK thread. A "control thread" is any application thread
+ * but the JACK thread; lifecycle calls on one engine must not overlap.
+ *
+ * Each function states, in this order: Thread (who may call it), Real-time
+ * safe, Blocks (whether and how long), Returns (each status and what it
+ * means there). "csj_last_error says why" marks failures that set the
+ * engine's last error; other failures leave it as it was.
+ */
+
 #ifndef CSJACK_H
 #define CSJACK_H
 
@@ -65,7 +87,9 @@ typedef enum {
   CSJ_ERR_NO_SERVER,     /**< No JACK server is running (none is started). */
   CSJ_ERR_NAME_TAKEN,    /**< Another JACK client already has this name. */
   CSJ_ERR_JACK,          /**< Another JACK failure (ports, activation). */
-  CSJ_ERR_KSMPS,         /**< ksmps is larger than the JACK period. */
+  CSJ_ERR_KSMPS,         /**< ksmps is larger than the JACK period. Never
+                              returned: such orchestras play, with the added
+                              latency reported to JACK. */
   CSJ_ERR_NO_OUTPUTS,    /**< The orchestra has no output channels. */
   CSJ_ERR_STATE,         /**< Not allowed in the engine's current state. */
   CSJ_ERR_TIMEOUT,       /**< A wait ran out of time. */
@@ -198,8 +222,7 @@ CSJ_API CsjStatus csj_engine_compile_orc_text(CsjEngine *e, const char *orc);
  * Starts Csound, registers the ports (in_N, out_N with pretty names and
  * order metadata), activates the client and makes the connections.
  * Fails with CSJ_ERR_NO_OUTPUTS for an orchestra without outputs. A ksmps
- * larger than the period plays, with the added latency reported to JACK
- * (CSJ_ERR_KSMPS is no longer returned).
+ * larger than the period plays, with the added latency reported to JACK.
  */
 CSJ_API CsjStatus csj_engine_start(CsjEngine *e);
 

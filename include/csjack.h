@@ -1,6 +1,28 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* csjack: Csound performed inside the JACK process callback. */
 
+/*
+ * Threading model. The JACK process callback of the engine's client (below,
+ * "the JACK thread") performs Csound: each cycle it runs csoundPerformKsmps
+ * as often as the period holds. There is no other audio thread.
+ *
+ * Commands (score events, tables, tasks, compiles, ...) are queued through
+ * a bounded ring. At the start of each cycle the JACK thread runs what was
+ * queued before the cycle began, in order, within a time budget (a quarter
+ * of the period, at least one command); the rest waits for the next cycle.
+ * The direct path (the _direct functions, channel creation, string-channel
+ * reads) takes Csound on the caller's thread between two cycles; cycles that
+ * begin meanwhile are not performed (silence), never waited for. A worker
+ * thread parses queued compiles: results and result callbacks arrive on it,
+ * never on the JACK thread. A "control thread" is any application thread
+ * but the JACK thread; lifecycle calls on one engine must not overlap.
+ *
+ * Each function states, in this order: Thread (who may call it), Real-time
+ * safe, Blocks (whether and how long), Returns (each status and what it
+ * means there). "csj_last_error says why" marks failures that set the
+ * engine's last error; other failures leave it as it was.
+ */
+
 #ifndef CSJACK_H
 #define CSJACK_H
 
@@ -26,20 +48,32 @@ extern "C" {
 /**
  * Marks a function that is safe to call from the JACK process thread:
  * it does not allocate, free, lock, print or make a syscall that can wait.
- * Every function without this mark is NOT real-time safe.
+ * A function without this mark is not promised to be real-time safe, even
+ * where its contract notes that the current implementation is.
  */
 #define CSJ_REALTIME
 
 /**
  * The version of the library running, "MAJOR.MINOR.MICRO": it can differ
  * from CSJ_VERSION_STRING (the header compiled against) when a newer
- * libcsjack.so of the same soname is installed. A static string. Any
- * thread; real-time safe.
+ * libcsjack.so of the same soname is installed.
+ *
+ * Thread:         any.
+ * Real-time safe: yes.
+ * Blocks:         never.
+ * Returns:        a static string; never fails.
  */
 CSJ_API CSJ_REALTIME const char *csj_version(void);
 
-/** The same as a number, MAJOR * 10000 + MINOR * 100 + MICRO (compare with
- *  CSJ_VERSION_NUMBER). Any thread; real-time safe. */
+/**
+ * The same as a number, MAJOR * 10000 + MINOR * 100 + MICRO (compare with
+ * CSJ_VERSION_NUMBER).
+ *
+ * Thread:         any.
+ * Real-time safe: yes.
+ * Blocks:         never.
+ * Returns:        the number; never fails.
+ */
 CSJ_API CSJ_REALTIME int csj_version_number(void);
 
 /**
@@ -49,8 +83,11 @@ CSJ_API CSJ_REALTIME int csj_version_number(void);
  * csoundPerformKsmps() as many times as the period holds, reading and writing
  * the JACK port buffers directly. There is no other audio thread.
  *
- * Lifecycle functions (create, compile, start, wait, destroy) are for one
- * control thread. Functions that may be called from any thread say so.
+ * Lifecycle functions (create, compile, start, wait, join, destroy) are for
+ * one control thread at a time. Each function's contract says which threads
+ * may call it. A NULL engine is an error only where a function lists
+ * CSJ_ERR_BAD_ARG for it (or says NULL is a no-op); elsewhere it is
+ * undefined behaviour.
  */
 typedef struct CsjEngineImpl CsjEngine;
 
@@ -65,7 +102,9 @@ typedef enum {
   CSJ_ERR_NO_SERVER,     /**< No JACK server is running (none is started). */
   CSJ_ERR_NAME_TAKEN,    /**< Another JACK client already has this name. */
   CSJ_ERR_JACK,          /**< Another JACK failure (ports, activation). */
-  CSJ_ERR_KSMPS,         /**< ksmps is larger than the JACK period. */
+  CSJ_ERR_KSMPS,         /**< ksmps is larger than the JACK period. Never
+                              returned: such orchestras play, with the added
+                              latency reported to JACK. */
   CSJ_ERR_NO_OUTPUTS,    /**< The orchestra has no output channels. */
   CSJ_ERR_STATE,         /**< Not allowed in the engine's current state. */
   CSJ_ERR_TIMEOUT,       /**< A wait ran out of time. */
@@ -85,7 +124,15 @@ typedef enum {
 /** The most JACK ports csjack registers each way (nchnls, nchnls_i). */
 #define CSJ_MAX_CHANNELS 64
 
-/** A static English description of a status. Real-time safe. */
+/**
+ * A static English description of a status.
+ *
+ * Thread:         any.
+ * Real-time safe: yes.
+ * Blocks:         never.
+ * Returns:        a static string ("unknown status" for a value outside
+ *                 CsjStatus); never fails.
+ */
 CSJ_API CSJ_REALTIME const char *csj_strerror(CsjStatus status);
 
 /** Why a performance ended. */
@@ -104,10 +151,28 @@ typedef enum {
   CSJ_END_CSOUND_HUNG,
 } CsjEndReason;
 
-/** A static name for an end reason ("score", "exitnow", ...). */
+/**
+ * A static name for an end reason ("score ended", "exitnow", ...).
+ *
+ * Thread:         any.
+ * Real-time safe: yes.
+ * Blocks:         never.
+ * Returns:        a static string ("unknown" for a value outside
+ *                 CsjEndReason); never fails.
+ */
 CSJ_API CSJ_REALTIME const char *csj_end_reason_name(CsjEndReason reason);
 
-/** Where Csound's messages go: called on a non-real-time thread only. */
+/**
+ * Where Csound's and csjack's messages go. Called one message at a time,
+ * under csjack's print lock, never on the JACK thread: on the thread that
+ * produced the message (the caller of csj_engine_create, a compile, start,
+ * wait, a direct call or csj_engine_eval_code, which parses on the
+ * caller's thread; the worker; csjack's housekeeping, watchdog or
+ * recording threads), or, for messages from the JACK thread, on csjack's
+ * printer thread. It
+ * must not call csjack functions other than the CSJ_REALTIME ones: those
+ * that print or flush messages would take the print lock again.
+ */
 typedef void (*CsjMessageFn)(void *data, int csound_attr, const char *text);
 
 /** Options for csj_engine_create(). Set defaults with csj_options_init(). */
@@ -172,113 +237,328 @@ typedef struct {
   uint64_t compile_wait_ns_max;
 } CsjStats;
 
-/** Fills @p opts with the defaults. */
+/**
+ * Fills @p opts (not NULL) with the defaults.
+ *
+ * Thread:         any.
+ * Real-time safe: not promised (it only clears and fills the struct).
+ * Blocks:         never.
+ * Returns:        nothing; never fails.
+ */
 CSJ_API void csj_options_init(CsjOptions *opts);
 
 /**
  * Opens the JACK client and creates the Csound instance.
  *
- * The client is opened with JackNoStartServer | JackUseExactName: a missing
- * server gives CSJ_ERR_NO_SERVER and a name clash CSJ_ERR_NAME_TAKEN.
- * Csound's sample rate will follow the server's. On failure *out is NULL and
- * a one-line reason is available from csj_last_error(NULL).
+ * The client is opened with JackNoStartServer | JackUseExactName. Csound's
+ * sample rate will follow the server's. @p opts NULL means the defaults;
+ * @p out must not be NULL. Options in csound_argv are checked one by one;
+ * csjack's notices about them go to the message sink on this thread.
+ *
+ * Thread:         a control thread (any thread but a JACK thread).
+ * Real-time safe: no (allocates, opens a JACK client, creates Csound
+ *                 instances, starts csjack's threads).
+ * Blocks:         while libjack opens the client (a round trip to the
+ *                 server, bounded by libjack's own timeout) and while
+ *                 Csound is created and the options are checked.
+ * Returns:
+ *   CSJ_SUCCESS        *out is the engine (created, nothing compiled).
+ *   CSJ_ERR_NO_MEMORY  an allocation failed.
+ *   CSJ_ERR_NO_SERVER  no JACK server answers (csjack never starts one).
+ *   CSJ_ERR_NAME_TAKEN another JACK client already has client_name.
+ *   CSJ_ERR_JACK       libjack refused the client for another reason.
+ *   CSJ_ERR_CSOUND     the Csound instance, the message log, the command
+ *                      ring or the worker thread could not be created.
+ *   CSJ_ERR_OPTION     csjack or Csound refuses an option in csound_argv
+ *                      (the reason names it).
+ * On failure *out is NULL and csj_last_error(NULL), on this thread, says why.
  */
 CSJ_API CsjStatus csj_engine_create(const CsjOptions *opts, CsjEngine **out);
 
-/** Compiles a .csd or .orc file (chosen by its extension). Before start. */
+/**
+ * Compiles a file: a name ending in ".orc" (any case) as orchestra text,
+ * any other as a CSD. Before start.
+ *
+ * Thread:         the control thread, before csj_engine_start, not
+ *                 concurrently with other lifecycle or direct calls on
+ *                 this engine.
+ * Real-time safe: no (reads the file, allocates, Csound compiles).
+ * Blocks:         while the file is read and Csound compiles it.
+ * Returns:
+ *   CSJ_SUCCESS        compiled: the engine can be started.
+ *   CSJ_ERR_BAD_ARG    @p e or @p path is NULL.
+ *   CSJ_ERR_FILE       the file cannot be opened or read; csj_last_error
+ *                      says why.
+ *   CSJ_ERR_STATE      the engine has been started.
+ *   CSJ_ERR_NO_MEMORY  an allocation failed (CSD); csj_last_error says so.
+ *   CSJ_ERR_OPTION     a CSD's <CsOptions> holds an option csjack or
+ *                      Csound refuses; csj_last_error names it.
+ *   CSJ_ERR_COMPILE    Csound could not compile it (its messages went to
+ *                      the message sink); csj_last_error names the file.
+ */
 CSJ_API CsjStatus csj_engine_compile_file(CsjEngine *e, const char *path);
 
-/** Compiles CSD text. Before start. */
+/**
+ * Compiles CSD text. Before start. csjack reads <CsOptions> itself (options
+ * it handles are left out with a notice); options from csound_argv are
+ * applied after them and win.
+ *
+ * Thread:         the control thread, before csj_engine_start, not
+ *                 concurrently with other lifecycle or direct calls on
+ *                 this engine.
+ * Real-time safe: no (allocates, Csound compiles).
+ * Blocks:         while Csound compiles.
+ * Returns:
+ *   CSJ_SUCCESS        compiled: the engine can be started.
+ *   CSJ_ERR_BAD_ARG    @p e or @p csd is NULL.
+ *   CSJ_ERR_STATE      the engine has been started.
+ *   CSJ_ERR_NO_MEMORY  an allocation failed; csj_last_error says so.
+ *   CSJ_ERR_OPTION     <CsOptions> holds an option csjack or Csound
+ *                      refuses; csj_last_error names it.
+ *   CSJ_ERR_COMPILE    Csound could not compile it (its messages went to
+ *                      the message sink); csj_last_error says so.
+ */
 CSJ_API CsjStatus csj_engine_compile_csd_text(CsjEngine *e, const char *csd);
 
-/** Compiles orchestra text (no score: it runs until stopped). Before start. */
+/**
+ * Compiles orchestra text (no score: it runs until stopped). Before start.
+ *
+ * Thread:         the control thread, before csj_engine_start, not
+ *                 concurrently with other lifecycle or direct calls on
+ *                 this engine.
+ * Real-time safe: no (Csound compiles).
+ * Blocks:         while Csound compiles.
+ * Returns:
+ *   CSJ_SUCCESS        compiled: the engine can be started.
+ *   CSJ_ERR_BAD_ARG    @p e or @p orc is NULL.
+ *   CSJ_ERR_STATE      the engine has been started.
+ *   CSJ_ERR_COMPILE    Csound could not compile it (its messages went to
+ *                      the message sink); csj_last_error says so.
+ */
 CSJ_API CsjStatus csj_engine_compile_orc_text(CsjEngine *e, const char *orc);
 
 /**
  * Starts Csound, registers the ports (in_N, out_N with pretty names and
- * order metadata), activates the client and makes the connections.
- * Fails with CSJ_ERR_NO_OUTPUTS for an orchestra without outputs. A ksmps
- * larger than the period plays, with the added latency reported to JACK
- * (CSJ_ERR_KSMPS is no longer returned).
+ * order metadata), activates the client and makes the connections. A ksmps
+ * larger than the period plays, with the added latency reported to JACK.
+ * After a failure other than CSJ_ERR_BAD_ARG or CSJ_ERR_STATE, destroy the
+ * engine: starting it again is not supported.
+ *
+ * Thread:         the control thread, once, after a successful compile.
+ * Real-time safe: no (csoundStart, allocation, JACK server round trips).
+ * Blocks:         while Csound starts (instr 0 runs) and while JACK
+ *                 registers the ports, activates the client and connects.
+ * Returns:
+ *   CSJ_SUCCESS        performing: the JACK thread runs Csound from its
+ *                      next cycle on.
+ *   CSJ_ERR_BAD_ARG    @p e is NULL.
+ *   CSJ_ERR_STATE      nothing compiled yet, or already started;
+ *                      csj_last_error says so.
+ *   CSJ_ERR_CSOUND     csoundStart failed; csj_last_error says so.
+ *   CSJ_ERR_NO_OUTPUTS the orchestra has no outputs (nchnls = 0).
+ *   CSJ_ERR_CHANNELS   nchnls or nchnls_i is over CSJ_MAX_CHANNELS.
+ *   CSJ_ERR_JACK       a port could not be registered or the client could
+ *                      not be activated.
+ *   CSJ_ERR_NO_MEMORY  an allocation failed.
+ * Each failure but CSJ_ERR_BAD_ARG sets csj_last_error.
  */
 CSJ_API CsjStatus csj_engine_start(CsjEngine *e);
 
 /**
- * Asks the performance to end. The JACK thread stops calling Csound at its
- * next cycle and outputs silence. Any thread; real-time safe.
+ * Asks the performance to end. The JACK thread, at the start of its next
+ * cycle, runs the commands due in that cycle, then ends the performance
+ * (CSJ_END_STOPPED, unless it had already ended) and outputs silence from
+ * then on. Called before start, the performance ends at its first cycle.
+ *
+ * Thread:         any, including the JACK thread (a task or the process
+ *                 callback).
+ * Real-time safe: yes (one atomic store).
+ * Blocks:         never; use csj_engine_wait or csj_engine_join to wait.
+ * Returns:        nothing.
  */
 CSJ_API CSJ_REALTIME void csj_engine_stop(CsjEngine *e);
 
-/** Whether the performance has ended. Any thread; real-time safe. */
+/**
+ * Whether the performance has ended, for any reason.
+ *
+ * Thread:         any.
+ * Real-time safe: yes.
+ * Blocks:         never.
+ * Returns:        true once ended; false before start, while performing,
+ *                 and after a failed start.
+ */
 CSJ_API CSJ_REALTIME bool csj_engine_finished(const CsjEngine *e);
 
 /**
  * Waits until the performance ends or @p timeout_ms passes (negative:
- * forever). Returns CSJ_SUCCESS or CSJ_ERR_TIMEOUT. Control thread.
+ * forever). If the JACK server has gone, ends the performance itself
+ * (CSJ_END_SERVER_GONE). On success, passes the messages still queued from
+ * the JACK thread to the message sink, on this thread.
+ *
+ * Thread:         a control thread (not the JACK thread, not a message
+ *                 callback).
+ * Real-time safe: no (sleeps; calls the message sink).
+ * Blocks:         until the end or @p timeout_ms, polling every 2 ms.
+ *                 Before start the performance cannot end: it waits out the
+ *                 timeout, and with a negative one for ever.
+ * Returns:
+ *   CSJ_SUCCESS        the performance has ended.
+ *   CSJ_ERR_BAD_ARG    @p e is NULL.
+ *   CSJ_ERR_TIMEOUT    still performing (or not started) after @p timeout_ms.
  */
 CSJ_API CsjStatus csj_engine_wait(CsjEngine *e, int timeout_ms);
 
 /**
  * Waits for the end of the performance (CsoundPerformanceThread's Join) and
- * returns why it ended; @p exit_code, if not NULL, gets exitnow's argument.
- * Control thread.
+ * returns why it ended.
+ *
+ * Thread:         a control thread (not the JACK thread, not a message
+ *                 callback).
+ * Real-time safe: no (sleeps; calls the message sink).
+ * Blocks:         once started, until the performance ends, without limit;
+ *                 never if it was not started.
+ * Returns:        the CsjEndReason (CSJ_END_NONE if never started).
+ *                 @p exit_code, if not NULL, gets exitnow's argument for
+ *                 CSJ_END_EXITNOW, Csound's exit code for
+ *                 CSJ_END_CSOUND_ERROR, and 0 otherwise.
  */
 CSJ_API CsjEndReason csj_engine_join(CsjEngine *e, int *exit_code);
 
-/** Why the performance ended, and the exit code (exitnow's argument). */
+/**
+ * Why the performance ended, and the exit code, as csj_engine_join gives
+ * them, without waiting.
+ *
+ * Thread:         any.
+ * Real-time safe: not promised (the implementation is one atomic load).
+ * Blocks:         never.
+ * Returns:        the CsjEndReason: CSJ_END_NONE before start and while
+ *                 performing. @p exit_code, if not NULL, as in
+ *                 csj_engine_join.
+ */
 CSJ_API CsjEndReason csj_engine_end_reason(const CsjEngine *e, int *exit_code);
 
-/** Copies the counters. Any thread; real-time safe. */
+/**
+ * Copies the counters into @p out (not NULL). Before start, the ksmps,
+ * port and cycle figures are 0.
+ *
+ * Thread:         any.
+ * Real-time safe: yes.
+ * Blocks:         never.
+ * Returns:        nothing.
+ */
 CSJ_API CSJ_REALTIME void csj_engine_stats(const CsjEngine *e, CsjStats *out);
 
 /* ---------------------------------------------------------------------------
  * The performance-thread API: commands into the JACK thread.
  *
- * Every function below may be called from any thread, concurrently, once the
- * engine has started. Each queues one command into a bounded multi-producer
- * ring that the JACK thread drains at the start of every cycle (a snapshot:
- * what arrives during a cycle runs in the next). A queued command runs
- * exactly once, and commands from one thread run in the order they were
- * queued. When the ring is full the call fails at once with
- * CSJ_ERR_RING_FULL and nothing is queued, unless a wait was asked for
- * (csj_engine_set_submit_timeout). Queueing is lock-free (a CAS loop), never
- * blocks and never allocates for fixed-size commands; commands that carry
- * text (code, score lines) allocate on the caller's thread.
+ * The queued functions below may be called from any thread but the JACK
+ * thread, concurrently, while the engine performs (CSJ_ERR_STATE before
+ * start and after the end). Each queues one command into a bounded
+ * multi-producer ring that the JACK thread drains at the start of every
+ * cycle (a snapshot: what arrives during a cycle runs in the next), in
+ * order, within the cycle's time budget. A queued command runs at most
+ * once: exactly once if the performance goes on, never if it ends first.
+ * Commands from one thread run in the order they were queued, and a
+ * compile holds the line until it is parsed and merged. When the ring is
+ * full the call fails at once with CSJ_ERR_RING_FULL and nothing is
+ * queued, unless a wait was asked for (csj_engine_set_submit_timeout).
+ * Queueing is lock-free (a CAS loop) and never allocates for fixed-size
+ * commands; commands that carry text or data, or wait for a reply,
+ * allocate on the caller's thread and count against a fixed limit of such
+ * commands in flight: over it they fail at once with CSJ_ERR_RING_FULL,
+ * whatever the submit timeout.
+ *
+ * The direct functions (the _direct ones, csj_engine_channel for a new
+ * name, csj_engine_get_string_channel) do not queue: they work from a
+ * successful compile until the performance ends, and before start only
+ * from the control thread.
  *
  * None of these is for the JACK thread itself (use csj_engine_task's
  * function for work there): they are NOT real-time safe unless marked.
  * ------------------------------------------------------------------------- */
 
 /**
- * How long queueing calls wait for room in a full ring: 0 (the default)
- * fails at once with CSJ_ERR_RING_FULL; a positive value retries for up to
- * that many milliseconds; negative waits as long as it takes.
+ * How long queueing calls, on every thread, wait for room in a full ring:
+ * 0 (the default) fails at once with CSJ_ERR_RING_FULL; a positive value
+ * retries for up to that many milliseconds; negative waits as long as it
+ * takes (until the performance ends).
+ *
+ * Thread:         any.
+ * Real-time safe: not promised (the implementation is one atomic store).
+ * Blocks:         never.
+ * Returns:        nothing.
  */
 CSJ_API void csj_engine_set_submit_timeout(CsjEngine *e, int timeout_ms);
 
-/** Resumes performing after csj_engine_pause(). Queued. */
+/**
+ * Resumes performing after csj_engine_pause(). Queued.
+ *
+ * Thread:         any but the JACK thread.
+ * Real-time safe: no (may sleep while waiting for room in the ring).
+ * Blocks:         never with a submit timeout of 0; else while the ring
+ *                 is full, up to the submit timeout.
+ * Returns:
+ *   CSJ_SUCCESS        queued.
+ *   CSJ_ERR_STATE      not performing (not started, or ended).
+ *   CSJ_ERR_RING_FULL  the ring stayed full (or the performance ended
+ *                      while waiting for room): nothing queued.
+ */
 CSJ_API CsjStatus csj_engine_play(CsjEngine *e);
 
-/** Pauses: the JACK thread outputs silence and runs no k-cycles, but keeps
- *  draining commands. Queued. */
+/**
+ * Pauses: the JACK thread outputs silence and runs no k-cycles, but keeps
+ * draining commands and calling the process callback. Queued.
+ *
+ * Thread:         any but the JACK thread.
+ * Real-time safe: no (may sleep while waiting for room in the ring).
+ * Blocks:         never with a submit timeout of 0; else while the ring
+ *                 is full, up to the submit timeout.
+ * Returns:        as csj_engine_play.
+ */
 CSJ_API CsjStatus csj_engine_pause(CsjEngine *e);
 
-/** Toggles pause. Queued. */
+/**
+ * Toggles pause (as seen when the command runs). Queued.
+ *
+ * Thread:         any but the JACK thread.
+ * Real-time safe: no (may sleep while waiting for room in the ring).
+ * Blocks:         never with a submit timeout of 0; else while the ring
+ *                 is full, up to the submit timeout.
+ * Returns:        as csj_engine_play.
+ */
 CSJ_API CsjStatus csj_engine_toggle_pause(CsjEngine *e);
 
+/** The most p-fields csj_engine_score_event takes. */
+#define CSJ_MAX_PFIELDS 1024
 /**
  * Sends a score event, like csoundScoreEvent(): @p type is 'i', 'f', 'e',
  * 'q', 'a'; @p pfields holds p1, p2, ... (@p count of them, at most
- * CSJ_MAX_PFIELDS: more is CSJ_ERR_TOO_BIG at once, nothing queued, the
- * reason in csj_last_error). With @p absp2, p2 counts from the start of the
- * score instead of from now (CsoundPerformanceThread's absp2mode). Queued.
+ * CSJ_MAX_PFIELDS). With @p absp2, p2 counts from the start of the score
+ * instead of from now (CsoundPerformanceThread's absp2mode). Queued.
  *
  * CSJ_SUCCESS means queued, not accepted by Csound: what Csound finds wrong
  * when the JACK thread runs the event, such as an instrument that does not
  * exist, it reports through the message callback ("insert_score_event():
  * invalid instrument number or name 99"), and the performance goes on.
+ *
+ * Thread:         any but the JACK thread.
+ * Real-time safe: no (may sleep while waiting for room in the ring; an
+ *                 event with more p-fields than a ring slot holds carries
+ *                 an allocated copy).
+ * Blocks:         never with a submit timeout of 0; else while the ring
+ *                 is full, up to the submit timeout.
+ * Returns:
+ *   CSJ_SUCCESS        queued.
+ *   CSJ_ERR_TOO_BIG    @p count is over CSJ_MAX_PFIELDS (checked first,
+ *                      in any state): nothing queued; csj_last_error says so.
+ *   CSJ_ERR_BAD_ARG    @p count is negative, or @p pfields is NULL with
+ *                      @p count > 0.
+ *   CSJ_ERR_NO_MEMORY  the copy of the p-fields could not be allocated.
+ *   CSJ_ERR_STATE      not performing (not started, or ended).
+ *   CSJ_ERR_RING_FULL  the ring stayed full (or the performance ended
+ *                      while waiting for room), or too many commands are
+ *                      in flight: nothing queued.
  */
-#define CSJ_MAX_PFIELDS 1024
 CSJ_API CsjStatus csj_engine_score_event(CsjEngine *e, char type, const double *pfields,
                                          int count, bool absp2);
 
@@ -289,47 +569,163 @@ CSJ_API CsjStatus csj_engine_score_event(CsjEngine *e, char type, const double *
  * line and drops the rest ("too many pfields"). A newline is added to text
  * that lacks one (Csound 6.18 corrupts its heap adding it to text over
  * 32 KiB itself).
+ *
+ * Thread:         any but the JACK thread.
+ * Real-time safe: no (allocates a copy of the text; may sleep while
+ *                 waiting for room in the ring).
+ * Blocks:         never with a submit timeout of 0; else while the ring
+ *                 is full, up to the submit timeout.
+ * Returns:
+ *   CSJ_SUCCESS        queued.
+ *   CSJ_ERR_BAD_ARG    @p line is NULL.
+ *   CSJ_ERR_NO_MEMORY  the copy could not be allocated.
+ *   CSJ_ERR_STATE      not performing (not started, or ended).
+ *   CSJ_ERR_RING_FULL  the ring stayed full (or the performance ended
+ *                      while waiting for room), or too many commands are
+ *                      in flight: nothing queued.
  */
 CSJ_API CsjStatus csj_engine_input_message(CsjEngine *e, const char *line);
 
-/** Sets the score time offset, as csoundSetScoreOffsetSeconds(). Queued. */
+/**
+ * Sets the score time offset, as csoundSetScoreOffsetSeconds(). Queued.
+ *
+ * Thread:         any but the JACK thread.
+ * Real-time safe: no (may sleep while waiting for room in the ring).
+ * Blocks:         never with a submit timeout of 0; else while the ring
+ *                 is full, up to the submit timeout.
+ * Returns:        as csj_engine_play.
+ */
 CSJ_API CsjStatus csj_engine_set_score_offset_seconds(CsjEngine *e, double seconds);
 
 /** What a compile or evalCode ended with, for the callback forms. */
 typedef struct {
-  CsjStatus status;     /**< CSJ_SUCCESS, CSJ_ERR_COMPILE, CSJ_ERR_EVAL, CSJ_ERR_NOT_RUN */
+  /** CSJ_SUCCESS; CSJ_ERR_COMPILE (compile) or CSJ_ERR_EVAL (evalCode);
+   *  CSJ_ERR_NO_MEMORY (compile: the worker could not allocate);
+   *  CSJ_ERR_NOT_RUN (the performance ended first: delivered while
+   *  csj_engine_destroy runs). */
+  CsjStatus status;
   double value;         /**< evalCode's return value (NaN on failure) */
-  const char *message;  /**< On failure, Csound's error text; else "" */
+  /** Csound's messages captured while it parsed and merged the code: on
+   *  failure its error text (possibly empty); may be non-empty on success
+   *  too (warnings, prints from global code). */
+  const char *message;
 } CsjResult;
 
-/** Called with a result on csjack's worker thread (never the JACK thread). */
+/**
+ * Called with a result on csjack's worker thread (never the JACK thread),
+ * one at a time; @p result is valid during the call only. The worker also
+ * parses queued compiles, so a callback must not wait for csjack: no
+ * csj_engine_compile_orc, csj_engine_eval_code, csj_engine_flush,
+ * csj_engine_table_get, csj_engine_table_copy_out, csj_engine_record,
+ * csj_engine_stop_record or csj_engine_destroy in it. Queueing calls and
+ * the _async forms are fine.
+ */
 typedef void (*CsjResultFn)(void *data, const CsjResult *result);
 
 /**
  * Compiles orchestra code into the running engine. The parse runs on
  * csjack's worker thread; only Csound's merge and instr 0 run in the JACK
- * thread, in order with other commands. Waits for the result up to
- * @p timeout_ms (negative: forever); CSJ_ERR_TIMEOUT leaves it queued and it
- * still runs exactly once. @p error, if not NULL, receives Csound's message
- * on failure.
+ * thread, in order with other commands (a large orchestra is merged an
+ * instrument at a time, over several cycles). Waits for the result up to
+ * @p timeout_ms (negative: forever). @p error, if not NULL and
+ * @p error_size > 0, receives Csound's message when the compile fails
+ * (CSJ_ERR_COMPILE, CSJ_ERR_NO_MEMORY) and is untouched otherwise.
+ *
+ * Thread:         any but the JACK thread and the worker (a result
+ *                 callback).
+ * Real-time safe: no (allocates; waits).
+ * Blocks:         while the ring is full, up to the submit timeout; then
+ *                 until the result, up to @p timeout_ms, checked every
+ *                 20 ms (a timeout of 0 still waits up to 20 ms). Returns
+ *                 within 20 ms of the end of the performance.
+ * Returns:
+ *   CSJ_SUCCESS        merged, and its global code ran.
+ *   CSJ_ERR_BAD_ARG    @p code is NULL.
+ *   CSJ_ERR_NO_MEMORY  an allocation failed (here, or on the worker).
+ *   CSJ_ERR_STATE      not performing (not started, or ended).
+ *   CSJ_ERR_RING_FULL  the ring stayed full, or too many commands are in
+ *                      flight: nothing queued.
+ *   CSJ_ERR_COMPILE    Csound refused the code (a syntax error: nothing
+ *                      merged), or reported an error running its global
+ *                      code (its instruments are merged all the same).
+ *   CSJ_ERR_TIMEOUT    no result yet: the compile stays queued, still runs
+ *                      at most once, and its result is dropped.
+ *   CSJ_ERR_NOT_RUN    the performance ended before it ran.
  */
 CSJ_API CsjStatus csj_engine_compile_orc(CsjEngine *e, const char *code, int timeout_ms,
                                          char *error, size_t error_size);
 
-/** Callback form of csj_engine_compile_orc: returns once queued. */
+/**
+ * Callback form of csj_engine_compile_orc: returns once queued. @p fn, if
+ * not NULL, is called once with the result on the worker thread (see
+ * CsjResult for its statuses); never when this call fails.
+ *
+ * Thread:         any but the JACK thread (a result callback may call it).
+ * Real-time safe: no (allocates a copy; takes the worker's queue lock).
+ * Blocks:         never with a submit timeout of 0; else while the ring
+ *                 is full, up to the submit timeout.
+ * Returns:
+ *   CSJ_SUCCESS        queued.
+ *   CSJ_ERR_BAD_ARG    @p code is NULL.
+ *   CSJ_ERR_NO_MEMORY  the copy could not be allocated.
+ *   CSJ_ERR_STATE      not performing (not started, or ended).
+ *   CSJ_ERR_RING_FULL  the ring stayed full, or too many commands are in
+ *                      flight: nothing queued.
+ */
 CSJ_API CsjStatus csj_engine_compile_orc_async(CsjEngine *e, const char *code,
                                                CsjResultFn fn, void *data);
 
 /**
  * Evaluates code in the running engine (csoundEvalCode's meaning: compile,
- * run instr 0, return what `return` set) through the ring, and waits up to
- * @p timeout_ms for the value. CSJ_ERR_EVAL with Csound's message in
- * @p error when it fails.
+ * run instr 0, return what `return` set) through the ring. The code is
+ * parsed on the caller's thread first, then queued; waits up to
+ * @p timeout_ms (negative: forever) for the value. @p value, if not NULL,
+ * gets the value on CSJ_SUCCESS and NaN on CSJ_ERR_EVAL; @p error, if not
+ * NULL and @p error_size > 0, gets Csound's message on CSJ_ERR_EVAL. Both
+ * are untouched otherwise.
+ *
+ * Thread:         any but the JACK thread and the worker (a result
+ *                 callback).
+ * Real-time safe: no (parses; allocates; waits).
+ * Blocks:         for the parse, behind any parse or direct call under
+ *                 way (the parser is shared); while the ring is full, up
+ *                 to the submit timeout; then up to @p timeout_ms, checked
+ *                 every 20 ms. Returns within 20 ms of the end of the
+ *                 performance.
+ * Returns:
+ *   CSJ_SUCCESS        evaluated.
+ *   CSJ_ERR_BAD_ARG    @p code is NULL.
+ *   CSJ_ERR_STATE      not performing (not started, or ended).
+ *   CSJ_ERR_RING_FULL  the ring stayed full, or too many commands are in
+ *                      flight: nothing queued.
+ *   CSJ_ERR_EVAL       the parse failed, or Csound reported an error
+ *                      running the code.
+ *   CSJ_ERR_TIMEOUT    no result yet: it stays queued, still runs at most
+ *                      once, and its result is dropped.
+ *   CSJ_ERR_NOT_RUN    the performance ended before it ran.
  */
 CSJ_API CsjStatus csj_engine_eval_code(CsjEngine *e, const char *code, int timeout_ms,
                                        double *value, char *error, size_t error_size);
 
-/** Callback form of csj_engine_eval_code: returns once queued. */
+/**
+ * Callback form of csj_engine_eval_code: returns once parsed and queued.
+ * @p fn, if not NULL, is called once with the result on the worker thread
+ * (CSJ_SUCCESS, CSJ_ERR_EVAL, or CSJ_ERR_NOT_RUN); never when this call
+ * fails.
+ *
+ * Thread:         any but the JACK thread (a result callback may call it).
+ * Real-time safe: no (parses; allocates).
+ * Blocks:         for the parse, behind any parse or direct call under
+ *                 way; then while the ring is full, up to the submit
+ *                 timeout.
+ * Returns:
+ *   CSJ_SUCCESS        queued (a failed parse is queued too and reported
+ *                      as CSJ_ERR_EVAL through @p fn).
+ *   CSJ_ERR_BAD_ARG    @p code is NULL.
+ *   CSJ_ERR_STATE      not performing (not started, or ended).
+ *   CSJ_ERR_RING_FULL  the ring stayed full, or too many commands are in
+ *                      flight: nothing queued.
+ */
 CSJ_API CsjStatus csj_engine_eval_code_async(CsjEngine *e, const char *code, CsjResultFn fn,
                                              void *data);
 
@@ -339,9 +735,53 @@ CSJ_API CsjStatus csj_engine_eval_code_async(CsjEngine *e, const char *code, Csj
  * cycles, then holds Csound while it parses and compiles; cycles that begin
  * meanwhile are not performed (silence, counted in dropped_cycles) and the
  * JACK thread never waits. Lower latency for one caller, glitches for all.
+ * @p value, if not NULL, gets the value on CSJ_SUCCESS and NaN on
+ * CSJ_ERR_EVAL; @p error, if not NULL and @p error_size > 0, gets Csound's
+ * message on CSJ_ERR_EVAL. A call that stays inside Csound for longer than
+ * the hang limit ends the performance (CSJ_END_CSOUND_HUNG); one caught in
+ * an endless loop never returns.
+ *
+ * Thread:         any but the JACK thread; before start, only the control
+ *                 thread.
+ * Real-time safe: no (locks, sleeps, parses, allocates).
+ * Blocks:         for the parser lock (behind a parse or another direct
+ *                 call under way), then up to 10 s for a moment between
+ *                 two cycles, then for Csound's parse and compile.
+ * Returns:
+ *   CSJ_SUCCESS        evaluated.
+ *   CSJ_ERR_BAD_ARG    @p e or @p code is NULL.
+ *   CSJ_ERR_STATE      nothing compiled yet, the performance has ended, or
+ *                      Csound has aborted.
+ *   CSJ_ERR_TIMEOUT    no moment between cycles came within 10 s: nothing
+ *                      was done.
+ *   CSJ_ERR_EVAL       the parse failed or Csound reported an error; after
+ *                      a fatal one the performance ends with
+ *                      CSJ_END_CSOUND_ERROR.
  */
 CSJ_API CsjStatus csj_engine_eval_code_direct(CsjEngine *e, const char *code, double *value,
                                               char *error, size_t error_size);
+/**
+ * The direct path's csoundCompileOrc: as csj_engine_eval_code_direct, with
+ * no value. @p error, if not NULL and @p error_size > 0, gets Csound's
+ * message on CSJ_ERR_COMPILE.
+ *
+ * Thread:         any but the JACK thread; before start, only the control
+ *                 thread.
+ * Real-time safe: no (locks, sleeps, parses, allocates).
+ * Blocks:         for the parser lock (behind a parse or another direct
+ *                 call under way), then up to 10 s for a moment between
+ *                 two cycles, then for Csound's parse and compile.
+ * Returns:
+ *   CSJ_SUCCESS        compiled, and its global code ran.
+ *   CSJ_ERR_BAD_ARG    @p e or @p code is NULL.
+ *   CSJ_ERR_STATE      nothing compiled yet, the performance has ended, or
+ *                      Csound has aborted.
+ *   CSJ_ERR_TIMEOUT    no moment between cycles came within 10 s: nothing
+ *                      was done.
+ *   CSJ_ERR_COMPILE    the parse failed or Csound reported an error; after
+ *                      a fatal one the performance ends with
+ *                      CSJ_END_CSOUND_ERROR.
+ */
 CSJ_API CsjStatus csj_engine_compile_orc_direct(CsjEngine *e, const char *code, char *error,
                                                 size_t error_size);
 
@@ -351,57 +791,298 @@ CSJ_API CsjStatus csj_engine_compile_orc_direct(CsjEngine *e, const char *code, 
  */
 typedef struct CsjChannelImpl CsjChannel;
 
-/** Finds or creates the control channel @p name. The handle lives as long
- *  as the engine. Not for the JACK thread. */
+/**
+ * Finds or creates the control channel @p name. The handle lives as long
+ * as the engine. A new name is created in Csound on the direct path (a
+ * cycle that begins meanwhile is not performed); a known one is looked up
+ * in csjack's cache.
+ *
+ * Thread:         any but the JACK thread; a new name before start, only
+ *                 the control thread.
+ * Real-time safe: no (takes the channel lock; allocates; direct path).
+ * Blocks:         on the channel lock, behind another thread creating a
+ *                 channel; for a new name, also as the direct path: the
+ *                 parser lock, then up to 10 s for a moment between cycles.
+ * Returns:
+ *   CSJ_SUCCESS        *out is the channel.
+ *   CSJ_ERR_BAD_ARG    @p e, @p name or @p out is NULL.
+ *   CSJ_ERR_STATE      a new name, and nothing compiled yet, the
+ *                      performance has ended, or Csound has aborted.
+ *   CSJ_ERR_TIMEOUT    a new name, and no moment between cycles came
+ *                      within 10 s.
+ *   CSJ_ERR_NOT_FOUND  Csound refused the channel (the name is a channel
+ *                      of another type, such as a string channel).
+ *   CSJ_ERR_NO_MEMORY  an allocation failed.
+ */
 CSJ_API CsjStatus csj_engine_channel(CsjEngine *e, const char *name, CsjChannel **out);
+/**
+ * Sets a control channel's value. Not ordered with queued commands: the
+ * JACK thread sees it at whatever k-cycle next reads the channel.
+ *
+ * Thread:         any, including the JACK thread.
+ * Real-time safe: yes (one atomic store).
+ * Blocks:         never.
+ * Returns:        nothing. @p ch must come from csj_engine_channel on an
+ *                 engine not yet destroyed.
+ */
 CSJ_API CSJ_REALTIME void csj_channel_set(CsjChannel *ch, double value);
+/**
+ * Reads a control channel's current value.
+ *
+ * Thread:         any, including the JACK thread.
+ * Real-time safe: yes (one atomic load).
+ * Blocks:         never.
+ * Returns:        the value. @p ch must come from csj_engine_channel on an
+ *                 engine not yet destroyed.
+ */
 CSJ_API CSJ_REALTIME double csj_channel_get(const CsjChannel *ch);
 
-/** Convenience: find-or-create then set / get by name. Not for the JACK thread. */
+/**
+ * Convenience: csj_engine_channel, then csj_channel_set.
+ *
+ * Thread:         as csj_engine_channel.
+ * Real-time safe: no.
+ * Blocks:         as csj_engine_channel.
+ * Returns:        as csj_engine_channel (the value is set on CSJ_SUCCESS
+ *                 only).
+ */
 CSJ_API CsjStatus csj_engine_set_control(CsjEngine *e, const char *name, double value);
+/**
+ * Convenience: csj_engine_channel, then csj_channel_get into @p value
+ * (not NULL).
+ *
+ * Thread:         as csj_engine_channel.
+ * Real-time safe: no.
+ * Blocks:         as csj_engine_channel.
+ * Returns:        as csj_engine_channel (*value is set on CSJ_SUCCESS
+ *                 only).
+ */
 CSJ_API CsjStatus csj_engine_get_control(CsjEngine *e, const char *name, double *value);
 
-/** String channels: set is queued (ordered with other commands); get copies
- *  the current text (Csound takes the channel's spinlock briefly). */
+/**
+ * Sets a string channel's text. Queued, ordered with other commands; the
+ * JACK thread creates the channel if needed. If @p name is a channel of
+ * another type, nothing happens and nothing is reported.
+ *
+ * Thread:         any but the JACK thread.
+ * Real-time safe: no (allocates copies; may sleep while waiting for room
+ *                 in the ring).
+ * Blocks:         never with a submit timeout of 0; else while the ring
+ *                 is full, up to the submit timeout.
+ * Returns:
+ *   CSJ_SUCCESS        queued.
+ *   CSJ_ERR_BAD_ARG    @p name or @p text is NULL.
+ *   CSJ_ERR_NO_MEMORY  a copy could not be allocated.
+ *   CSJ_ERR_STATE      not performing (not started, or ended).
+ *   CSJ_ERR_RING_FULL  the ring stayed full (or the performance ended
+ *                      while waiting for room), or too many commands are
+ *                      in flight: nothing queued.
+ */
 CSJ_API CsjStatus csj_engine_set_string_channel(CsjEngine *e, const char *name, const char *text);
+/**
+ * Copies a string channel's current text into @p out, creating the channel
+ * (empty) if it does not exist. Not queued: it takes Csound on the direct
+ * path for the lookup and copy, so a cycle that begins meanwhile is not
+ * performed; it sees the text as of the last command the JACK thread ran.
+ *
+ * Thread:         any but the JACK thread; before start, only the control
+ *                 thread.
+ * Real-time safe: no (direct path: locks, sleeps, allocates).
+ * Blocks:         as the direct path: the parser lock, then up to 10 s for
+ *                 a moment between cycles, then the copy.
+ * Returns:
+ *   CSJ_SUCCESS        @p out holds the text.
+ *   CSJ_ERR_BAD_ARG    @p e, @p name or @p out is NULL.
+ *   CSJ_ERR_STATE      nothing compiled yet, the performance has ended, or
+ *                      Csound has aborted.
+ *   CSJ_ERR_TIMEOUT    no moment between cycles came within 10 s.
+ *   CSJ_ERR_TOO_BIG    the text and its NUL do not fit @p out_size: @p out
+ *                      is untouched.
+ *   CSJ_ERR_NOT_FOUND  the name is a channel of another type; also
+ *                      returned for @p out_size 0 and when a scratch
+ *                      allocation fails.
+ */
 CSJ_API CsjStatus csj_engine_get_string_channel(CsjEngine *e, const char *name, char *out,
                                                 size_t out_size);
 
-/** Tables, queued and ordered with other commands. The waiting forms wait
- *  up to @p timeout_ms. */
+/**
+ * Sets one value of a table. Queued, ordered with other commands. No reply:
+ * a missing table or an index out of range is ignored silently.
+ *
+ * Thread:         any but the JACK thread.
+ * Real-time safe: no (may sleep while waiting for room in the ring).
+ * Blocks:         never with a submit timeout of 0; else while the ring
+ *                 is full, up to the submit timeout.
+ * Returns:        as csj_engine_play.
+ */
 CSJ_API CsjStatus csj_engine_table_set(CsjEngine *e, int table, int index, double value);
+/**
+ * Reads one value of a table into @p value (if not NULL). Queued, ordered
+ * with other commands; waits up to @p timeout_ms (negative: forever).
+ *
+ * Thread:         any but the JACK thread and the worker (a result
+ *                 callback).
+ * Real-time safe: no (allocates; waits).
+ * Blocks:         while the ring is full, up to the submit timeout; then
+ *                 up to @p timeout_ms, checked every 20 ms. Returns within
+ *                 20 ms of the end of the performance.
+ * Returns:
+ *   CSJ_SUCCESS        *value holds the value.
+ *   CSJ_ERR_NOT_FOUND  no such table.
+ *   CSJ_ERR_BAD_ARG    @p index is outside the table.
+ *   CSJ_ERR_STATE      not performing (not started, or ended).
+ *   CSJ_ERR_RING_FULL  the ring stayed full, or too many commands are in
+ *                      flight: nothing queued.
+ *   CSJ_ERR_TIMEOUT    no reply yet: the read stays queued and its result
+ *                      is dropped.
+ *   CSJ_ERR_NOT_RUN    the performance ended before it ran.
+ */
 CSJ_API CsjStatus csj_engine_table_get(CsjEngine *e, int table, int index, double *value,
                                        int timeout_ms);
+/**
+ * Copies @p count values into a table from index 0 (as many as the table
+ * holds; the rest are ignored). Queued, ordered with other commands; the
+ * values are copied first, so @p values may be reused at once. No reply: a
+ * missing table is ignored silently.
+ *
+ * Thread:         any but the JACK thread.
+ * Real-time safe: no (allocates a copy; may sleep while waiting for room
+ *                 in the ring).
+ * Blocks:         never with a submit timeout of 0; else while the ring
+ *                 is full, up to the submit timeout.
+ * Returns:
+ *   CSJ_SUCCESS        queued.
+ *   CSJ_ERR_BAD_ARG    @p values is NULL with @p count > 0.
+ *   CSJ_ERR_TOO_BIG    @p count values would not fit in memory's size_t.
+ *   CSJ_ERR_NO_MEMORY  the copy could not be allocated.
+ *   CSJ_ERR_STATE      not performing (not started, or ended).
+ *   CSJ_ERR_RING_FULL  the ring stayed full (or the performance ended
+ *                      while waiting for room), or too many commands are
+ *                      in flight: nothing queued.
+ */
 CSJ_API CsjStatus csj_engine_table_copy_in(CsjEngine *e, int table, const double *values,
                                            size_t count);
-/** Copies up to @p capacity values of @p table into @p out; *length gets the
- *  table's length. */
+/**
+ * Copies up to @p capacity values of @p table into @p out; *length (if
+ * @p length is not NULL) gets the table's length. Queued, ordered with
+ * other commands; waits up to @p timeout_ms (negative: forever). @p out and
+ * @p length are written only on CSJ_SUCCESS.
+ *
+ * Thread:         any but the JACK thread and the worker (a result
+ *                 callback).
+ * Real-time safe: no (allocates; waits).
+ * Blocks:         while the ring is full, up to the submit timeout; then
+ *                 up to @p timeout_ms, checked every 20 ms. Returns within
+ *                 20 ms of the end of the performance.
+ * Returns:
+ *   CSJ_SUCCESS        copied.
+ *   CSJ_ERR_BAD_ARG    @p out is NULL with @p capacity > 0.
+ *   CSJ_ERR_TOO_BIG    @p capacity values would not fit in size_t bytes.
+ *   CSJ_ERR_NO_MEMORY  the reply buffer could not be allocated.
+ *   CSJ_ERR_NOT_FOUND  no such table.
+ *   CSJ_ERR_STATE      not performing (not started, or ended).
+ *   CSJ_ERR_RING_FULL  the ring stayed full, or too many commands are in
+ *                      flight: nothing queued.
+ *   CSJ_ERR_TIMEOUT    no reply yet: the copy stays queued and its result
+ *                      is dropped.
+ *   CSJ_ERR_NOT_RUN    the performance ended before it ran.
+ */
 CSJ_API CsjStatus csj_engine_table_copy_out(CsjEngine *e, int table, double *out,
                                             size_t capacity, size_t *length, int timeout_ms);
 
 /** Work run once in the JACK thread, in order with other commands. It must
- *  be real-time safe. @p csound is the CSOUND* (void* here to keep Csound's
- *  header out of ours). */
+ *  be real-time safe, and may call only CSJ_REALTIME functions of csjack.
+ *  @p csound is the CSOUND* (void* here to keep Csound's header out of
+ *  ours). */
 typedef void (*CsjTaskFn)(CsjEngine *e, void *csound, void *data);
+/**
+ * Queues @p fn to run once in the JACK thread, at the start of a cycle, in
+ * order with other commands. If the performance ends first, @p fn is never
+ * called, and nothing says so.
+ *
+ * Thread:         any but the JACK thread.
+ * Real-time safe: no (may sleep while waiting for room in the ring).
+ * Blocks:         never with a submit timeout of 0; else while the ring
+ *                 is full, up to the submit timeout.
+ * Returns:
+ *   CSJ_SUCCESS        queued.
+ *   CSJ_ERR_BAD_ARG    @p fn is NULL.
+ *   CSJ_ERR_STATE      not performing (not started, or ended).
+ *   CSJ_ERR_RING_FULL  the ring stayed full (or the performance ended
+ *                      while waiting for room): nothing queued.
+ */
 CSJ_API CsjStatus csj_engine_task(CsjEngine *e, CsjTaskFn fn, void *data);
 
 /**
  * Called in the JACK thread once per cycle, after the commands are drained
  * and before the cycle's first k-block (not per k-block), with the cycle's
- * frame count. NULL removes it. Queued, so it takes effect in order.
+ * frame count; also while paused, not after the end. The same rules as for
+ * CsjTaskFn apply.
  */
 typedef void (*CsjProcessFn)(CsjEngine *e, void *csound, uint32_t nframes, void *data);
+/**
+ * Sets the process callback; @p fn NULL removes it. Queued, so it takes
+ * effect in order: the previous callback may still be called until the
+ * command has run (csj_engine_flush waits for that).
+ *
+ * Thread:         any but the JACK thread.
+ * Real-time safe: no (may sleep while waiting for room in the ring).
+ * Blocks:         never with a submit timeout of 0; else while the ring
+ *                 is full, up to the submit timeout.
+ * Returns:        as csj_engine_play.
+ */
 CSJ_API CsjStatus csj_engine_set_process_callback(CsjEngine *e, CsjProcessFn fn, void *data);
 
-/** Waits until every command queued before this call has run (Python's
- *  performanceThread sync). */
+/**
+ * Waits until every command queued before this call, by any thread, has
+ * run, including a compile that holds the line (Python's performanceThread
+ * sync). Waits up to @p timeout_ms (negative: forever).
+ *
+ * Thread:         any but the JACK thread and the worker (a result
+ *                 callback).
+ * Real-time safe: no (allocates; waits).
+ * Blocks:         while the ring is full, up to the submit timeout; then
+ *                 up to @p timeout_ms, checked every 20 ms. Returns within
+ *                 20 ms of the end of the performance.
+ * Returns:
+ *   CSJ_SUCCESS        everything queued before has run.
+ *   CSJ_ERR_STATE      not performing (not started, or ended).
+ *   CSJ_ERR_RING_FULL  the ring stayed full, or too many commands are in
+ *                      flight: nothing queued.
+ *   CSJ_ERR_TIMEOUT    not everything has run yet.
+ *   CSJ_ERR_NOT_RUN    the performance ended first: some of what was
+ *                      queued before may never run.
+ */
 CSJ_API CsjStatus csj_engine_flush(CsjEngine *e, int timeout_ms);
 
 /**
  * Records what csjack sends to JACK into a WAV file: @p bits 16, 24 or 32
  * (32 is float and sample-identical). The file is opened and closed off the
  * JACK thread; the JACK thread copies its output into a ring that a writer
- * thread drains. Recording starts in order with other commands.
+ * thread drains. Recording starts in order with other commands; one
+ * recording at a time.
+ *
+ * Thread:         any but the JACK thread and the worker (a result
+ *                 callback); serialised with csj_engine_stop_record.
+ * Real-time safe: no (opens the file, starts a thread, allocates, waits).
+ * Blocks:         while the file is opened; while the ring is full, up to
+ *                 the submit timeout; then, without limit, until the JACK
+ *                 thread takes the recording (its next cycle) or the
+ *                 performance ends.
+ * Returns:
+ *   CSJ_SUCCESS        recording from this cycle on.
+ *   CSJ_ERR_BAD_ARG    @p e or @p path is NULL.
+ *   CSJ_ERR_STATE      not performing (not started, or ended); or already
+ *                      recording (csj_last_error says so).
+ *   CSJ_ERR_FILE       @p bits is not 16, 24 or 32, the file cannot be
+ *                      opened for writing, or the writer cannot start;
+ *                      csj_last_error says why.
+ *   CSJ_ERR_RING_FULL  the ring stayed full, or too many commands are in
+ *                      flight: not recording; the file was created and is
+ *                      closed empty.
+ *   CSJ_ERR_NOT_RUN    the performance ended first: the file is closed
+ *                      (or, if the JACK thread is stuck in a cycle, left to
+ *                      csj_engine_stop_record or csj_engine_destroy).
  */
 CSJ_API CsjStatus csj_engine_record(CsjEngine *e, const char *path, int bits);
 /**
@@ -415,15 +1096,48 @@ CSJ_API CsjStatus csj_engine_record(CsjEngine *e, const char *path, int bits);
  * direct call held Csound are recorded as the silence JACK got, so the file
  * is as long as the performance. When the performance ends, it keeps the
  * last cycle; csj_engine_stop_record or csj_engine_destroy closes it.
+ *
+ * Thread:         any but the JACK thread and the worker (a result
+ *                 callback); serialised with csj_engine_record.
+ * Real-time safe: no (waits; joins the writer; closes the file).
+ * Blocks:         while performing: while the ring is full, up to the
+ *                 submit timeout, then, without limit, until the JACK
+ *                 thread lets go of the recording (its next cycle) or the
+ *                 performance ends. After the end: up to 2 s for the JACK
+ *                 thread to leave its last cycle. Then while the writer
+ *                 writes out what is queued and the file is closed.
+ * Returns:
+ *   CSJ_SUCCESS        the file is complete and closed.
+ *   CSJ_ERR_STATE      no recording.
+ *   CSJ_ERR_RING_FULL  performing, and the stop could not be queued: still
+ *                      recording; try again.
+ *   CSJ_ERR_RECORD     the recording failed on the way, or closing the
+ *                      file failed; the file is closed; csj_last_error
+ *                      says why.
+ *   CSJ_ERR_TIMEOUT    the performance has ended but the JACK thread stayed
+ *                      in its last cycle for 2 s: the file is not closed
+ *                      (csj_engine_abandon_record closes it).
  */
 CSJ_API CsjStatus csj_engine_stop_record(CsjEngine *e);
 
-/** Whether the performance is still running (started, not finished). */
+/**
+ * Whether the performance is still running (started, not finished).
+ *
+ * Thread:         any.
+ * Real-time safe: yes.
+ * Blocks:         never.
+ * Returns:        true between a successful csj_engine_start and the end.
+ */
 CSJ_API CSJ_REALTIME bool csj_engine_is_running(const CsjEngine *e);
 
 /**
- * Whether a thread is stuck inside Csound (see CSJ_END_CSOUND_HUNG). Any
- * thread; real-time safe.
+ * Whether a thread is stuck inside Csound (see CSJ_END_CSOUND_HUNG).
+ *
+ * Thread:         any.
+ * Real-time safe: yes.
+ * Blocks:         never.
+ * Returns:        true once the watchdog has found a thread inside one
+ *                 Csound call for longer than the hang limit; it stays true.
  */
 CSJ_API CSJ_REALTIME bool csj_engine_is_hung(const CsjEngine *e);
 
@@ -440,27 +1154,73 @@ CSJ_API CSJ_REALTIME uint64_t csj_engine_csound_busy_ms(const CsjEngine *e);
  * Closes the current recording, if any, with a correct header, without
  * waiting for the JACK thread: for an application that must exit while
  * Csound does not let go (CSJ_END_CSOUND_HUNG, or a stop that does not
- * come). The JACK thread stops writing to it at its next cycle. Any
- * thread but the JACK thread; blocks for at most about 100 ms plus the
- * time to write out what was queued.
+ * come). The JACK thread stops writing to it at its next cycle. Meant as
+ * the last recording call on the engine: later recordings write nothing.
+ * It does not wait for csj_engine_record or csj_engine_stop_record: call
+ * it only when no other thread is inside either.
+ *
+ * Thread:         any but the JACK thread.
+ * Real-time safe: no (sleeps; joins the writer; closes the file).
+ * Blocks:         for at most about 100 ms (for a running JACK thread to
+ *                 finish its cycle) plus the time to write out what was
+ *                 queued.
+ * Returns:        nothing; @p e NULL or no recording is a no-op.
  */
 CSJ_API void csj_engine_abandon_record(CsjEngine *e);
 
-/** Resets callback_ns_max and own_ns_max. Any thread; real-time safe. */
+/**
+ * Resets callback_ns_max and own_ns_max.
+ *
+ * Thread:         any.
+ * Real-time safe: yes.
+ * Blocks:         never.
+ * Returns:        nothing.
+ */
 CSJ_API CSJ_REALTIME void csj_engine_reset_peak(CsjEngine *e);
 
-/** The JACK client's name (stable until destroy). */
+/**
+ * The JACK client's name: client_name as given to csj_engine_create (with
+ * JackUseExactName, JACK's name for it).
+ *
+ * Thread:         any.
+ * Real-time safe: not promised (the implementation returns a stored
+ *                 pointer).
+ * Blocks:         never.
+ * Returns:        the name, valid until csj_engine_destroy.
+ */
 CSJ_API const char *csj_engine_client_name(const CsjEngine *e);
 
 /**
  * Deactivates and closes the client, cleans up Csound and frees everything.
- * NULL is a no-op. Control thread.
+ * Commands that never ran are answered CSJ_ERR_NOT_RUN first (callbacks
+ * included, on the worker thread, before this returns); a recording still
+ * open is closed. If the engine is hung (csj_engine_is_hung), it returns at
+ * once and leaves the engine, its JACK client, its Csound instance and any
+ * recording to the process's exit (close the recording first with
+ * csj_engine_abandon_record).
+ *
+ * Thread:         the control thread, once no other thread is inside or
+ *                 will enter a csjack call on this engine; never a
+ *                 callback (message, result, task, process).
+ * Real-time safe: no (joins threads, closes the client, frees).
+ * Blocks:         while JACK closes the client (it waits for a cycle under
+ *                 way), the worker finishes a parse under way and runs the
+ *                 last callbacks, and a recording's writer drains.
+ * Returns:        nothing; NULL is a no-op.
  */
 CSJ_API void csj_engine_destroy(CsjEngine *e);
 
 /**
  * The last error's one-line description for this engine, or, with NULL, for
- * the calling thread's last failed csj_engine_create(). Never NULL.
+ * the calling thread's last failed csj_engine_create() (a successful one
+ * clears it).
+ *
+ * Thread:         any but the JACK thread.
+ * Real-time safe: no (takes the engine's error lock).
+ * Blocks:         briefly, on the engine's error lock.
+ * Returns:        a copy of this thread's own, valid until this thread's
+ *                 next csj_last_error call; "" if there was none; never
+ *                 NULL.
  */
 CSJ_API const char *csj_last_error(const CsjEngine *e);
 

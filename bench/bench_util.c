@@ -3,7 +3,7 @@
 
 #include "bench_util.h"
 
-#include <jack/jack.h>
+#include "private_jackd.h"
 
 #include <errno.h>
 #include <math.h>
@@ -13,8 +13,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/prctl.h>
-#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -47,80 +45,43 @@ bench_start_private_server(const char *name, int period, int rate)
 pid_t
 bench_start_private_server_rt(const char *name, int period, int rate, bool realtime)
 {
-  pid_t pid = fork();
-  if (pid == 0) {
-    prctl(PR_SET_PDEATHSIG, SIGTERM); /* TERM, not KILL: a killed jackd keeps its registry slot */
-    char p[16], r[16];
-    snprintf(p, sizeof(p), "%d", period);
-    snprintf(r, sizeof(r), "%d", rate);
-    char log[160];
-    snprintf(log, sizeof(log), "/tmp/%s.log", name);
-    if (!freopen(log, "w", stdout) || !freopen(log, "a", stderr)) {
-      _exit(126);
-    }
-    setenv("JACK_NO_AUDIO_RESERVATION", "1", 1);
-    execlp("jackd", "jackd", realtime ? "-R" : "--no-realtime", "-n", name, "-d", "dummy", "-r",
-           r, "-p", p, (char *)NULL);
-    _exit(127);
-  }
-  return pid;
-}
-
-static void
-jack_message_silent(const char *text)
-{
-  (void)text;
-}
-
-static void
-jack_message_print(const char *text)
-{
-  fprintf(stderr, "%s\n", text);
+  char log[160];
+  snprintf(log, sizeof(log), "/tmp/%s.log", name);
+  const PrivateJackdOptions o = {
+    .name = name,
+    .period = (unsigned)period,
+    .rate = (unsigned)rate,
+    .realtime = realtime,
+    .capture = -1,
+    .playback = -1,
+    .log_path = log,
+    .death_signal = SIGTERM, /* TERM, not KILL: a killed jackd keeps its registry slot */
+  };
+  return private_jackd_spawn(&o);
 }
 
 bool
 bench_wait_for_server(const char *name, int timeout_ms)
 {
-  /* libjack prints every failed attempt; a server still starting is not
-   * news. Its messages go back to stderr afterwards. */
-  jack_set_error_function(jack_message_silent);
-  jack_set_info_function(jack_message_silent);
+  /* A server still starting is not news: private_jackd_answers silences
+   * libjack's complaints while it tries, and then sends them to stderr. */
   char client[64];
-  bench_unique_name(client, sizeof(client), "csjb-wait");
   const uint64_t deadline = bench_now_ns() + (uint64_t)timeout_ms * 1000000u;
   do {
-    jack_status_t status;
-    jack_client_t *c = jack_client_open(client, JackNoStartServer | JackServerName, &status, name);
-    if (c) {
-      jack_client_close(c);
-      jack_set_error_function(jack_message_print);
-      jack_set_info_function(jack_message_print);
+    /* A fresh name per try: see bench_unique_name. */
+    bench_unique_name(client, sizeof(client), "csjb-wait");
+    if (private_jackd_answers(name, client)) {
       return true;
     }
     bench_sleep_ms(100);
-    /* A fresh name per try: see bench_unique_name. */
-    bench_unique_name(client, sizeof(client), "csjb-wait");
   } while (bench_now_ns() < deadline);
-  jack_set_error_function(jack_message_print);
-  jack_set_info_function(jack_message_print);
   return false;
 }
 
 void
 bench_stop_private_server(pid_t pid)
 {
-  if (pid <= 0) {
-    return;
-  }
-  kill(pid, SIGTERM);
-  for (int i = 0; i < 50; ++i) {
-    if (waitpid(pid, NULL, WNOHANG) == pid) {
-      return;
-    }
-    bench_sleep_ms(100);
-  }
-  kill(pid, SIGKILL);
-  waitpid(pid, NULL, 0);
+  private_jackd_stop(pid, 5000);
 }
 
 char *

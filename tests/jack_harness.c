@@ -2,6 +2,7 @@
 /* Test harness: private jackd, probe client, child processes. See the .h. */
 
 #include "jack_harness.h"
+#include "private_jackd.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -326,30 +327,13 @@ void harness_no_server(void)
   setenv("JACK_DEFAULT_SERVER", name, 1);
 }
 
-/* Removes /dev/shm leftovers carrying our unique server name (after SIGKILL
- * jackd cannot clean up its semaphores and sockets). Only names that contain
- * "_csjtest-<pid>-<n>_" match, so nothing else is touched. */
-static void cleanup_server_files(const char *name)
-{
-  char pattern[160];
-  snprintf(pattern, sizeof pattern, "/dev/shm/jack*_%s_*", name);
-  glob_t g;
-  if (glob(pattern, GLOB_NOSORT, NULL, &g) == 0) {
-    for (size_t i = 0; i < g.gl_pathc; i++)
-      unlink(g.gl_pathv[i]);
-  }
-  globfree(&g);
-}
-
 static void server_forget(void)
 {
-  cleanup_server_files(g_srv.name);
+  private_jackd_cleanup_files(g_srv.name);
   if (!getenv("CSJ_TEST_KEEP_LOGS"))
     unlink(g_srv.log_path);
   g_srv.pid = -1;
 }
-
-static bool server_accepts_clients(const char *name);
 
 /*
  * JACK keeps a registry of running servers in shared memory with room for
@@ -360,44 +344,17 @@ static bool server_accepts_clients(const char *name);
  * code frees the entry. Only names "csjtest-<pid>-<n>" whose test process
  * <pid> is gone (or is us) are touched.
  */
+static const char *harness_jack_client(void)
+{
+  static char me[64];
+  snprintf(me, sizeof me, "csjharness-%d", (int)getpid());
+  return me;
+}
+
 static void reclaim_server_name(const char *name)
 {
-  pid_t parent = getpid();
-  fflush(NULL);
-  pid_t pid = fork();
-  if (pid < 0)
-    return;
-  if (pid == 0) {
-    harness_child_setup(parent);
-    redirect_fd(0, "/dev/null", O_RDONLY);
-    redirect_fd(1, "/dev/null", O_WRONLY);
-    dup2(1, 2);
-    execlp("jackd", "jackd", "--no-realtime", "-n", name, "-d", "dummy",
-           "-r", "48000", "-p", "256", "-C", "0", "-P", "0", (char *)NULL);
-    _exit(127);
-  }
-  double deadline = harness_now_ms() + 3000;
-  int st;
-  for (;;) {
-    if (waitpid(pid, &st, WNOHANG) == pid) {
-      cleanup_server_files(name);
-      return; /* exited by itself (e.g. a live server has the name) */
-    }
-    if (server_accepts_clients(name) || harness_now_ms() > deadline)
-      break;
-    harness_sleep_ms(20);
-  }
-  kill(pid, SIGTERM);
-  deadline = harness_now_ms() + 3000;
-  while (waitpid(pid, &st, WNOHANG) != pid) {
-    if (harness_now_ms() > deadline) {
-      kill(pid, SIGKILL);
-      waitpid(pid, &st, 0);
-      break;
-    }
-    harness_sleep_ms(10);
-  }
-  cleanup_server_files(name);
+  private_jackd_set_jack_messages(stderr_jack_message, silent_jack_message);
+  private_jackd_reclaim(name, harness_jack_client());
 }
 
 /* Finds registry entries of dead csjtest servers and reclaims them. */
@@ -441,23 +398,6 @@ static void reclaim_stale_test_servers(void)
   }
 }
 
-static bool server_accepts_clients(const char *name)
-{
-  jack_status_t status = 0;
-  jack_set_error_function(silent_jack_message);
-  jack_set_info_function(silent_jack_message);
-  char me[64];
-  snprintf(me, sizeof me, "csjharness-%d", (int)getpid());
-  jack_client_t *c = jack_client_open(
-      me, JackNoStartServer | JackServerName, &status, name);
-  jack_set_error_function(stderr_jack_message);
-  jack_set_info_function(silent_jack_message);
-  if (!c)
-    return false;
-  jack_client_close(c);
-  return true;
-}
-
 /* Starts jackd once. Returns true when it accepts clients; false when it
  * exited at once because JACK's registry of servers (8 slots, shared by the
  * whole machine) is full, which is worth waiting out: other servers end. */
@@ -473,50 +413,44 @@ static bool try_server_start(uint32_t period, uint32_t rate)
   setenv("JACK_NO_START_SERVER", "1", 1);
   setenv("JACK_DEFAULT_SERVER", g_srv.name, 1);
 
-  char per[16], rt[16];
-  snprintf(per, sizeof per, "%u", (unsigned)period);
-  snprintf(rt, sizeof rt, "%u", (unsigned)rate);
-
-  pid_t parent = getpid();
-  fflush(NULL);
-  pid_t pid = fork();
+  const PrivateJackdOptions o = {.name = g_srv.name,
+                                 .period = period,
+                                 .rate = rate,
+                                 .capture = 2,
+                                 .playback = 2,
+                                 .log_path = g_srv.log_path,
+                                 .death_signal = SIGKILL};
+  pid_t pid = private_jackd_spawn(&o);
   cr_assert(pid >= 0, "harness: fork failed: %s", strerror(errno));
-  if (pid == 0) {
-    harness_child_setup(parent);
-    redirect_fd(0, "/dev/null", O_RDONLY);
-    redirect_fd(1, g_srv.log_path, O_WRONLY | O_CREAT | O_TRUNC);
-    dup2(1, 2);
-    execlp("jackd", "jackd", "--no-realtime", "-n", g_srv.name, "-d",
-           "dummy", "-r", rt, "-p", per, "-C", "2", "-P", "2", (char *)NULL);
-    _exit(127);
-  }
   g_srv.pid = pid;
 
-  double deadline = harness_now_ms() + 5000;
-  for (;;) {
-    int st;
-    if (waitpid(pid, &st, WNOHANG) == pid) {
-      char *log = harness_read_file(g_srv.log_path);
-      g_srv.pid = -1;
-      cleanup_server_files(g_srv.name);
-      unlink(g_srv.log_path);
-      if (log && strstr(log, "Too many servers already active")) {
-        free(log);
-        return false;
-      }
-      cr_fatal("harness: jackd exited at startup (status 0x%x). Log:\n%s", st,
-               log);
-    }
-    if (server_accepts_clients(g_srv.name))
-      return true;
-    if (harness_now_ms() > deadline) {
-      char *log = harness_read_file(g_srv.log_path);
-      harness_server_kill();
-      cr_fatal("harness: jackd '%s' did not accept clients within 5 s. "
-               "Log:\n%s", g_srv.name, log);
-    }
-    harness_sleep_ms(50);
+  private_jackd_set_jack_messages(stderr_jack_message, silent_jack_message);
+  int st = 0;
+  switch (private_jackd_wait(pid, g_srv.name, harness_jack_client(), g_srv.log_path, 5000,
+                             &st)) {
+  case PRIVATE_JACKD_UP:
+    return true;
+  case PRIVATE_JACKD_REGISTRY_FULL:
+    g_srv.pid = -1;
+    private_jackd_cleanup_files(g_srv.name);
+    unlink(g_srv.log_path);
+    return false;
+  case PRIVATE_JACKD_EXITED: {
+    char *log = harness_read_file(g_srv.log_path);
+    g_srv.pid = -1;
+    private_jackd_cleanup_files(g_srv.name);
+    unlink(g_srv.log_path);
+    cr_fatal("harness: jackd exited at startup (status 0x%x). Log:\n%s", st, log);
   }
+  case PRIVATE_JACKD_TIMEOUT:
+  default: {
+    char *log = harness_read_file(g_srv.log_path);
+    harness_server_kill();
+    cr_fatal("harness: jackd '%s' did not accept clients within 5 s. "
+             "Log:\n%s", g_srv.name, log);
+  }
+  }
+  return false;
 }
 
 void harness_server_start(uint32_t period, uint32_t rate)
@@ -547,20 +481,7 @@ void harness_server_stop(void)
   }
   if (g_srv.pid <= 0)
     return;
-  kill(g_srv.pid, SIGTERM);
-  double deadline = harness_now_ms() + 3000;
-  for (;;) {
-    int st;
-    pid_t r = waitpid(g_srv.pid, &st, WNOHANG);
-    if (r == g_srv.pid || (r < 0 && errno == ECHILD))
-      break;
-    if (harness_now_ms() > deadline) {
-      kill(g_srv.pid, SIGKILL);
-      waitpid(g_srv.pid, &st, 0);
-      break;
-    }
-    harness_sleep_ms(10);
-  }
+  private_jackd_stop(g_srv.pid, 3000);
   server_forget();
 }
 

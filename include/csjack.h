@@ -398,13 +398,13 @@ CSJ_API CSJ_REALTIME bool csj_engine_finished(const CsjEngine *e);
  * Thread:         a control thread (not the JACK thread, not a message
  *                 callback).
  * Real-time safe: no (sleeps; calls the message sink).
- * Blocks:         until the end or @p timeout_ms, polling every 2 ms.
- *                 Before start the performance cannot end: it waits out the
- *                 timeout, and with a negative one for ever.
+ * Blocks:         until the end or @p timeout_ms, polling every 2 ms; not
+ *                 at all before start.
  * Returns:
  *   CSJ_SUCCESS        the performance has ended.
  *   CSJ_ERR_BAD_ARG    @p e is NULL.
- *   CSJ_ERR_TIMEOUT    still performing (or not started) after @p timeout_ms.
+ *   CSJ_ERR_STATE      not started: there is no performance to wait for.
+ *   CSJ_ERR_TIMEOUT    still performing after @p timeout_ms.
  */
 CSJ_API CsjStatus csj_engine_wait(CsjEngine *e, int timeout_ms);
 
@@ -1071,12 +1071,12 @@ CSJ_API CsjStatus csj_engine_flush(CsjEngine *e, int timeout_ms);
  *                 performance ends.
  * Returns:
  *   CSJ_SUCCESS        recording from this cycle on.
- *   CSJ_ERR_BAD_ARG    @p e or @p path is NULL.
+ *   CSJ_ERR_BAD_ARG    @p e or @p path is NULL, or @p bits is not 16, 24
+ *                      or 32.
  *   CSJ_ERR_STATE      not performing (not started, or ended); or already
  *                      recording (csj_last_error says so).
- *   CSJ_ERR_FILE       @p bits is not 16, 24 or 32, the file cannot be
- *                      opened for writing, or the writer cannot start;
- *                      csj_last_error says why.
+ *   CSJ_ERR_FILE       the file cannot be opened for writing, or the writer
+ *                      cannot start; csj_last_error says why.
  *   CSJ_ERR_RING_FULL  the ring stayed full, or too many commands are in
  *                      flight: not recording; the file was created and is
  *                      closed empty.

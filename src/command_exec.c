@@ -246,6 +246,7 @@ run_record_start(CsjEngine *e, const Command *cmd, Job *job)
 {
   (void)cmd;
   e->exec.recorder = job->recorder;
+  atomic_store(&e->record_abandoned, false);
   return true;
 }
 

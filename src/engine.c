@@ -592,6 +592,9 @@ csj_engine_wait(CsjEngine *e, int timeout_ms)
   if (!e) {
     return CSJ_ERR_BAD_ARG;
   }
+  if (atomic_load(&e->state) < ENGINE_PERFORMING) {
+    return CSJ_ERR_STATE; /* not started: nothing could end it */
+  }
   struct timespec start;
   clock_gettime(CLOCK_MONOTONIC, &start);
   while (!csj_engine_finished(e)) {

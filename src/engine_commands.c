@@ -536,14 +536,14 @@ csj_engine_flush(CsjEngine *e, int timeout_ms)
 CsjStatus
 csj_engine_record(CsjEngine *e, const char *path, int bits)
 {
-  if (!e || !path) {
+  if (!e || !path || (bits != 16 && bits != 24 && bits != 32)) {
     return CSJ_ERR_BAD_ARG;
   }
   if (!accepting(e)) {
     return CSJ_ERR_STATE;
   }
   pthread_mutex_lock(&e->record_lock);
-  if (e->active_recording) {
+  if (atomic_load(&e->active_recording)) {
     pthread_mutex_unlock(&e->record_lock);
     set_last_error_text(e, "already recording; stop the current recording first");
     return CSJ_ERR_STATE;
@@ -563,14 +563,14 @@ csj_engine_record(CsjEngine *e, const char *path, int bits)
     status = submit_and_wait(e, job, -1, NULL, NULL);
   }
   if (status == CSJ_SUCCESS) {
-    e->active_recording = r;
+    atomic_store(&e->active_recording, r);
   } else if (status == CSJ_ERR_RING_FULL || status == CSJ_ERR_STATE) {
     recorder_close(r, NULL, 0); /* never reached the JACK thread */
   } else if (engine_close_recording(e, r, false) == CSJ_ERR_TIMEOUT) {
     /* CSJ_ERR_NOT_RUN: the performance ended first, but the JACK thread
      * may have taken it in its last cycle: closed once it has let go, or
      * at destroy. */
-    e->active_recording = r;
+    atomic_store(&e->active_recording, r);
   }
   pthread_mutex_unlock(&e->record_lock);
   return status;
@@ -580,7 +580,7 @@ CsjStatus
 csj_engine_stop_record(CsjEngine *e)
 {
   pthread_mutex_lock(&e->record_lock);
-  Recorder *r = e->active_recording;
+  Recorder *r = atomic_load(&e->active_recording);
   if (!r) {
     pthread_mutex_unlock(&e->record_lock);
     return CSJ_ERR_STATE;
@@ -593,45 +593,48 @@ csj_engine_stop_record(CsjEngine *e)
   /* Once the JACK thread has let go (or the performance is over and no cycle
    * writes any more), the writer drains and closes the file. */
   if (status == CSJ_SUCCESS || !accepting(e)) {
+    if (!atomic_compare_exchange_strong(&e->active_recording, &r, NULL)) {
+      /* csj_engine_abandon_record took and closed it meanwhile. */
+      pthread_mutex_unlock(&e->record_lock);
+      return CSJ_SUCCESS;
+    }
     /* Not acknowledged (the performance ended): the JACK thread may still
      * be writing its last cycle; engine_close_recording waits for it. */
     status = engine_close_recording(e, r, status == CSJ_SUCCESS);
-    if (status != CSJ_ERR_TIMEOUT) {
-      e->active_recording = NULL;
+    if (status == CSJ_ERR_TIMEOUT) {
+      atomic_store(&e->active_recording, r); /* closed at destroy */
     }
   }
   pthread_mutex_unlock(&e->record_lock);
   return status;
 }
 
+/*
+ * For an application that must exit while Csound does not let go: the
+ * record lock may be held for ever by a stop waiting for that JACK thread,
+ * so the recording is taken with an exchange instead (see
+ * active_recording). The JACK thread checks record_abandoned before each
+ * write, after Csound returns; one that is in a cycle now is given 100 ms
+ * to finish a write it may have begun.
+ */
 void
 csj_engine_abandon_record(CsjEngine *e)
 {
-  if (!e || pthread_mutex_trylock(&e->record_lock) != 0) {
-    /* The lock's holder is waiting for a JACK thread that does not come;
-     * take the recording anyway. */
-    if (!e) {
-      return;
-    }
-  } else {
-    pthread_mutex_unlock(&e->record_lock);
+  if (!e) {
+    return;
   }
-  Recorder *r = e->active_recording;
+  Recorder *r = atomic_exchange(&e->active_recording, NULL);
   if (!r) {
     return;
   }
-  atomic_store_explicit(&e->record_abandoned, true, memory_order_release);
-  /* A JACK thread that is running finishes the cycle it may be writing in;
-   * one stuck inside Csound is not writing. */
-  const uint64_t busy = atomic_load_explicit(&e->rt_busy_since_ns, memory_order_relaxed);
-  for (int i = 0; i < 100 && busy; ++i) {
-    if (atomic_load_explicit(&e->rt_busy_since_ns, memory_order_relaxed) != busy) {
-      break;
-    }
-    engine_sleep_us(1000);
+  atomic_store(&e->record_abandoned, true);
+  for (int i = 0; i < 500 && atomic_load(&e->rt_in_cycle); ++i) {
+    engine_sleep_us(200);
   }
-  e->active_recording = NULL;
-  recorder_close(r, NULL, 0);
+  char why[512];
+  if (!recorder_close(r, why, sizeof(why))) {
+    engine_set_error_text(e, why);
+  }
 }
 
 /* ---- Set-up and tear-down ---------------------------------------------------- */
@@ -672,10 +675,10 @@ commands_shutdown(CsjEngine *e)
   }
   worker_stop(e);
   worker_drop_queued(e);
-  if (e->active_recording) {
+  Recorder *left = atomic_exchange(&e->active_recording, NULL);
+  if (left) {
     /* A failure is reported as it happened (engine_record_failed). */
-    recorder_close(e->active_recording, NULL, 0);
-    e->active_recording = NULL;
+    recorder_close(left, NULL, 0);
   }
   while (e->channels) {
     ChannelEntry *next = e->channels->next;

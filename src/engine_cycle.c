@@ -128,7 +128,7 @@ static void
 record_cycle(CsjEngine *e, float *const *out, uint32_t nframes)
 {
   /* Abandoned: a stuck thread's recording was closed under it. */
-  if (e->exec.recorder && !atomic_load_explicit(&e->record_abandoned, memory_order_acquire)) {
+  if (e->exec.recorder && !atomic_load(&e->record_abandoned)) {
     const uint32_t lost = recorder_write(e->exec.recorder, (const float *const *)out, nframes);
     if (lost) {
       atomic_fetch_add_explicit(&e->record_dropped, lost, memory_order_relaxed);

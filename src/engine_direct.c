@@ -160,8 +160,11 @@ csj_engine_channel(CsjEngine *e, const char *name, CsjChannel **out)
     direct_end(e);
   }
   ChannelEntry *entry = value ? calloc(1, sizeof(*entry)) : NULL;
+  if (entry && !(entry->name = strdup(name))) {
+    free(entry); /* out of memory: nothing cached */
+    entry = NULL;
+  }
   if (entry) {
-    entry->name = strdup(name);
     entry->channel.value = value;
     entry->next = e->channels;
     e->channels = entry;

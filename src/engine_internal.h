@@ -118,8 +118,13 @@ struct CsjEngineImpl {
   _Atomic bool merge_active;
   pthread_mutex_t channel_lock;
   ChannelEntry *channels;
-  Recorder *active_recording; /* the control side's handle */
-  _Atomic bool record_abandoned; /* the JACK thread must not write any more */
+  /* The control side's handle on the recording. Changed under record_lock,
+   * except by csj_engine_abandon_record, which takes it with an exchange:
+   * whoever swaps it to NULL closes it. */
+  Recorder *_Atomic active_recording;
+  /* Set by csj_engine_abandon_record: the JACK thread must not write to
+   * its recorder any more (cleared when it takes a new one). */
+  _Atomic bool record_abandoned;
   pthread_mutex_t record_lock;
 
   _Atomic int state;        /* EngineState */

@@ -193,16 +193,18 @@ CHILDREN = Children()
 
 
 def kill_group(p, sig=signal.SIGKILL):
-    """Signal the process group of a child we started (start_new_session)."""
-    if p.poll() is not None:
-        return
+    """Signal the process group of a child we started (start_new_session).
+    Also after the child itself has exited: what it forked can still hold
+    its pipes (system.csd's system_i left a forked csound stuck in a futex
+    before its exec, and the reference waited for its stdout for ever)."""
     try:
         os.killpg(p.pid, sig)
     except (ProcessLookupError, PermissionError):
-        try:
-            p.send_signal(sig)
-        except ProcessLookupError:
-            pass
+        if p.poll() is None:
+            try:
+                p.send_signal(sig)
+            except ProcessLookupError:
+                pass
 
 
 def describe_rc(rc):
@@ -377,8 +379,12 @@ class Runner:
             res['timed_out'] = False
         except subprocess.TimeoutExpired:
             kill_group(p)
-            out, _ = p.communicate()
+            try:
+                out, _ = p.communicate(timeout=10)
+            except subprocess.TimeoutExpired:
+                out = b'run_corpus: the output pipe stayed open after SIGKILL\n'
             res['timed_out'] = True
+        kill_group(p)              # whatever it forked and left behind
         CHILDREN.remove(p)
         text = strip_ansi(out.decode('utf-8', 'replace'))
         lines = [l for l in text.splitlines() if l.strip()]
@@ -413,7 +419,10 @@ class Runner:
             timed_out = False
         except subprocess.TimeoutExpired:
             kill_group(p)
-            out, _ = p.communicate()
+            try:
+                out, _ = p.communicate(timeout=10)
+            except subprocess.TimeoutExpired:
+                out = b''
             timed_out = True
         CHILDREN.remove(p)
         text = strip_ansi(out.decode('utf-8', 'replace'))

@@ -120,8 +120,9 @@ next_parse(CsjEngine *e)
  *   1. the whole text is parsed once: a syntax error rejects it whole;
  *   2. it is split into its instr and opcode blocks and its global code
  *      (orchestra_split);
- *   3. each block is parsed alone, in order, and the global code, in its
- *      order, as one last unit. If any of these parses fails where the
+ *   3. each block is parsed alone (opcodes, then numbered instruments, then
+ *      named ones: see UnitKind), and the global code, in its order, as
+ *      one last unit. If any of these parses fails where the
  *      whole parsed (a block that uses a global variable the same text
  *      declares), the split is not equivalent, and the text is merged in
  *      one piece.
@@ -136,12 +137,22 @@ typedef struct {
   uint32_t count;
 } Feed;
 
-/* Whether an orchestra unit is an instr or opcode block (its first word
- * after blanks and comments). */
-static bool
-unit_is_definition(const char *unit)
+/* What an orchestra unit is, and so when it is merged: opcode blocks
+ * first, then numbered instruments, then named ones, then the global code.
+ * Csound numbers a compile's named instruments after it knows all of its
+ * numbered ones; merged in text order, `instr foo` before `instr 1` would
+ * take number 1 and then be replaced by it. */
+typedef enum {
+  UNIT_OPCODE = 0,
+  UNIT_NUMBERED,
+  UNIT_NAMED,
+  UNIT_GLOBAL,
+  UNIT_KINDS,
+} UnitKind;
+
+static const char *
+skip_blanks_and_comments(const char *p)
 {
-  const char *p = unit;
   for (;;) {
     while (*p == ' ' || *p == '\t' || *p == '\n' || *p == '\r') {
       ++p;
@@ -152,11 +163,30 @@ unit_is_definition(const char *unit)
       const char *end = strstr(p + 2, "*/");
       p = end ? end + 2 : p + strlen(p);
     } else {
-      break;
+      return p;
     }
   }
+}
+
+static UnitKind
+unit_kind(const char *unit)
+{
+  const char *p = skip_blanks_and_comments(unit);
   const size_t n = strspn(p, "abcdefghijklmnopqrstuvwxyz");
-  return (n == 5 && strncmp(p, "instr", 5) == 0) || (n == 6 && strncmp(p, "opcode", 6) == 0);
+  if (n == 6 && strncmp(p, "opcode", 6) == 0) {
+    return UNIT_OPCODE;
+  }
+  if (n != 5 || strncmp(p, "instr", 5) != 0) {
+    return UNIT_GLOBAL;
+  }
+  /* The header: numbers only (`instr 1, 2`) or any name (`instr foo`,
+   * `instr +bar`, `instr 3, baz`). */
+  for (p += 5; *p && *p != '\n' && *p != ';'; ++p) {
+    if (!strchr(" \t\r,0123456789", *p)) {
+      return UNIT_NAMED;
+    }
+  }
+  return UNIT_NUMBERED;
 }
 
 static void
@@ -193,7 +223,7 @@ parse_units(CsjEngine *e, Job *job, uint32_t *count)
   uint32_t n_defs = 0;
   size_t global_len = 0;
   for (uint32_t i = 0; i < n_units; ++i) {
-    if (unit_is_definition(units[i])) {
+    if (unit_kind(units[i]) != UNIT_GLOBAL) {
       ++n_defs;
     } else {
       global_len += strlen(units[i]);
@@ -204,13 +234,18 @@ parse_units(CsjEngine *e, Job *job, uint32_t *count)
   char *global = trees ? calloc(global_len + 1, 1) : NULL;
   uint32_t n = 0;
   bool ok = global != NULL;
-  for (uint32_t i = 0; ok && i < n_units; ++i) {
-    if (!unit_is_definition(units[i])) {
-      strcat(global, units[i]);
-      continue;
+  for (int kind = UNIT_OPCODE; ok && kind < UNIT_GLOBAL; ++kind) {
+    for (uint32_t i = 0; ok && i < n_units; ++i) {
+      if (unit_kind(units[i]) == (UnitKind)kind) {
+        trees[n] = worker_guarded_parse(e, job, units[i], true);
+        ok = trees[n++] != NULL;
+      }
     }
-    trees[n] = worker_guarded_parse(e, job, units[i], true);
-    ok = trees[n++] != NULL;
+  }
+  for (uint32_t i = 0; ok && i < n_units; ++i) {
+    if (unit_kind(units[i]) == UNIT_GLOBAL) {
+      strcat(global, units[i]);
+    }
   }
   if (ok && global_len > 0) {
     trees[n] = worker_guarded_parse(e, job, global, true);

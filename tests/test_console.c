@@ -1144,6 +1144,16 @@ Test(console, staged_compile_keeps_meaning, .init = server_up, .fini = teardown,
     }
   }
   cr_assert(eq(dbl, value, 42.0), "instr 11, scheduled before it was defined, did not run");
+  /* a named instrument before a numbered one: Csound numbers the named one
+   * after the text's numbered ones, so `subinstr "foo"` is not instr 3
+   * itself (merged in text order, foo took number 3, was replaced by it,
+   * and instr 3 called itself until the stack ran out) */
+  expect_reply(":orc instr foo\\nout oscili(0.1, 440)\\nendin\\n"
+               "instr 3\\na1 subinstr \"foo\"\\nout a1\\nendin",
+               "ok orc");
+  expect_reply("i 3 0 0.2", "ok score");
+  harness_sleep_ms(400);
+  expect_alive();
   /* an instrument that uses a global its own text declares: one piece */
   expect_reply(":orc gk_level init 0.5\\ninstr 16\\nchnset gk_level, \"level\"\\nendin\\n"
                "instr 17\\nendin\\nschedule 16, 0, 0.1",

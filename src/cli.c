@@ -86,8 +86,8 @@ signal_main(void *arg)
   if (sigwait(&stop_signals, &sig) != 0) {
     return NULL;
   }
-  atomic_store(&stop_signal, sig);
-  CsjEngine *e = atomic_load(&running_engine);
+  atomic_store_explicit(&stop_signal, sig, memory_order_release);
+  CsjEngine *e = atomic_load_explicit(&running_engine, memory_order_acquire);
   if (e) {
     csj_engine_stop(e);
   }
@@ -97,8 +97,8 @@ signal_main(void *arg)
    * endless loop, a start-up compile that never returns). A close that
    * does not finish at all (a JACK server that stopped answering) is given
    * up after ten seconds. */
-  for (int i = 0; !atomic_load(&main_done); ++i) {
-    e = atomic_load(&running_engine);
+  for (int i = 0; !atomic_load_explicit(&main_done, memory_order_acquire); ++i) {
+    e = atomic_load_explicit(&running_engine, memory_order_acquire);
     if (e && i >= 100 && csj_engine_csound_busy_ms(e) >= 1000) {
       break;
     }
@@ -111,10 +111,10 @@ signal_main(void *arg)
     const struct timespec tick = {0, 10 * 1000 * 1000};
     nanosleep(&tick, NULL);
   }
-  if (atomic_load(&main_done)) {
+  if (atomic_load_explicit(&main_done, memory_order_acquire)) {
     return NULL;
   }
-  e = atomic_load(&running_engine);
+  e = atomic_load_explicit(&running_engine, memory_order_acquire);
   if (e) {
     csj_engine_abandon_record(e);
   }
@@ -328,16 +328,16 @@ main(int argc, char **argv)
     fprintf(stderr, "csjack: error: %s\n", csj_last_error(NULL));
     return exit_code_for(status);
   }
-  atomic_store(&running_engine, e);
+  atomic_store_explicit(&running_engine, e, memory_order_release);
   if ((status = csj_engine_compile_file(e, path)) != CSJ_SUCCESS ||
       (status = csj_engine_start(e)) != CSJ_SUCCESS) {
-    atomic_store(&running_engine, NULL);
+    atomic_store_explicit(&running_engine, NULL, memory_order_release);
     return fail(e, status);
   }
   if (record_path && (status = csj_engine_record(e, record_path, 24)) != CSJ_SUCCESS) {
     fprintf(stderr, "csjack: error: cannot record to '%s': %s\n", record_path,
             csj_last_error(e));
-    atomic_store(&running_engine, NULL);
+    atomic_store_explicit(&running_engine, NULL, memory_order_release);
     csj_engine_destroy(e);
     return EXIT_FILE;
   }
@@ -354,16 +354,16 @@ main(int argc, char **argv)
   Console *console = console_start(e, STDIN_FILENO, replies);
 
   const struct timespec poll_interval = {0, 50 * 1000 * 1000};
-  while (csj_engine_wait(e, 0) == CSJ_ERR_TIMEOUT && !atomic_load(&stop_signal)) {
+  while (csj_engine_wait(e, 0) == CSJ_ERR_TIMEOUT && !atomic_load_explicit(&stop_signal, memory_order_acquire)) {
     nanosleep(&poll_interval, NULL);
   }
-  if (atomic_load(&stop_signal) && !csj_engine_finished(e)) {
+  if (atomic_load_explicit(&stop_signal, memory_order_acquire) && !csj_engine_finished(e)) {
     csj_engine_stop(e);
     csj_engine_wait(e, 1000);
   }
   int code = 0;
   CsjEndReason reason = csj_engine_end_reason(e, &code);
-  const int sig = atomic_load(&stop_signal);
+  const int sig = atomic_load_explicit(&stop_signal, memory_order_acquire);
   if (sig && reason == CSJ_END_NONE) {
     reason = CSJ_END_STOPPED;
   }
@@ -380,9 +380,9 @@ main(int argc, char **argv)
     _exit(EXIT_HUNG);
   }
   console_stop(console);
-  atomic_store(&running_engine, NULL);
+  atomic_store_explicit(&running_engine, NULL, memory_order_release);
   csj_engine_destroy(e);
-  atomic_store(&main_done, true);
+  atomic_store_explicit(&main_done, true, memory_order_release);
 
   int exit_status = EXIT_OK;
   switch (reason) {

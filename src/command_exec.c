@@ -246,7 +246,7 @@ run_record_start(CsjEngine *e, const Command *cmd, Job *job)
 {
   (void)cmd;
   e->exec.recorder = job->recorder;
-  atomic_store(&e->record_abandoned, false);
+  atomic_store_explicit(&e->record_abandoned, false, memory_order_seq_cst);
   return true;
 }
 

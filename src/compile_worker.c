@@ -46,11 +46,11 @@ worker_guarded_parse(CsjEngine *e, Job *capture, const char *text, bool quiet)
 {
   pthread_mutex_lock(&e->parse_mutex);
   for (;;) {
-    atomic_store(&e->parse_active, true);
-    if (!atomic_load(&e->merge_active)) {
+    atomic_store_explicit(&e->parse_active, true, memory_order_seq_cst);
+    if (!atomic_load_explicit(&e->merge_active, memory_order_seq_cst)) {
       break;
     }
-    atomic_store(&e->parse_active, false);
+    atomic_store_explicit(&e->parse_active, false, memory_order_relaxed);
     engine_sleep_us(20);
   }
   job_capture_begin(capture);
@@ -67,9 +67,9 @@ worker_guarded_parse(CsjEngine *e, Job *capture, const char *text, bool quiet)
 bool
 worker_begin_merge(CsjEngine *e)
 {
-  atomic_store(&e->merge_active, true);
-  if (atomic_load(&e->parse_active)) {
-    atomic_store(&e->merge_active, false);
+  atomic_store_explicit(&e->merge_active, true, memory_order_seq_cst);
+  if (atomic_load_explicit(&e->parse_active, memory_order_seq_cst)) {
+    atomic_store_explicit(&e->merge_active, false, memory_order_relaxed);
     return false;
   }
   return true;
@@ -112,8 +112,8 @@ next_parse(CsjEngine *e)
  * A compile the worker has parsed for the JACK thread.
  *
  * A large orchestra merged in one piece costs the JACK thread milliseconds
- * (about 3 ms for 100 instruments, measured by bench/compile_xruns.c), far
- * over a 64-frame period. So a compile is merged in units when that means
+ * (milliseconds for a hundred instruments: bench/compile_xruns.c measures
+ * it), more than a 64-frame period. So a compile is merged in units when that means
  * exactly what one piece means. Csound merges a whole text's instruments
  * and UDOs first and runs its global (instr 0) code after them, so:
  *
@@ -319,7 +319,7 @@ worker_main(void *arg)
     if (feed.job) {
       /* Its trees live until the JACK thread is done with the job. */
       if (!atomic_load_explicit(&feed.job->finished, memory_order_acquire) &&
-          atomic_load(&e->state) != ENGINE_FINISHED) {
+          atomic_load_explicit(&e->state, memory_order_acquire) != ENGINE_FINISHED) {
         continue;
       }
       feed_end(e, &feed);

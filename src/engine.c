@@ -167,7 +167,7 @@ apply_options(CsjEngine *e, int count, const char *const *words, const char *fro
     return CSJ_ERR_NO_MEMORY;
   }
   CsjStatus status = CSJ_SUCCESS;
-  const uint32_t rate = atomic_load(&e->jack_rate);
+  const uint32_t rate = atomic_load_explicit(&e->jack_rate, memory_order_relaxed);
   for (int i = 0; i < n && status == CSJ_SUCCESS; ++i) {
     const char *option = options[i];
     if (strncmp(option, OPCODE_LIB_OPTION, strlen(OPCODE_LIB_OPTION)) == 0) {
@@ -216,11 +216,12 @@ static void
 apply_rate_and_modes(CsjEngine *e)
 {
   char sr_option[64];
-  snprintf(sr_option, sizeof(sr_option), "--sample-rate=%u", atomic_load(&e->jack_rate));
+  snprintf(sr_option, sizeof(sr_option), "--sample-rate=%u",
+           atomic_load_explicit(&e->jack_rate, memory_order_relaxed));
   csound_adapter_set_option(e->csound, sr_option);
   /* Csound's --realtime mode runs init-passes on a thread of its own that
    * waits on Csound's own performance loop: in csjack, csoundStart then
-   * spins for ever (probed). Its other effect, no API lock around a
+   * spins for ever. Its other effect, no API lock around a
    * k-cycle, buys nothing here: no other thread enters Csound while the
    * JACK thread performs. */
   if (csound_adapter_clear_realtime_mode(e->csound)) {
@@ -309,7 +310,7 @@ static void
 notice_rate_override(CsjEngine *e, const char *text)
 {
   const double declared = declared_sample_rate(text);
-  const uint32_t rate = atomic_load(&e->jack_rate);
+  const uint32_t rate = atomic_load_explicit(&e->jack_rate, memory_order_relaxed);
   if (declared > 0.0 && (uint32_t)declared != rate) {
     message_log_printf(e->log, 0,
                        "csjack: notice: the orchestra sets sr = %g; JACK runs at %u Hz, "
@@ -326,7 +327,7 @@ compiled(CsjEngine *e, int result, const char *what)
     set_error(e, "Csound could not compile %s (see Csound's messages above)", what);
     return CSJ_ERR_COMPILE;
   }
-  atomic_store(&e->state, ENGINE_COMPILED);
+  atomic_store_explicit(&e->state, ENGINE_COMPILED, memory_order_release);
   return CSJ_SUCCESS;
 }
 
@@ -403,7 +404,7 @@ csj_engine_compile_csd_text(CsjEngine *e, const char *csd)
   if (!e || !csd) {
     return CSJ_ERR_BAD_ARG;
   }
-  if (atomic_load(&e->state) > ENGINE_COMPILED) {
+  if (atomic_load_explicit(&e->state, memory_order_acquire) > ENGINE_COMPILED) {
     return CSJ_ERR_STATE;
   }
   notice_rate_override(e, csd);
@@ -439,7 +440,7 @@ csj_engine_compile_orc_text(CsjEngine *e, const char *orc)
   if (!e || !orc) {
     return CSJ_ERR_BAD_ARG;
   }
-  if (atomic_load(&e->state) > ENGINE_COMPILED) {
+  if (atomic_load_explicit(&e->state, memory_order_acquire) > ENGINE_COMPILED) {
     return CSJ_ERR_STATE;
   }
   notice_rate_override(e, orc);
@@ -458,7 +459,7 @@ static bool
 engine_rt_let_go(CsjEngine *e, int timeout_ms)
 {
   const uint64_t deadline = engine_now_ns() + (uint64_t)timeout_ms * 1000000u;
-  while (atomic_load(&e->rt_in_cycle)) {
+  while (atomic_load_explicit(&e->rt_in_cycle, memory_order_seq_cst)) {
     if (engine_now_ns() > deadline) {
       return false;
     }
@@ -480,7 +481,7 @@ engine_record_failed(void *engine, const char *why)
 CsjStatus
 engine_close_recording(CsjEngine *e, Recorder *r, bool rt_let_go)
 {
-  if (!rt_let_go && atomic_load(&e->state) == ENGINE_FINISHED &&
+  if (!rt_let_go && atomic_load_explicit(&e->state, memory_order_seq_cst) == ENGINE_FINISHED &&
       !engine_rt_let_go(e, 2000)) {
     return CSJ_ERR_TIMEOUT;
   }
@@ -505,7 +506,7 @@ csj_engine_start(CsjEngine *e)
   if (!e) {
     return CSJ_ERR_BAD_ARG;
   }
-  if (atomic_load(&e->state) != ENGINE_COMPILED) {
+  if (atomic_load_explicit(&e->state, memory_order_acquire) != ENGINE_COMPILED) {
     set_error(e, "nothing compiled yet, or already started");
     return CSJ_ERR_STATE;
   }
@@ -553,13 +554,13 @@ csj_engine_start(CsjEngine *e)
     csj_prefault(e->fifo[c], e->fifo_capacity * sizeof(float));
   }
   engine_reset_for_period(e, period);
-  atomic_store(&e->jack_period, period);
-  atomic_store(&e->state, ENGINE_PERFORMING);
+  atomic_store_explicit(&e->jack_period, period, memory_order_relaxed);
+  atomic_store_explicit(&e->state, ENGINE_PERFORMING, memory_order_release);
 
   const JackCycleHandler handler = engine_cycle_handler(e);
   status = jack_backend_activate(e->jack, &handler, why, sizeof(why));
   if (status != CSJ_SUCCESS) {
-    atomic_store(&e->state, ENGINE_COMPILED);
+    atomic_store_explicit(&e->state, ENGINE_COMPILED, memory_order_release);
     set_error(e, "%s", why);
     return status;
   }
@@ -592,7 +593,7 @@ csj_engine_wait(CsjEngine *e, int timeout_ms)
   if (!e) {
     return CSJ_ERR_BAD_ARG;
   }
-  if (atomic_load(&e->state) < ENGINE_PERFORMING) {
+  if (atomic_load_explicit(&e->state, memory_order_acquire) < ENGINE_PERFORMING) {
     return CSJ_ERR_STATE; /* not started: nothing could end it */
   }
   struct timespec start;
@@ -600,7 +601,7 @@ csj_engine_wait(CsjEngine *e, int timeout_ms)
   while (!csj_engine_finished(e)) {
     /* A stop request needs a cycle to take effect; if the server is gone
      * no cycle will come, so settle it here (the supervisor does too). */
-    if (atomic_load(&e->server_gone)) {
+    if (atomic_load_explicit(&e->server_gone, memory_order_acquire)) {
       engine_finish(e, CSJ_END_SERVER_GONE, 0);
       break;
     }
@@ -620,7 +621,7 @@ csj_engine_wait(CsjEngine *e, int timeout_ms)
 CsjEndReason
 csj_engine_join(CsjEngine *e, int *exit_code)
 {
-  if (atomic_load(&e->state) >= ENGINE_PERFORMING) {
+  if (atomic_load_explicit(&e->state, memory_order_acquire) >= ENGINE_PERFORMING) {
     csj_engine_wait(e, -1);
   }
   return csj_engine_end_reason(e, exit_code);
@@ -630,7 +631,7 @@ CsjEndReason
 csj_engine_end_reason(const CsjEngine *e, int *exit_code)
 {
   CsjEngine *m = (CsjEngine *)e;
-  const uint64_t end = atomic_load(&m->end);
+  const uint64_t end = atomic_load_explicit(&m->end, memory_order_acquire);
   if (exit_code) {
     *exit_code = (int)(uint32_t)(end >> 32);
   }
@@ -718,7 +719,7 @@ csj_engine_destroy(CsjEngine *e)
     return;
   }
   engine_supervisor_stop(e);
-  if (atomic_load(&e->hung)) {
+  if (atomic_load_explicit(&e->hung, memory_order_acquire)) {
     /* A thread is inside Csound for good, the JACK thread perhaps: closing
      * the client would wait for it, and freeing anything it may still
      * touch would be worse. All of it is left to the process's exit. */

@@ -109,7 +109,7 @@ submit_and_wait(CsjEngine *e, Job *job, int timeout_ms, void (*read)(const Job *
 {
   CsjStatus status = push_job(e, job);
   if (status != CSJ_SUCCESS) {
-    atomic_store(&job->refs, 1);
+    atomic_store_explicit(&job->refs, 1, memory_order_relaxed);
     job_release(e, job);
     return status;
   }
@@ -285,7 +285,7 @@ submit_eval(CsjEngine *e, const char *code, int refs, CsjResultFn fn, void *data
   atomic_store_explicit(&job->published, 1, memory_order_release);
   CsjStatus status = push_job(e, job);
   if (status != CSJ_SUCCESS) {
-    atomic_store(&job->refs, 1);
+    atomic_store_explicit(&job->refs, 1, memory_order_relaxed);
     job_release(e, job);
     return status;
   }
@@ -311,16 +311,16 @@ submit_code(CsjEngine *e, CommandType type, const char *code, int refs, CsjResul
   job->fn = fn;
   job->fn_data = data;
   if (!job->text) {
-    atomic_store(&job->refs, 1);
+    atomic_store_explicit(&job->refs, 1, memory_order_relaxed);
     job_release(e, job);
     return CSJ_ERR_NO_MEMORY;
   }
   /* The job takes the worker's own reference while it waits to be parsed:
    * the JACK thread may not see it parsed, or even reach it, before then. */
-  atomic_fetch_add(&job->refs, 1);
+  atomic_fetch_add_explicit(&job->refs, 1, memory_order_relaxed);
   CsjStatus status = push_job(e, job);
   if (status != CSJ_SUCCESS) {
-    atomic_store(&job->refs, 1);
+    atomic_store_explicit(&job->refs, 1, memory_order_relaxed);
     job_release(e, job);
     return status;
   }
@@ -492,7 +492,7 @@ csj_engine_table_copy_out(CsjEngine *e, int table, double *out, size_t capacity,
    * may give up waiting and reuse its own. */
   job->values = malloc(capacity ? capacity * sizeof(double) : 1);
   if (!job->values) {
-    atomic_store(&job->refs, 1);
+    atomic_store_explicit(&job->refs, 1, memory_order_relaxed);
     job_release(e, job);
     return CSJ_ERR_NO_MEMORY;
   }
@@ -543,13 +543,14 @@ csj_engine_record(CsjEngine *e, const char *path, int bits)
     return CSJ_ERR_STATE;
   }
   pthread_mutex_lock(&e->record_lock);
-  if (atomic_load(&e->active_recording)) {
+  if (atomic_load_explicit(&e->active_recording, memory_order_acquire)) {
     pthread_mutex_unlock(&e->record_lock);
     set_last_error_text(e, "already recording; stop the current recording first");
     return CSJ_ERR_STATE;
   }
   char why[512];
-  Recorder *r = recorder_open(path, bits, e->n_out, atomic_load(&e->jack_rate), MAX_PERIOD,
+  Recorder *r = recorder_open(path, bits, e->n_out, atomic_load_explicit(&e->jack_rate, memory_order_relaxed),
+                              MAX_PERIOD,
                               engine_record_failed, e, why, sizeof(why));
   if (!r) {
     pthread_mutex_unlock(&e->record_lock);
@@ -563,14 +564,14 @@ csj_engine_record(CsjEngine *e, const char *path, int bits)
     status = submit_and_wait(e, job, -1, NULL, NULL);
   }
   if (status == CSJ_SUCCESS) {
-    atomic_store(&e->active_recording, r);
+    atomic_store_explicit(&e->active_recording, r, memory_order_release);
   } else if (status == CSJ_ERR_RING_FULL || status == CSJ_ERR_STATE) {
     recorder_close(r, NULL, 0); /* never reached the JACK thread */
   } else if (engine_close_recording(e, r, false) == CSJ_ERR_TIMEOUT) {
     /* CSJ_ERR_NOT_RUN: the performance ended first, but the JACK thread
      * may have taken it in its last cycle: closed once it has let go, or
      * at destroy. */
-    atomic_store(&e->active_recording, r);
+    atomic_store_explicit(&e->active_recording, r, memory_order_release);
   }
   pthread_mutex_unlock(&e->record_lock);
   return status;
@@ -580,7 +581,7 @@ CsjStatus
 csj_engine_stop_record(CsjEngine *e)
 {
   pthread_mutex_lock(&e->record_lock);
-  Recorder *r = atomic_load(&e->active_recording);
+  Recorder *r = atomic_load_explicit(&e->active_recording, memory_order_acquire);
   if (!r) {
     pthread_mutex_unlock(&e->record_lock);
     return CSJ_ERR_STATE;
@@ -593,7 +594,8 @@ csj_engine_stop_record(CsjEngine *e)
   /* Once the JACK thread has let go (or the performance is over and no cycle
    * writes any more), the writer drains and closes the file. */
   if (status == CSJ_SUCCESS || !accepting(e)) {
-    if (!atomic_compare_exchange_strong(&e->active_recording, &r, NULL)) {
+    if (!atomic_compare_exchange_strong_explicit(&e->active_recording, &r, NULL, memory_order_acq_rel,
+                                                 memory_order_acquire)) {
       /* csj_engine_abandon_record took and closed it meanwhile. */
       pthread_mutex_unlock(&e->record_lock);
       return CSJ_SUCCESS;
@@ -602,7 +604,7 @@ csj_engine_stop_record(CsjEngine *e)
      * be writing its last cycle; engine_close_recording waits for it. */
     status = engine_close_recording(e, r, status == CSJ_SUCCESS);
     if (status == CSJ_ERR_TIMEOUT) {
-      atomic_store(&e->active_recording, r); /* closed at destroy */
+      atomic_store_explicit(&e->active_recording, r, memory_order_release); /* closed at destroy */
     }
   }
   pthread_mutex_unlock(&e->record_lock);
@@ -623,12 +625,15 @@ csj_engine_abandon_record(CsjEngine *e)
   if (!e) {
     return;
   }
-  Recorder *r = atomic_exchange(&e->active_recording, NULL);
+  Recorder *r = atomic_exchange_explicit(&e->active_recording, NULL, memory_order_acq_rel);
   if (!r) {
     return;
   }
-  atomic_store(&e->record_abandoned, true);
-  for (int i = 0; i < 500 && atomic_load(&e->rt_in_cycle); ++i) {
+  /* Sequentially consistent with the JACK thread's rt_in_cycle store and
+   * record_abandoned load: either it sees the flag, or we see it in its
+   * cycle and wait. */
+  atomic_store_explicit(&e->record_abandoned, true, memory_order_seq_cst);
+  for (int i = 0; i < 500 && atomic_load_explicit(&e->rt_in_cycle, memory_order_seq_cst); ++i) {
     engine_sleep_us(200);
   }
   char why[512];
@@ -675,7 +680,7 @@ commands_shutdown(CsjEngine *e)
   }
   worker_stop(e);
   worker_drop_queued(e);
-  Recorder *left = atomic_exchange(&e->active_recording, NULL);
+  Recorder *left = atomic_exchange_explicit(&e->active_recording, NULL, memory_order_acq_rel);
   if (left) {
     /* A failure is reported as it happened (engine_record_failed). */
     recorder_close(left, NULL, 0);

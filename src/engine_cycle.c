@@ -128,7 +128,7 @@ static void
 record_cycle(CsjEngine *e, float *const *out, uint32_t nframes)
 {
   /* Abandoned: a stuck thread's recording was closed under it. */
-  if (e->exec.recorder && !atomic_load(&e->record_abandoned)) {
+  if (e->exec.recorder && !atomic_load_explicit(&e->record_abandoned, memory_order_seq_cst)) {
     const uint32_t lost = recorder_write(e->exec.recorder, (const float *const *)out, nframes);
     if (lost) {
       atomic_fetch_add_explicit(&e->record_dropped, lost, memory_order_relaxed);
@@ -165,7 +165,7 @@ perform_cycle(CsjEngine *e, uint32_t nframes, const float *const *in, float *con
 static void
 process_cycle_body(CsjEngine *e, uint32_t nframes, const float *const *in, float *const *out)
 {
-  if (atomic_load(&e->state) != ENGINE_PERFORMING || nframes > MAX_PERIOD) {
+  if (atomic_load_explicit(&e->state, memory_order_seq_cst) != ENGINE_PERFORMING || nframes > MAX_PERIOD) {
     write_silence(out, e->n_out, 0, nframes);
     return;
   }
@@ -225,7 +225,7 @@ process_cycle(void *context, uint32_t nframes, const float *const *in, float *co
   /* Sequentially consistent, before the state is read (in the body): a
    * thread that sets the state FINISHED and then reads false here knows
    * that this cycle, and every later one, sees FINISHED. */
-  atomic_store(&e->rt_in_cycle, true);
+  atomic_store_explicit(&e->rt_in_cycle, true, memory_order_seq_cst);
   process_cycle_body(e, nframes, in, out);
   atomic_store_explicit(&e->rt_in_cycle, false, memory_order_release);
 }
@@ -241,7 +241,7 @@ static void
 on_shutdown(void *context)
 {
   CsjEngine *e = context;
-  atomic_store(&e->server_gone, true);
+  atomic_store_explicit(&e->server_gone, true, memory_order_release);
   engine_finish(e, CSJ_END_SERVER_GONE, 0);
 }
 
@@ -251,9 +251,9 @@ on_period_changed(void *context, uint32_t frames)
   /* The JACK thread re-lays its FIFO when it sees the new period; here we
    * only record it so the latency callback reports the right figure. */
   CsjEngine *e = context;
-  atomic_store(&e->jack_period, frames);
+  atomic_store_explicit(&e->jack_period, frames, memory_order_relaxed);
   if (e->ksmps) {
-    atomic_store(&e->latency, engine_added_latency_for(frames, e->ksmps));
+    atomic_store_explicit(&e->latency, engine_added_latency_for(frames, e->ksmps), memory_order_relaxed);
   }
 }
 
@@ -261,14 +261,14 @@ static void
 on_rate_changed(void *context, uint32_t rate)
 {
   CsjEngine *e = context;
-  atomic_store(&e->jack_rate, rate);
+  atomic_store_explicit(&e->jack_rate, rate, memory_order_relaxed);
 }
 
 static uint32_t
 added_latency(void *context)
 {
   CsjEngine *e = context;
-  return atomic_load(&e->latency);
+  return atomic_load_explicit(&e->latency, memory_order_relaxed);
 }
 
 JackCycleHandler

@@ -49,7 +49,7 @@ release_direct(CsjEngine *e)
 static CsjStatus
 direct_begin(CsjEngine *e, Job *capture)
 {
-  const int state = atomic_load(&e->state);
+  const int state = atomic_load_explicit(&e->state, memory_order_acquire);
   if (state == ENGINE_FINISHED || state < ENGINE_COMPILED || csound_adapter_aborted(e->csound)) {
     return CSJ_ERR_STATE;
   }

@@ -283,10 +283,10 @@ engine_finish(CsjEngine *e, CsjEndReason reason, int code)
    * its code. */
   uint64_t none = 0;
   const uint64_t end = ((uint64_t)(uint32_t)code << 32) | (uint32_t)reason;
-  atomic_compare_exchange_strong(&e->end, &none, end);
+  atomic_compare_exchange_strong_explicit(&e->end, &none, end, memory_order_seq_cst, memory_order_seq_cst);
   /* Sequentially consistent, with the JACK thread's rt_in_cycle store and
    * state load at the start of a cycle: see engine_rt_let_go. */
-  atomic_store(&e->state, ENGINE_FINISHED);
+  atomic_store_explicit(&e->state, ENGINE_FINISHED, memory_order_seq_cst);
 }
 
 /* engine.c */

@@ -228,7 +228,7 @@ jack_backend_open(const char *client_name, const char *server_name, JackBackend 
  * orchestra, or ten 2-output clients closing at once) that request never
  * completed: csjack stayed in jack_client_close and every other client's
  * request (jack_lsp) timed out until csjack was killed. With no metadata
- * left to remove at close, it never happened (measured: see README).
+ * left to remove at close, it does not happen (docs/design.md).
  *
  * The properties belong to the ports, and the ports end with the client, so
  * nothing outlives its subject: qjackctl or Carla may show the plain port
@@ -278,7 +278,7 @@ jack_backend_close(JackBackend *jb)
     return;
   }
   /* A server that shut down answers no request: skip what would ask it. */
-  if (!atomic_load(&jb->shut_down)) {
+  if (!atomic_load_explicit(&jb->shut_down, memory_order_acquire)) {
     forget_metadata(jb);
     if (jb->active) {
       jack_deactivate(jb->client);

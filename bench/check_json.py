@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 # SPDX-License-Identifier: LGPL-2.1-or-later
 """Smoke check of csjack-bench: run it with --quick --json and check that the
-JSON has every key of the schema (README, "## Benchmark"). Asserts no timing.
+JSON has every key of the schema (docs/benchmark.md). Asserts no timing.
 
     check_json.py CSJACK_BENCH [EXTRA ARGS...]   run, then check
     check_json.py --file FILE.json               check an existing file

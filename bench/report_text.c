@@ -56,7 +56,7 @@ print_table(PeriodResult *pr, const Config *cfg)
 
   printf("\nScore event to first sound: %d events (a %.0f ms constant), frames [ms]; jitter in "
          "frames.\nThe call timed by jack_frame_time() (ft), and by the probe's cycle clock (cc, "
-         "see README)\n",
+         "see docs/benchmark.md)\n",
          cfg->events, cfg->note_s * 1000);
   printf("%-16s %-3s %4s %4s %4s %7s %7s %7s %7s %8s %8s %8s %8s %7s %7s\n", "system", "clk", "n",
          "disc", "miss", "mean", "p50", "p99", "max", "mean ms", "p50 ms", "p99 ms", "max ms", "sd",

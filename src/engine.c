@@ -26,14 +26,6 @@ static _Thread_local char create_error[512];
 static void
 set_error(CsjEngine *e, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
-void
-engine_set_error_text(CsjEngine *e, const char *text)
-{
-  pthread_mutex_lock(&e->error_lock);
-  snprintf(e->last_error, sizeof(e->last_error), "%s", text);
-  pthread_mutex_unlock(&e->error_lock);
-}
-
 static void
 set_error(CsjEngine *e, const char *fmt, ...)
 {
@@ -449,50 +441,6 @@ csj_engine_compile_orc_text(CsjEngine *e, const char *orc)
   return compiled(e, result, "the orchestra");
 }
 
-/*
- * After the performance has ended (state FINISHED): waits until the JACK
- * thread is out of the cycle it may be in. From then on no cycle touches
- * the recorder, the FIFOs or Csound. False after @p timeout_ms: the JACK
- * thread is stuck in a cycle (or died in one with its server).
- */
-static bool
-engine_rt_let_go(CsjEngine *e, int timeout_ms)
-{
-  const uint64_t deadline = engine_now_ns() + (uint64_t)timeout_ms * 1000000u;
-  while (atomic_load_explicit(&e->rt_in_cycle, memory_order_seq_cst)) {
-    if (engine_now_ns() > deadline) {
-      return false;
-    }
-    const struct timespec tick = {0, 200 * 1000};
-    nanosleep(&tick, NULL);
-  }
-  return true;
-}
-
-void
-engine_record_failed(void *engine, const char *why)
-{
-  CsjEngine *e = engine;
-  atomic_fetch_add_explicit(&e->record_errors, 1, memory_order_relaxed);
-  engine_set_error_text(e, why);
-  message_log_printf(e->log, 0, "csjack: error: %s\n", why);
-}
-
-CsjStatus
-engine_close_recording(CsjEngine *e, Recorder *r, bool rt_let_go)
-{
-  if (!rt_let_go && atomic_load_explicit(&e->state, memory_order_seq_cst) == ENGINE_FINISHED &&
-      !engine_rt_let_go(e, 2000)) {
-    return CSJ_ERR_TIMEOUT;
-  }
-  char why[512];
-  if (!recorder_close(r, why, sizeof(why))) {
-    engine_set_error_text(e, why);
-    return CSJ_ERR_RECORD;
-  }
-  return CSJ_SUCCESS;
-}
-
 static void
 warn_to_log(void *data, const char *text)
 {
@@ -745,3 +693,4 @@ csj_engine_destroy(CsjEngine *e)
   pthread_mutex_destroy(&e->error_lock);
   free(e);
 }
+

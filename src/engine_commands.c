@@ -533,6 +533,52 @@ csj_engine_flush(CsjEngine *e, int timeout_ms)
   return submit_and_wait(e, job, timeout_ms, NULL, NULL);
 }
 
+/* ---- Recording ---------------------------------------------------------------- */
+
+/*
+ * After the performance has ended (state FINISHED): waits until the JACK
+ * thread is out of the cycle it may be in. From then on no cycle touches
+ * the recorder, the FIFOs or Csound. False after @p timeout_ms: the JACK
+ * thread is stuck in a cycle (or died in one with its server).
+ */
+static bool
+engine_rt_let_go(CsjEngine *e, int timeout_ms)
+{
+  const uint64_t deadline = engine_now_ns() + (uint64_t)timeout_ms * 1000000u;
+  while (atomic_load_explicit(&e->rt_in_cycle, memory_order_seq_cst)) {
+    if (engine_now_ns() > deadline) {
+      return false;
+    }
+    const struct timespec tick = {0, 200 * 1000};
+    nanosleep(&tick, NULL);
+  }
+  return true;
+}
+
+static void
+engine_record_failed(void *engine, const char *why)
+{
+  CsjEngine *e = engine;
+  atomic_fetch_add_explicit(&e->record_errors, 1, memory_order_relaxed);
+  engine_set_error_text(e, why);
+  message_log_printf(e->log, 0, "csjack: error: %s\n", why);
+}
+
+static CsjStatus
+engine_close_recording(CsjEngine *e, Recorder *r, bool rt_let_go)
+{
+  if (!rt_let_go && atomic_load_explicit(&e->state, memory_order_seq_cst) == ENGINE_FINISHED &&
+      !engine_rt_let_go(e, 2000)) {
+    return CSJ_ERR_TIMEOUT;
+  }
+  char why[512];
+  if (!recorder_close(r, why, sizeof(why))) {
+    engine_set_error_text(e, why);
+    return CSJ_ERR_RECORD;
+  }
+  return CSJ_SUCCESS;
+}
+
 CsjStatus
 csj_engine_record(CsjEngine *e, const char *path, int bits)
 {

@@ -19,6 +19,7 @@
 #include "spsc_ring.h"
 
 #include <pthread.h>
+#include <stdio.h>
 #include <semaphore.h>
 #include <stdatomic.h>
 #include <stdint.h>
@@ -289,18 +290,13 @@ engine_finish(CsjEngine *e, CsjEndReason reason, int code)
   atomic_store_explicit(&e->state, ENGINE_FINISHED, memory_order_seq_cst);
 }
 
-/* engine.c */
-/* Sets the engine's last error (any thread but the JACK thread). */
-void engine_set_error_text(CsjEngine *e, const char *text);
-/* The recorder's error callback (RecorderErrorFn): counts, logs, and sets
- * the last error. */
-void engine_record_failed(void *engine, const char *why);
-/* Closes a recording the JACK thread may still hold: when @p rt_let_go is
- * false (the JACK thread never acknowledged a stop: the performance ended),
- * first waits until no cycle can touch it any more. CSJ_SUCCESS,
- * CSJ_ERR_RECORD (it failed; the reason is the last error), or
- * CSJ_ERR_TIMEOUT (the JACK thread is stuck in a cycle: not closed; the
- * caller keeps it for csj_engine_destroy). */
-CsjStatus engine_close_recording(CsjEngine *e, Recorder *r, bool rt_let_go);
+/* Sets the engine's last error. Any thread but the JACK thread (a mutex). */
+static inline void
+engine_set_error_text(CsjEngine *e, const char *text)
+{
+  pthread_mutex_lock(&e->error_lock);
+  snprintf(e->last_error, sizeof(e->last_error), "%s", text);
+  pthread_mutex_unlock(&e->error_lock);
+}
 
 #endif

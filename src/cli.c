@@ -420,6 +420,13 @@ main(int argc, char **argv)
   if (stats.record_errors) {
     fprintf(stderr, ", recordings failed %llu", (unsigned long long)stats.record_errors);
   }
+  if (stats.midi_in_events || stats.midi_in_dropped || stats.midi_out_events ||
+      stats.midi_out_dropped) {
+    fprintf(stderr, ", MIDI in %llu (dropped %llu), out %llu (dropped %llu)",
+            (unsigned long long)stats.midi_in_events, (unsigned long long)stats.midi_in_dropped,
+            (unsigned long long)stats.midi_out_events,
+            (unsigned long long)stats.midi_out_dropped);
+  }
   if (reason == CSJ_END_EXITNOW) {
     fprintf(stderr, ", exitnow code %d", code);
   }

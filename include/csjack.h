@@ -194,6 +194,16 @@ typedef struct {
    * before the performance is ended with CSJ_END_CSOUND_HUNG: 0 for the
    * default of 2000 ms, negative for never. */
   int hang_limit_ms;
+  /** No MIDI: register no midi_in / midi_out ports, and Csound's MIDI
+   * input and output stay off. By default both ports are registered and
+   * Csound's MIDI opcodes read midi_in and write midi_out, each event in
+   * the k-block of its frame. */
+  bool no_midi;
+  /** Regex for the MIDI output ports midi_in connects from (every match);
+   * NULL connects nothing (a studio patches MIDI by hand). */
+  const char *connect_midi_in;
+  /** Regex for the MIDI input ports midi_out connects to; NULL: none. */
+  const char *connect_midi_out;
 } CsjOptions;
 
 /** Counters, readable at any time from any thread. */
@@ -235,6 +245,18 @@ typedef struct {
   /** The longest time a compile held the line (commands queued after it
    * wait until it is parsed and merged), nanoseconds. */
   uint64_t compile_wait_ns_max;
+  /** MIDI events read from midi_in and handed to Csound. */
+  uint64_t midi_in_events;
+  /** MIDI events from midi_in that Csound never got: more bytes in one
+   * k-block than csjack holds (4096), or cycles not performed (paused, a
+   * direct call holding Csound). */
+  uint64_t midi_in_dropped;
+  /** MIDI messages written to midi_out. */
+  uint64_t midi_out_events;
+  /** MIDI messages Csound sent that midi_out could not take (JACK's MIDI
+   * buffer full for the cycle, or more than csjack holds for one k-block):
+   * dropped and counted, never an error. */
+  uint64_t midi_out_dropped;
 } CsjStats;
 
 /**

@@ -137,7 +137,12 @@ usage(FILE *to)
         "                           (default: physical playback ports)\n"
         "      --connect-in REGEX   connect inputs from ports matching REGEX\n"
         "                           (default: physical capture ports)\n"
-        "      --no-connect         connect nothing\n"
+        "      --no-connect         connect nothing (audio or MIDI)\n"
+        "      --connect-midi-in REGEX   connect midi_in from every MIDI output\n"
+        "                           port matching REGEX (default: none)\n"
+        "      --connect-midi-out REGEX  connect midi_out to every MIDI input\n"
+        "                           port matching REGEX (default: none)\n"
+        "      --no-midi            no MIDI ports; Csound's MIDI stays off\n"
         "      --record FILE        record the outputs to a WAV file (24-bit)\n"
         "      --hang-limit MS      end the performance when one Csound call runs\n"
         "                           longer than MS milliseconds (default 2000; 0: never)\n"
@@ -149,6 +154,10 @@ usage(FILE *to)
         "itself (-o, -i, -b, -B, -r, -M, -Q, -+rtaudio, --port) are left out with a\n"
         "notice; one Csound refuses is an error (status 2).\n"
         "Csound's sample rate always follows the JACK server's.\n"
+        "MIDI: the ports midi_in and midi_out are Csound's MIDI input and output\n"
+        "(massign, midiin, ctrl7, midiout, ... with no -M or -Q), each event in\n"
+        "the k-block of its frame. They are connected to nothing by default (a\n"
+        "studio patches MIDI by hand): use --connect-midi-in/--connect-midi-out.\n"
         "An .orc file has no score: it plays until stopped (Ctrl-C).\n"
         "While it plays, commands are read from stdin (score lines, :eval CODE,\n"
         ":chn NAME VALUE, :help, ...; see docs/console.md), one reply per line.\n"
@@ -204,6 +213,9 @@ main(int argc, char **argv)
     OPT_VERSION,
     OPT_RECORD,
     OPT_HANG_LIMIT,
+    OPT_NO_MIDI,
+    OPT_CONNECT_MIDI_IN,
+    OPT_CONNECT_MIDI_OUT,
   };
   static const struct option long_options[] = {
     {"name", required_argument, NULL, 'n'},
@@ -215,6 +227,9 @@ main(int argc, char **argv)
     {"version", no_argument, NULL, OPT_VERSION},
     {"record", required_argument, NULL, OPT_RECORD},
     {"hang-limit", required_argument, NULL, OPT_HANG_LIMIT},
+    {"no-midi", no_argument, NULL, OPT_NO_MIDI},
+    {"connect-midi-in", required_argument, NULL, OPT_CONNECT_MIDI_IN},
+    {"connect-midi-out", required_argument, NULL, OPT_CONNECT_MIDI_OUT},
     {NULL, 0, NULL, 0},
   };
   CsjOptions opts;
@@ -231,6 +246,9 @@ main(int argc, char **argv)
     case OPT_CONNECT_OUT: opts.connect_out = optarg; break;
     case OPT_CONNECT_IN: opts.connect_in = optarg; break;
     case OPT_NO_CONNECT: opts.no_connect = true; break;
+    case OPT_NO_MIDI: opts.no_midi = true; break;
+    case OPT_CONNECT_MIDI_IN: opts.connect_midi_in = optarg; break;
+    case OPT_CONNECT_MIDI_OUT: opts.connect_midi_out = optarg; break;
     case 'h': usage(stdout); return EXIT_OK;
     case OPT_VERSION: printf("csjack %s\n", CSJ_VERSION_STRING); return EXIT_OK;
     case OPT_RECORD: record_path = optarg; break;
@@ -401,6 +419,13 @@ main(int argc, char **argv)
           (unsigned long long)stats.xruns, exit_status);
   if (stats.record_errors) {
     fprintf(stderr, ", recordings failed %llu", (unsigned long long)stats.record_errors);
+  }
+  if (stats.midi_in_events || stats.midi_in_dropped || stats.midi_out_events ||
+      stats.midi_out_dropped) {
+    fprintf(stderr, ", MIDI in %llu (dropped %llu), out %llu (dropped %llu)",
+            (unsigned long long)stats.midi_in_events, (unsigned long long)stats.midi_in_dropped,
+            (unsigned long long)stats.midi_out_events,
+            (unsigned long long)stats.midi_out_dropped);
   }
   if (reason == CSJ_END_EXITNOW) {
     fprintf(stderr, ", exitnow code %d", code);

@@ -58,6 +58,18 @@ struct CsoundAdapterImpl {
   _Atomic bool aborted;
   _Atomic int abort_code;
   void (*csound_long_jmp)(CSOUND *, int);
+
+  /* Host-implemented MIDI (see csound_adapter_enable_midi): the bytes the
+   * engine hands Csound for the next k-block, and the bytes Csound wrote
+   * since the engine last took them. Fixed storage, touched only by the
+   * thread that owns Csound at the time (the JACK thread during its
+   * cycle; a direct caller or the control thread between cycles). */
+  uint8_t midi_in[CSOUND_MIDI_IN_BYTES];
+  size_t midi_in_len;
+  size_t midi_in_pos;
+  uint8_t midi_out[CSOUND_MIDI_OUT_BYTES];
+  size_t midi_out_len;
+  uint32_t midi_out_lost;
 };
 
 /*
@@ -200,6 +212,98 @@ install_guards(CsoundAdapter *cs)
   return exitnow != NULL;
 }
 
+/*
+ * Host-implemented MIDI. Csound calls the read callback once per k-cycle
+ * when MIDI input is on (a device name set, here "0"), and again, in the
+ * same k-cycle, as long as it returns bytes: each call hands over what is
+ * left of the block's bytes, up to Csound's buffer, and the next returns 0.
+ * The write callback is called once per message an opcode sends (midiout,
+ * noteon, outic, ...) during the k-cycle; the bytes are kept for the
+ * engine to place in the block's frames.
+ */
+static int
+midi_open(CSOUND *csound, void **user_data, const char *device)
+{
+  (void)device;
+  *user_data = csoundGetHostData(csound);
+  return 0;
+}
+
+static int
+midi_close(CSOUND *csound, void *user_data)
+{
+  (void)csound;
+  (void)user_data;
+  return 0;
+}
+
+static int
+midi_read(CSOUND *csound, void *user_data, unsigned char *buf, int nbytes)
+{
+  (void)csound;
+  CsoundAdapter *cs = user_data;
+  size_t n = cs->midi_in_len - cs->midi_in_pos;
+  if (nbytes <= 0 || n == 0) {
+    return 0;
+  }
+  if (n > (size_t)nbytes) {
+    n = (size_t)nbytes;
+  }
+  memcpy(buf, cs->midi_in + cs->midi_in_pos, n);
+  cs->midi_in_pos += n;
+  return (int)n;
+}
+
+static int
+midi_write(CSOUND *csound, void *user_data, const unsigned char *buf, int nbytes)
+{
+  (void)csound;
+  CsoundAdapter *cs = user_data;
+  if (nbytes <= 0) {
+    return 0;
+  }
+  if ((size_t)nbytes > sizeof(cs->midi_out) - cs->midi_out_len) {
+    ++cs->midi_out_lost;
+    return nbytes; /* dropped and counted: never an error in Csound */
+  }
+  memcpy(cs->midi_out + cs->midi_out_len, buf, (size_t)nbytes);
+  cs->midi_out_len += (size_t)nbytes;
+  return nbytes;
+}
+
+void
+csound_adapter_enable_midi(CsoundAdapter *cs)
+{
+  csoundSetMIDIInput(cs->csound, "0");
+  csoundSetMIDIOutput(cs->csound, "0");
+}
+
+bool
+csound_adapter_midi_in_push(CsoundAdapter *cs, const uint8_t *data, size_t size)
+{
+  if (size > sizeof(cs->midi_in) - cs->midi_in_len) {
+    return false;
+  }
+  memcpy(cs->midi_in + cs->midi_in_len, data, size);
+  cs->midi_in_len += size;
+  return true;
+}
+
+const uint8_t *
+csound_adapter_midi_out(CsoundAdapter *cs, size_t *size, uint32_t *lost)
+{
+  *size = cs->midi_out_len;
+  *lost = cs->midi_out_lost;
+  return cs->midi_out;
+}
+
+void
+csound_adapter_midi_out_clear(CsoundAdapter *cs)
+{
+  cs->midi_out_len = 0;
+  cs->midi_out_lost = 0;
+}
+
 CsoundAdapter *
 csound_adapter_new(CsoundMessageSink sink, void *sink_data)
 {
@@ -218,6 +322,16 @@ csound_adapter_new(CsoundMessageSink sink, void *sink_data)
   csoundSetMessageCallback(cs->csound, on_csound_message);
   /* spin/spout are ours: Csound opens no audio device. */
   csoundSetHostImplementedAudioIO(cs->csound, 1, 0);
+  /* MIDI goes through csjack's callbacks, never a Csound MIDI module
+   * (ALSA's asserts when its device cannot be opened). Csound reads or
+   * writes only once a device is named: csound_adapter_enable_midi. */
+  csoundSetHostImplementedMIDIIO(cs->csound, 1);
+  csoundSetExternalMidiInOpenCallback(cs->csound, midi_open);
+  csoundSetExternalMidiReadCallback(cs->csound, midi_read);
+  csoundSetExternalMidiInCloseCallback(cs->csound, midi_close);
+  csoundSetExternalMidiOutOpenCallback(cs->csound, midi_open);
+  csoundSetExternalMidiWriteCallback(cs->csound, midi_write);
+  csoundSetExternalMidiOutCloseCallback(cs->csound, midi_close);
   if (!install_guards(cs)) {
     csoundMessageS(cs->csound, CSOUNDMSG_WARNING,
                    "csjack: this Csound's CSOUND layout does not match its "
@@ -474,6 +588,10 @@ csound_adapter_perform_block(CsoundAdapter *cs)
   bool jumped;
   int done = 0;
   GUARDED(jumped, done = csoundPerformKsmps(cs->csound));
+  /* The block's MIDI input was Csound's to read in this k-cycle: what it
+   * did not read (MIDI input off) is not kept for the next. */
+  cs->midi_in_len = 0;
+  cs->midi_in_pos = 0;
   if (jumped) {
     mark_aborted(cs, last_jump_code);
     return CSOUND_BLOCK_ABORTED;

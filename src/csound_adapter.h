@@ -97,6 +97,32 @@ const double *csound_adapter_spout(CsoundAdapter *cs);
  */
 CsoundBlockResult csound_adapter_perform_block(CsoundAdapter *cs);
 
+/* ---- MIDI: host-implemented, through csjack's JACK ports ---- */
+
+/** Bytes of MIDI input one k-block can take, and of output it can keep. */
+#define CSOUND_MIDI_IN_BYTES 4096u
+#define CSOUND_MIDI_OUT_BYTES 8192u
+
+/** Turns Csound's MIDI input and output on (as -M0 -Q0 would), through
+ *  csjack's callbacks. Before compiling. NOT real-time safe. */
+void csound_adapter_enable_midi(CsoundAdapter *cs);
+
+/**
+ * Appends one MIDI message's bytes to what Csound reads in the next k-block
+ * (csound_adapter_perform_block; what it does not read is dropped after
+ * it). False when the block's buffer is full: dropped. Real-time safe.
+ */
+bool csound_adapter_midi_in_push(CsoundAdapter *cs, const uint8_t *data, size_t size);
+
+/**
+ * The bytes Csound's MIDI opcodes wrote since the last clear, in order
+ * (whole messages as Csound wrote them), their count in *size, and in
+ * *lost how many writes were dropped because the buffer was full.
+ * Real-time safe.
+ */
+const uint8_t *csound_adapter_midi_out(CsoundAdapter *cs, size_t *size, uint32_t *lost);
+void csound_adapter_midi_out_clear(CsoundAdapter *cs);
+
 /** exitnow's argument after CSOUND_BLOCK_EXITNOW. Real-time safe. */
 int csound_adapter_exit_code(const CsoundAdapter *cs);
 

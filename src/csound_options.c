@@ -178,7 +178,7 @@ value_of(const char *option)
 }
 
 OptionAction
-csound_options_classify(const char *o, uint32_t jack_rate, char *replacement,
+csound_options_classify(const char *o, uint32_t jack_rate, bool midi, char *replacement,
                         size_t replacement_size, char *notice, size_t notice_size)
 {
   replacement[0] = '\0';
@@ -240,10 +240,19 @@ csound_options_classify(const char *o, uint32_t jack_rate, char *replacement,
   }
   if (starts(o, "-M") || starts(o, "-Q") || starts(o, "--midi-device") ||
       starts(o, "-+rtmidi")) {
-    snprintf(notice, notice_size,
-             "Csound option '%s' ignored: Csound's own MIDI device modules do not run "
-             "inside csjack (a MIDI file plays with -F FILE)",
-             o);
+    if (midi) {
+      snprintf(notice, notice_size,
+               "Csound option '%s' ignored: Csound's MIDI input and output are csjack's "
+               "JACK ports midi_in and midi_out (connect them with --connect-midi-in and "
+               "--connect-midi-out, or by hand)",
+               o);
+    } else {
+      snprintf(notice, notice_size,
+               "Csound option '%s' ignored: csjack runs with --no-midi, and Csound's own "
+               "MIDI device modules do not run inside csjack (a MIDI file plays with -F "
+               "FILE)",
+               o);
+    }
     return OPTION_DROP;
   }
   if (starts(o, "--port") || starts(o, "--udp-echo") || starts(o, "--udp-console")) {

@@ -17,6 +17,7 @@
 #ifndef CSJ_CSOUND_OPTIONS_H
 #define CSJ_CSOUND_OPTIONS_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -37,11 +38,13 @@ typedef enum {
 char **csound_options_normalize(int count, const char *const *words, int *out_count);
 
 /**
- * What to do with one normalised option when JACK runs at @p jack_rate.
+ * What to do with one normalised option when JACK runs at @p jack_rate,
+ * with csjack's MIDI ports on or not (@p midi).
  * @p replacement and @p notice receive text for OPTION_REPLACE, DROP and
  * REFUSE (a notice without the "csjack: notice:" prefix).
  */
-OptionAction csound_options_classify(const char *option, uint32_t jack_rate, char *replacement,
+OptionAction csound_options_classify(const char *option, uint32_t jack_rate, bool midi,
+                                     char *replacement,
                                      size_t replacement_size, char *notice, size_t notice_size);
 
 /**

@@ -168,8 +168,8 @@ apply_options(CsjEngine *e, int count, const char *const *words, const char *fro
     }
     char replacement[128];
     char text[512];
-    switch (csound_options_classify(option, rate, replacement, sizeof(replacement), text,
-                                    sizeof(text))) {
+    switch (csound_options_classify(option, rate, e->midi, replacement, sizeof(replacement),
+                                    text, sizeof(text))) {
     case OPTION_DROP:
       notice(e, text);
       continue;
@@ -244,6 +244,9 @@ csj_engine_create(const CsjOptions *opts, CsjEngine **out)
   e->connect_out = dup_or_null(opts->connect_out);
   e->connect_in = dup_or_null(opts->connect_in);
   e->no_connect = opts->no_connect;
+  e->midi = !opts->no_midi;
+  e->connect_midi_in = dup_or_null(opts->connect_midi_in);
+  e->connect_midi_out = dup_or_null(opts->connect_midi_out);
   pthread_mutex_init(&e->error_lock, NULL);
   atomic_init(&e->state, ENGINE_CREATED);
   atomic_init(&e->end, 0);
@@ -270,6 +273,10 @@ csj_engine_create(const CsjOptions *opts, CsjEngine **out)
    * sample rate is JACK's and comes last so nothing overrides it. */
   csound_adapter_set_option(e->csound, "-d");     /* no graphs */
   csound_adapter_set_option(e->csound, "-m0");    /* no per-note messages */
+  if (e->midi) {
+    /* Csound's MIDI in and out are csjack's midi_in and midi_out ports. */
+    csound_adapter_enable_midi(e->csound);
+  }
   status = apply_options(e, opts->csound_argc, opts->csound_argv, "", true);
   if (status != CSJ_SUCCESS) {
     snprintf(create_error, sizeof(create_error), "%s", e->last_error);
@@ -501,6 +508,14 @@ csj_engine_start(CsjEngine *e)
     }
     csj_prefault(e->fifo[c], e->fifo_capacity * sizeof(float));
   }
+  if (e->midi) {
+    status = jack_backend_register_midi(e->jack, why, sizeof(why));
+    if (status != CSJ_SUCCESS) {
+      set_error(e, "%s", why);
+      return status;
+    }
+  }
+  midi_parser_init(&e->midi_out_parser);
   engine_reset_for_period(e, period);
   atomic_store_explicit(&e->jack_period, period, memory_order_relaxed);
   atomic_store_explicit(&e->state, ENGINE_PERFORMING, memory_order_release);
@@ -519,6 +534,8 @@ csj_engine_start(CsjEngine *e)
   }
   if (!e->no_connect) {
     jack_backend_autoconnect(e->jack, e->connect_out, e->connect_in, warn_to_log, e);
+    jack_backend_autoconnect_midi(e->jack, e->connect_midi_out, e->connect_midi_in,
+                                  warn_to_log, e);
   }
   return CSJ_SUCCESS;
 }
@@ -603,6 +620,10 @@ csj_engine_stats(const CsjEngine *e, CsjStats *out)
   out->outputs = m->n_out;
   out->commands_run = atomic_load_explicit(&m->commands_run, memory_order_relaxed);
   out->dropped_cycles = atomic_load_explicit(&m->dropped_cycles, memory_order_relaxed);
+  out->midi_in_events = atomic_load_explicit(&m->midi_in_events, memory_order_relaxed);
+  out->midi_in_dropped = atomic_load_explicit(&m->midi_in_dropped, memory_order_relaxed);
+  out->midi_out_events = atomic_load_explicit(&m->midi_out_events, memory_order_relaxed);
+  out->midi_out_dropped = atomic_load_explicit(&m->midi_out_dropped, memory_order_relaxed);
   out->ring_capacity = m->ring ? command_ring_capacity(m->ring) : 0;
   out->ring_high_water = m->ring ? command_ring_high_water(m->ring) : 0;
   out->paused = atomic_load_explicit(&m->paused_flag, memory_order_relaxed);
@@ -689,6 +710,8 @@ csj_engine_destroy(CsjEngine *e)
   free(e->user_options);
   free(e->client_name);
   free(e->connect_out);
+  free(e->connect_midi_in);
+  free(e->connect_midi_out);
   free(e->connect_in);
   pthread_mutex_destroy(&e->error_lock);
   free(e);

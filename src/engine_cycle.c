@@ -13,6 +13,16 @@
  * so the FIFO is primed with that many frames of silence: zero when K
  * divides P, and the smallest constant delay that works otherwise. The
  * input cursor carries partial blocks across cycles.
+ *
+ * MIDI. Each midi_in event is handed to Csound with the input frames of
+ * its k-block: an event at frame f goes to the block whose input holds
+ * frame f, before that block is performed (Csound's MIDI read callback,
+ * see csound_adapter.c), so it takes effect in that block, like its
+ * audio. What Csound's MIDI opcodes send during a block is split into
+ * messages and written to midi_out at the frame where that block's audio
+ * begins in the output (its place in the FIFO, always inside this cycle
+ * since the FIFO never holds a whole block beyond the period's end), so
+ * MIDI out stays aligned with audio out.
  */
 
 #include "engine_internal.h"
@@ -77,11 +87,71 @@ perform_block(CsjEngine *e)
   return true;
 }
 
+/* Hands Csound the midi_in events with frames before @p until (the end of
+ * the input frames just put in spin), in order. */
+static void
+midi_feed(CsjEngine *e, JackMidiCycle *m, uint32_t until)
+{
+  uint32_t frame;
+  const uint8_t *data;
+  size_t size;
+  while (jack_backend_midi_in_event(m, e->midi_in_next, &frame, &data, &size) && frame < until) {
+    ++e->midi_in_next;
+    if (size && csound_adapter_midi_in_push(e->csound, data, size)) {
+      atomic_fetch_add_explicit(&e->midi_in_events, 1, memory_order_relaxed);
+    } else if (size) {
+      atomic_fetch_add_explicit(&e->midi_in_dropped, 1, memory_order_relaxed);
+    }
+  }
+}
+
+/* Counts the midi_in events of a cycle (from event @p from on) that Csound
+ * will never get. */
+static void
+midi_lost(CsjEngine *e, const JackMidiCycle *m, uint32_t from)
+{
+  if (m && m->in_count > from) {
+    atomic_fetch_add_explicit(&e->midi_in_dropped, m->in_count - from, memory_order_relaxed);
+  }
+}
+
+static void
+midi_write_message(void *context, const uint8_t *data, size_t size)
+{
+  CsjEngine *e = context;
+  if (jack_backend_midi_out_write(e->midi_cycle, e->midi_out_frame, data, size)) {
+    atomic_fetch_add_explicit(&e->midi_out_events, 1, memory_order_relaxed);
+  } else {
+    atomic_fetch_add_explicit(&e->midi_out_dropped, 1, memory_order_relaxed);
+  }
+}
+
+/* Writes what Csound sent during the block just performed to midi_out, one
+ * event per message, at @p frame. */
+static void
+midi_emit(CsjEngine *e, uint32_t frame)
+{
+  size_t size;
+  uint32_t lost;
+  const uint8_t *bytes = csound_adapter_midi_out(e->csound, &size, &lost);
+  if (size == 0 && lost == 0) {
+    return;
+  }
+  if (lost) {
+    atomic_fetch_add_explicit(&e->midi_out_dropped, lost, memory_order_relaxed);
+  }
+  e->midi_out_frame = frame;
+  midi_parser_feed(&e->midi_out_parser, bytes, size, midi_write_message, e);
+  csound_adapter_midi_out_clear(e->csound);
+}
+
 /* The audio: inputs into spin a block at a time, a k-cycle per full block,
  * spout out through the FIFO. */
 static void
 perform_frames(CsjEngine *e, uint32_t nframes, const float *const *in, float *const *out)
 {
+  JackMidiCycle *const midi = e->midi_cycle;
+  e->midi_in_next = 0;
   if (nframes != e->period) {
     engine_reset_for_period(e, nframes);
   }
@@ -104,12 +174,22 @@ perform_frames(CsjEngine *e, uint32_t nframes, const float *const *in, float *co
         dst[(size_t)i * e->n_in] = src[i] * e->to_csound;
       }
     }
+    if (midi) {
+      midi_feed(e, midi, done + n);
+    }
     e->in_fill += n;
     done += n;
     if (e->in_fill == k) {
       e->in_fill = 0;
+      const uint32_t block_frame = e->fifo_frames; /* where its output begins */
       ENGINE_FOREIGN(e, performing = perform_block(e));
+      if (midi && performing) {
+        midi_emit(e, block_frame);
+      }
     }
+  }
+  if (!performing) {
+    midi_lost(e, midi, e->midi_in_next);
   }
 
   const uint32_t ready = e->fifo_frames < nframes ? e->fifo_frames : nframes;
@@ -156,6 +236,7 @@ perform_cycle(CsjEngine *e, uint32_t nframes, const float *const *in, float *con
   }
   if (e->exec.paused) {
     write_silence(out, e->n_out, 0, nframes);
+    midi_lost(e, e->midi_cycle, 0);
   } else {
     perform_frames(e, nframes, in, out);
   }
@@ -176,6 +257,7 @@ process_cycle_body(CsjEngine *e, uint32_t nframes, const float *const *in, float
                                                memory_order_acquire, memory_order_relaxed)) {
     atomic_fetch_add_explicit(&e->dropped_cycles, 1, memory_order_relaxed);
     write_silence(out, e->n_out, 0, nframes);
+    midi_lost(e, e->midi_cycle, 0);
     /* JACK got silence for this cycle: so does the recording, which stays
      * as long as the performance. The recorder is the JACK thread's own
      * (set by commands it runs), not Csound's: no ownership needed. */
@@ -217,9 +299,11 @@ process_cycle_body(CsjEngine *e, uint32_t nframes, const float *const *in, float
 }
 
 static void
-process_cycle(void *context, uint32_t nframes, const float *const *in, float *const *out)
+process_cycle(void *context, uint32_t nframes, const float *const *in, float *const *out,
+              JackMidiCycle *midi)
 {
   CsjEngine *e = context;
+  e->midi_cycle = midi; /* this cycle's MIDI buffers, NULL without MIDI ports */
   message_log_mark_realtime_thread(true);
   atomic_fetch_add_explicit(&e->cycles, 1, memory_order_relaxed);
   /* Sequentially consistent, before the state is read (in the body): a

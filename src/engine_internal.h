@@ -15,6 +15,7 @@
 #include "csound_adapter.h"
 #include "jack_backend.h"
 #include "message_log.h"
+#include "midi_parse.h"
 #include "recorder.h"
 #include "spsc_ring.h"
 
@@ -58,6 +59,9 @@ struct CsjEngineImpl {
   char *connect_out;
   char *connect_in;
   bool no_connect;
+  bool midi;                /* MIDI ports and Csound's MIDI on */
+  char *connect_midi_in;
+  char *connect_midi_out;
 
   MessageLog *log;
   CsoundAdapter *csound;
@@ -83,6 +87,13 @@ struct CsjEngineImpl {
   uint32_t fifo_frames;     /* frames waiting in each output FIFO */
   uint32_t fifo_capacity;
   float *fifo[JACK_BACKEND_MAX_PORTS];
+  /* MIDI, JACK thread only: the next midi_in event to hand Csound this
+   * cycle, and the splitter of Csound's output into messages (its state
+   * carries across blocks). */
+  uint32_t midi_in_next;
+  MidiParser midi_out_parser;
+  JackMidiCycle *midi_cycle;  /* this cycle's, while a block's output is placed */
+  uint32_t midi_out_frame;    /* the frame of that block's first output */
   /* The JACK thread's side of the commands (command_exec.c). */
   CommandExecState exec;
   /* The JACK thread's time budget for commands in one cycle (csjack's
@@ -165,6 +176,10 @@ struct CsjEngineImpl {
   _Atomic uint64_t callbacks_late; /* callbacks longer than their period */
   _Atomic uint64_t commands_deferred; /* cycles that left commands to the next */
   _Atomic uint64_t compile_wait_ns_max; /* longest time a compile held the line */
+  _Atomic uint64_t midi_in_events;
+  _Atomic uint64_t midi_in_dropped;
+  _Atomic uint64_t midi_out_events;
+  _Atomic uint64_t midi_out_dropped;
   /* For the watchdog: when the JACK thread's current callback began, and
    * when a direct caller entered Csound (0: not inside). */
   _Atomic uint64_t rt_busy_since_ns;

@@ -4,6 +4,7 @@
 
 #include <jack/jack.h>
 #include <jack/metadata.h>
+#include <jack/midiport.h>
 
 #include <errno.h>
 #include <stdatomic.h>
@@ -22,6 +23,10 @@ struct JackBackendImpl {
   /* Filled each cycle with that cycle's buffers (never cached across). */
   const float *in_buffers[JACK_BACKEND_MAX_PORTS];
   float *out_buffers[JACK_BACKEND_MAX_PORTS];
+  /* MIDI: both ports or none. */
+  jack_port_t *midi_in;
+  jack_port_t *midi_out;
+  JackMidiCycle midi;
   /* Written by the shutdown callback only, read after it has flagged. */
   char shutdown_reason[256];
   _Atomic bool shut_down;
@@ -37,8 +42,40 @@ on_process(jack_nframes_t nframes, void *arg)
   for (uint32_t i = 0; i < jb->n_outputs; ++i) {
     jb->out_buffers[i] = jack_port_get_buffer(jb->outputs[i], nframes);
   }
-  jb->handler.process(jb->handler.context, nframes, jb->in_buffers, jb->out_buffers);
+  JackMidiCycle *midi = NULL;
+  if (jb->midi_in) {
+    midi = &jb->midi;
+    midi->nframes = nframes;
+    midi->in_buffer = jack_port_get_buffer(jb->midi_in, nframes);
+    midi->out_buffer = jack_port_get_buffer(jb->midi_out, nframes);
+    jack_midi_clear_buffer(midi->out_buffer);
+    midi->in_count = jack_midi_get_event_count(midi->in_buffer);
+  }
+  jb->handler.process(jb->handler.context, nframes, jb->in_buffers, jb->out_buffers, midi);
   return 0; /* non-zero would remove us from the graph */
+}
+
+bool
+jack_backend_midi_in_event(const JackMidiCycle *m, uint32_t index, uint32_t *frame,
+                           const uint8_t **data, size_t *size)
+{
+  jack_midi_event_t event;
+  if (index >= m->in_count || jack_midi_event_get(&event, m->in_buffer, index) != 0) {
+    return false;
+  }
+  *frame = event.time;
+  *data = event.buffer;
+  *size = event.size;
+  return true;
+}
+
+bool
+jack_backend_midi_out_write(JackMidiCycle *m, uint32_t frame, const uint8_t *data, size_t size)
+{
+  if (frame >= m->nframes) {
+    frame = m->nframes - 1;
+  }
+  return jack_midi_event_write(m->out_buffer, frame, data, size) == 0;
 }
 
 static int
@@ -269,6 +306,16 @@ forget_metadata(JackBackend *jb)
     forget_property(jb, uuid, JACK_METADATA_PRETTY_NAME, pretty);
     forget_property(jb, uuid, JACK_METADATA_ORDER, order);
   }
+  if (jb->midi_in) {
+    const uint32_t first = jb->n_inputs + jb->n_outputs + 1;
+    snprintf(order, sizeof(order), "%u", first);
+    forget_property(jb, jack_port_uuid(jb->midi_in), JACK_METADATA_PRETTY_NAME, "Csound MIDI in");
+    forget_property(jb, jack_port_uuid(jb->midi_in), JACK_METADATA_ORDER, order);
+    snprintf(order, sizeof(order), "%u", first + 1);
+    forget_property(jb, jack_port_uuid(jb->midi_out), JACK_METADATA_PRETTY_NAME,
+                    "Csound MIDI out");
+    forget_property(jb, jack_port_uuid(jb->midi_out), JACK_METADATA_ORDER, order);
+  }
 }
 
 void
@@ -354,6 +401,29 @@ jack_backend_register_ports(JackBackend *jb, uint32_t inputs, uint32_t outputs, 
 }
 
 CsjStatus
+jack_backend_register_midi(JackBackend *jb, char *why, size_t why_size)
+{
+  jack_port_t *in = jack_port_register(jb->client, "midi_in", JACK_DEFAULT_MIDI_TYPE,
+                                       JackPortIsInput, 0);
+  jack_port_t *out = in ? jack_port_register(jb->client, "midi_out", JACK_DEFAULT_MIDI_TYPE,
+                                             JackPortIsOutput, 0)
+                        : NULL;
+  if (!out) {
+    if (in) {
+      jack_port_unregister(jb->client, in);
+    }
+    snprintf(why, why_size, "cannot register JACK port %s", in ? "midi_out" : "midi_in");
+    return CSJ_ERR_JACK;
+  }
+  const uint32_t first = jb->n_inputs + jb->n_outputs + 1;
+  describe_port(jb, in, "Csound MIDI in", first);
+  describe_port(jb, out, "Csound MIDI out", first + 1);
+  jb->midi_in = in;
+  jb->midi_out = out;
+  return CSJ_SUCCESS;
+}
+
+CsjStatus
 jack_backend_activate(JackBackend *jb, const JackCycleHandler *handler, char *why, size_t why_size)
 {
   jb->handler = *handler;
@@ -419,6 +489,51 @@ jack_backend_autoconnect(JackBackend *jb, const char *out_regex, const char *in_
 {
   connect_ports(jb, jb->outputs, jb->n_outputs, out_regex, JackPortIsInput, true, warn, warn_data);
   connect_ports(jb, jb->inputs, jb->n_inputs, in_regex, JackPortIsOutput, false, warn, warn_data);
+}
+
+static void
+connect_midi(JackBackend *jb, jack_port_t *ours, const char *regex, bool we_are_source,
+             void (*warn)(void *, const char *), void *warn_data)
+{
+  char text[512];
+  const char **peers = jack_get_ports(jb->client, regex, JACK_DEFAULT_MIDI_TYPE,
+                                      we_are_source ? JackPortIsInput : JackPortIsOutput);
+  if (!peers || !peers[0]) {
+    snprintf(text, sizeof(text), "csjack: warning: no MIDI ports match '%s' to connect %s\n",
+             regex, we_are_source ? "midi_out to" : "midi_in from");
+    warn(warn_data, text);
+  }
+  for (size_t i = 0; peers && peers[i]; ++i) {
+    const char *mine = jack_port_name(ours);
+    const char *src = we_are_source ? mine : peers[i];
+    const char *dst = we_are_source ? peers[i] : mine;
+    if (strcmp(src, dst) == 0 || jack_port_is_mine(jb->client, jack_port_by_name(jb->client, peers[i]))) {
+      continue; /* never a loop onto ourselves */
+    }
+    int err = jack_connect(jb->client, src, dst);
+    if (err != 0 && err != EEXIST) {
+      snprintf(text, sizeof(text), "csjack: warning: cannot connect %s to %s\n", src, dst);
+      warn(warn_data, text);
+    }
+  }
+  if (peers) {
+    jack_free(peers);
+  }
+}
+
+void
+jack_backend_autoconnect_midi(JackBackend *jb, const char *out_regex, const char *in_regex,
+                              void (*warn)(void *data, const char *text), void *warn_data)
+{
+  if (!jb->midi_in) {
+    return;
+  }
+  if (out_regex) {
+    connect_midi(jb, jb->midi_out, out_regex, true, warn, warn_data);
+  }
+  if (in_regex) {
+    connect_midi(jb, jb->midi_in, in_regex, false, warn, warn_data);
+  }
 }
 
 const char *

@@ -22,12 +22,36 @@
 
 typedef struct JackBackendImpl JackBackend;
 
+/**
+ * One cycle's MIDI: JACK's buffers of midi_in and midi_out, valid during
+ * the process callback only (NULL buffers without MIDI ports). midi_out's
+ * buffer has been cleared. Read and write them through the functions
+ * below, on the JACK thread; all are real-time safe.
+ */
+typedef struct {
+  void *in_buffer;
+  void *out_buffer;
+  uint32_t in_count;   /**< events in midi_in this cycle */
+  uint32_t nframes;
+} JackMidiCycle;
+
+/** Event @p index of midi_in (in frame order): its frame in the cycle and
+ *  its bytes. False when there is no such event. */
+bool jack_backend_midi_in_event(const JackMidiCycle *m, uint32_t index, uint32_t *frame,
+                                const uint8_t **data, size_t *size);
+
+/** Writes one message to midi_out at @p frame (frames must not go back
+ *  within a cycle). False when JACK's buffer has no room: dropped. */
+bool jack_backend_midi_out_write(JackMidiCycle *m, uint32_t frame, const uint8_t *data,
+                                 size_t size);
+
 /** What the backend calls. All but `process` run on non-RT JACK threads. */
 typedef struct {
   void *context;
-  /** The process callback's work: real-time, must not block. */
+  /** The process callback's work: real-time, must not block. @p midi is
+   *  the cycle's MIDI, NULL without MIDI ports. */
   void (*process)(void *context, uint32_t nframes, const float *const *in,
-                  float *const *out);
+                  float *const *out, JackMidiCycle *midi);
   /** Counts an xrun. Real-time safe. */
   void (*xrun)(void *context);
   /** The server is gone. Must only set a flag (like a signal handler). */
@@ -59,6 +83,10 @@ const char *jack_backend_client_name(const JackBackend *jb);
 CsjStatus jack_backend_register_ports(JackBackend *jb, uint32_t inputs, uint32_t outputs,
                                       char *why, size_t why_size);
 
+/** Registers midi_in and midi_out ("Csound MIDI in", "Csound MIDI out"),
+ *  ordered after the audio ports. After jack_backend_register_ports. */
+CsjStatus jack_backend_register_midi(JackBackend *jb, char *why, size_t why_size);
+
 /** Sets all callbacks, then activates. */
 CsjStatus jack_backend_activate(JackBackend *jb, const JackCycleHandler *handler,
                                 char *why, size_t why_size);
@@ -73,6 +101,15 @@ void jack_backend_latency_changed(JackBackend *jb);
  */
 void jack_backend_autoconnect(JackBackend *jb, const char *out_regex, const char *in_regex,
                               void (*warn)(void *data, const char *text), void *warn_data);
+
+/**
+ * Connects midi_in from every MIDI output port matching @p in_regex and
+ * midi_out to every MIDI input port matching @p out_regex; NULL connects
+ * nothing that way. No MIDI ports: a no-op. Missing peers are warned of.
+ */
+void jack_backend_autoconnect_midi(JackBackend *jb, const char *out_regex,
+                                   const char *in_regex,
+                                   void (*warn)(void *data, const char *text), void *warn_data);
 
 /** Why the server shut us down (valid after the shutdown callback). */
 const char *jack_backend_shutdown_reason(const JackBackend *jb);

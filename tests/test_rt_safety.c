@@ -24,6 +24,8 @@
 #include <criterion/criterion.h>
 #include <criterion/new/assert.h>
 #include <sndfile.h>
+#include <jack/jack.h>
+#include <jack/midiport.h>
 
 #include "csjack.h"
 #include "jack_harness.h"
@@ -447,6 +449,114 @@ Test(jack, rt_busy_run_makes_no_forbidden_calls, .init = server_256, .fini = tea
   cr_assert(gt(long, (long)info.frames, RATE / 2L), "the recording has %ld frames",
             (long)info.frames);
 
+  cr_assert(eq(u64, forbidden, 0), "csjack made %llu forbidden calls on the JACK thread: %s",
+            (unsigned long long)forbidden, why);
+}
+
+/* ---- MIDI flowing both ways ------------------------------------------------------ */
+
+/* A JACK client that plays, every cycle, note-ons, note-offs and a control
+ * change into csjack's midi_in, and takes what comes back on midi_out. */
+typedef struct {
+  jack_client_t *client;
+  jack_port_t *out;
+  jack_port_t *in;
+  _Atomic long sent;
+  _Atomic long received;
+  unsigned cycle;
+} MidiSource;
+
+static int midi_source_process(jack_nframes_t n, void *arg)
+{
+  MidiSource *m = arg;
+  void *out = jack_port_get_buffer(m->out, n);
+  jack_midi_clear_buffer(out);
+  void *in = jack_port_get_buffer(m->in, n);
+  atomic_fetch_add(&m->received, (long)jack_midi_get_event_count(in));
+  const unsigned note = 36 + m->cycle % 48;
+  const uint8_t on[3] = {0x90, (uint8_t)note, 100};
+  const uint8_t off[3] = {0x80, (uint8_t)(36 + (m->cycle + 47) % 48), 0};
+  const uint8_t cc[3] = {0xB0, 7, (uint8_t)(m->cycle % 128)};
+  long sent = 0;
+  for (jack_nframes_t f = 0; f + 40 < n; f += 40) {
+    sent += jack_midi_event_write(out, f, on, 3) == 0;
+    sent += jack_midi_event_write(out, f + 13, cc, 3) == 0;
+    sent += jack_midi_event_write(out, f + 29, off, 3) == 0;
+  }
+  atomic_fetch_add(&m->sent, sent);
+  m->cycle++;
+  return 0;
+}
+
+static MidiSource g_midi_source;
+
+static void midi_teardown(void)
+{
+  csj_engine_destroy(g_e);
+  g_e = NULL;
+  if (g_midi_source.client) {
+    jack_deactivate(g_midi_source.client);
+    jack_client_close(g_midi_source.client);
+    g_midi_source.client = NULL;
+  }
+  harness_server_stop();
+}
+
+Test(jack, rt_midi_run_makes_no_forbidden_calls, .init = server_256, .fini = midi_teardown,
+     .timeout = 60)
+{
+  CsjOptions o;
+  csj_options_init(&o);
+  o.client_name = harness_name("csjrtmidi");
+  o.no_connect = true;
+  o.message_fn = msg_quiet;
+  CsjEngine *e = NULL;
+  cr_assert(eq(int, csj_engine_create(&o, &e), CSJ_SUCCESS), "%s", csj_last_error(NULL));
+  g_e = e;
+  cr_assert(eq(int, csj_engine_compile_file(e, harness_data("midi_rt.orc")), CSJ_SUCCESS),
+            "%s", csj_last_error(e));
+  cr_assert(eq(int, csj_engine_start(e), CSJ_SUCCESS), "%s", csj_last_error(e));
+
+  MidiSource *m = &g_midi_source;
+  jack_status_t status = 0;
+  m->client = jack_client_open(harness_name("midisrc"), JackNoStartServer | JackUseExactName,
+                               &status);
+  cr_assert(ne(ptr, m->client, NULL));
+  m->out = jack_port_register(m->client, "out", JACK_DEFAULT_MIDI_TYPE, JackPortIsOutput, 0);
+  m->in = jack_port_register(m->client, "in", JACK_DEFAULT_MIDI_TYPE, JackPortIsInput, 0);
+  cr_assert(ne(ptr, m->out, NULL));
+  cr_assert(ne(ptr, m->in, NULL));
+  jack_set_process_callback(m->client, midi_source_process, m);
+  cr_assert(eq(int, jack_activate(m->client), 0));
+  char mine[256], theirs[256];
+  snprintf(mine, sizeof mine, "%s:out", jack_get_client_name(m->client));
+  snprintf(theirs, sizeof theirs, "%s:midi_in", csj_engine_client_name(e));
+  cr_assert(eq(int, jack_connect(m->client, mine, theirs), 0));
+  snprintf(mine, sizeof mine, "%s:in", jack_get_client_name(m->client));
+  snprintf(theirs, sizeof theirs, "%s:midi_out", csj_engine_client_name(e));
+  cr_assert(eq(int, jack_connect(m->client, theirs, mine), 0));
+
+  harness_sleep_ms(500); /* warm-up: the voices' first allocations */
+  rt_reset();
+  CsjStats before;
+  csj_engine_stats(e, &before);
+  harness_sleep_ms(2000);
+  char why[4096];
+  const uint64_t forbidden = report("MIDI run (2 s, both ways)", why, sizeof why);
+  CsjStats after;
+  csj_engine_stats(e, &after);
+  fprintf(stderr, "  MIDI in %llu (dropped %llu), out %llu (dropped %llu), sent %ld, back %ld\n",
+          (unsigned long long)(after.midi_in_events - before.midi_in_events),
+          (unsigned long long)after.midi_in_dropped,
+          (unsigned long long)(after.midi_out_events - before.midi_out_events),
+          (unsigned long long)after.midi_out_dropped, atomic_load(&m->sent),
+          atomic_load(&m->received));
+  cr_assert(gt(u64, after.midi_in_events - before.midi_in_events, (uint64_t)1000),
+            "MIDI hardly flowed in");
+  cr_assert(gt(u64, after.midi_out_events - before.midi_out_events, (uint64_t)1000),
+            "MIDI hardly flowed out");
+  cr_assert(eq(u64, after.midi_out_dropped, 0));
+  cr_assert(not(csj_engine_finished(e)));
   cr_assert(eq(u64, forbidden, 0), "csjack made %llu forbidden calls on the JACK thread: %s",
             (unsigned long long)forbidden, why);
 }

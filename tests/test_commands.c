@@ -1662,15 +1662,26 @@ Test(jack, undefined_instrument_is_reported_music_goes_on, .init = server_256,
 
 /* The note queued last, by an event or a score line, is a sine of @p freq
  * and @p amp on output 2 (instr 3). Waits until it is over. */
-static void expect_note(CsjEngine *e, double freq, double amp, const char *what)
+/* With @p may_retry, false (after saying so) when the probe's capture had
+ * a gap meanwhile: the graph itself skipped a cycle, and the note is not
+ * measurable. Without it, the note must be right. */
+static bool expect_note(CsjEngine *e, double freq, double amp, const char *what,
+                        bool may_retry)
 {
+  const unsigned gaps = probe_discontinuities(g_probe);
   const long on = note_on_output_2(stamp_now(e), RATE / 10, what);
   const float *ch2 = probe_recording(g_probe, 1);
   const double f = harness_frequency(ch2 + on, RATE / 10, RATE);
   const float peak = harness_peak(ch2 + on, RATE / 10);
+  harness_sleep_ms(250);
+  if (may_retry && probe_discontinuities(g_probe) != gaps &&
+      (fabs(f - freq) > 2.0 || fabsf(peak - (float)amp) > 0.01f)) {
+    fprintf(stderr, "test: %s: the probe's capture has a gap; playing it again\n", what);
+    return false;
+  }
   cr_assert(epsilon_eq(dbl, f, freq, 2.0), "%s: %.2f Hz", what, f);
   cr_assert(epsilon_eq(flt, peak, (float)amp, 0.01f), "%s: peak %f", what, (double)peak);
-  harness_sleep_ms(250);
+  return true;
 }
 
 /* Plays instr 3 with @p count p-fields: p5 the frequency, the last the
@@ -1683,10 +1694,14 @@ static void play_pfields(CsjEngine *e, int count, double freq, double amp)
   p[2] = 0.2;
   p[4] = freq;
   p[count - 1] = amp;
-  event_ok(e, p, count, false);
   char what[64];
   snprintf(what, sizeof what, "an event of %d p-fields", count);
-  expect_note(e, freq, amp, what);
+  for (int attempt = 1;; attempt++) {
+    event_ok(e, p, count, false);
+    if (expect_note(e, freq, amp, what, attempt < 3)) {
+      break;
+    }
+  }
 }
 
 /* A score line for instr 3 of @p count p-fields: p5 = @p freq, p@p amp_at
@@ -1768,12 +1783,12 @@ Test(jack, too_many_pfields_refused_at_once, .init = server_256, .fini = teardow
   char *line = score_line(1100, 1100, 600, 0.25, 0);
   cr_assert(eq(int, csj_engine_input_message(e, line), CSJ_SUCCESS));
   free(line);
-  expect_note(e, 600, 0.25, "a score line of 1100 p-fields");
+  expect_note(e, 600, 0.25, "a score line of 1100 p-fields", false);
   /* ...of 2100, Csound keeps the first 1998 and says so */
   line = score_line(2100, 1998, 650, 0.125, 0);
   cr_assert(eq(int, csj_engine_input_message(e, line), CSJ_SUCCESS));
   free(line);
-  expect_note(e, 650, 0.125, "a score line of 2100 p-fields");
+  expect_note(e, 650, 0.125, "a score line of 2100 p-fields", false);
   cr_assert(wait_log_contains("too many pfields", 3000), "Log:\n%s", g_log.buf);
 
   assert_always_on(before, stamp_now(e), "p-fields");
@@ -1803,7 +1818,7 @@ Test(jack, score_line_over_32_kib_plays, .init = server_256, .fini = teardown,
   char *line = score_line(1100, 1100, 700, 0.375, 50008);
   cr_assert(eq(int, csj_engine_input_message(e, line), CSJ_SUCCESS));
   free(line);
-  expect_note(e, 700, 0.375, "a score line of 50008 bytes");
+  expect_note(e, 700, 0.375, "a score line of 50008 bytes", false);
   assert_always_on(before, stamp_now(e), "long score lines");
   cr_assert(not(csj_engine_finished(e)));
 }

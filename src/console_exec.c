@@ -195,6 +195,7 @@ print_help(FILE *out)
     "# :stop-record            stop recording and close the file",
     "# :flush                  wait until every queued command has run",
     "# :stats                  counters as key=value pairs",
+    "# :reset-peak             restart the longest-callback figures of :stats",
     "# :quit                   stop the performance and leave",
     "# CODE and TEXT escapes: \\n newline, \\t tab, \\r, \\\\ backslash, \\xHH byte",
   };
@@ -215,7 +216,9 @@ print_stats(FILE *out, CsjEngine *e)
           "dropped_cycles=%llu commands_run=%llu ring_capacity=%u ring_high_water=%u "
           "record_dropped=%llu period=%u sample_rate=%u ksmps=%u latency=%u inputs=%u "
           "outputs=%u paused=%d running=%d callback_ns_last=%llu callback_ns_max=%llu "
-          "own_ns_max=%llu callbacks_late=%llu record_errors=%llu",
+          "own_ns_max=%llu callbacks_late=%llu record_errors=%llu commands_deferred=%llu "
+          "compile_wait_ns_max=%llu midi_in_events=%llu midi_in_dropped=%llu "
+          "midi_out_events=%llu midi_out_dropped=%llu",
           (unsigned long long)s.cycles, (unsigned long long)s.ksmps_blocks,
           (unsigned long long)s.xruns, (unsigned long long)s.messages_dropped,
           (unsigned long long)s.dropped_cycles, (unsigned long long)s.commands_run,
@@ -225,7 +228,10 @@ print_stats(FILE *out, CsjEngine *e)
           s.paused ? 1 : 0, csj_engine_is_running(e) ? 1 : 0,
           (unsigned long long)s.callback_ns_last, (unsigned long long)s.callback_ns_max,
           (unsigned long long)s.own_ns_max, (unsigned long long)s.callbacks_late,
-          (unsigned long long)s.record_errors);
+          (unsigned long long)s.record_errors, (unsigned long long)s.commands_deferred,
+          (unsigned long long)s.compile_wait_ns_max, (unsigned long long)s.midi_in_events,
+          (unsigned long long)s.midi_in_dropped, (unsigned long long)s.midi_out_events,
+          (unsigned long long)s.midi_out_dropped);
   console_end_reply(out);
 }
 
@@ -424,6 +430,15 @@ exec_stats(CsjEngine *e, const ConsoleCommand *cmd, FILE *out)
 }
 
 static bool
+exec_reset_peak(CsjEngine *e, const ConsoleCommand *cmd, FILE *out)
+{
+  (void)cmd;
+  csj_engine_reset_peak(e);
+  reply_ok(out, "reset-peak");
+  return true;
+}
+
+static bool
 exec_quit(CsjEngine *e, const ConsoleCommand *cmd, FILE *out)
 {
   (void)cmd;
@@ -450,6 +465,7 @@ static const ExecFn k_exec[] = {
   [CONSOLE_STOP_RECORD] = exec_transport,
   [CONSOLE_RECORD] = exec_record,
   [CONSOLE_STATS] = exec_stats,
+  [CONSOLE_RESET_PEAK] = exec_reset_peak,
   [CONSOLE_QUIT] = exec_quit,
 };
 

@@ -411,6 +411,7 @@ static const CommandSpec k_commands[] = {
   {"stop-record", "stop-record", CONSOLE_STOP_RECORD, false, ARGS_NONE, ":stop-record"},
   {"flush", "flush", CONSOLE_FLUSH, false, ARGS_NONE, ":flush"},
   {"stats", "stats", CONSOLE_STATS, false, ARGS_NONE, ":stats"},
+  {"reset-peak", "reset-peak", CONSOLE_RESET_PEAK, false, ARGS_NONE, ":reset-peak"},
   {"help", "help", CONSOLE_HELP, false, ARGS_NONE, ":help"},
   {"quit", "quit", CONSOLE_QUIT, false, ARGS_NONE, ":quit"},
 };

@@ -169,6 +169,7 @@ typedef struct {
   bool stash_full;
   uint64_t stash_since_ns;  /* when the stash began to hold the line */
   uint64_t merge_ns_avg;    /* a unit's merge time, learnt (a running average) */
+  bool worker_has_jobs;     /* finished jobs wait for the worker's wake */
 } CommandExecState;
 
 /* What a cycle's commands left the engine to do. */

@@ -25,14 +25,29 @@
 static void
 complete(CsjEngine *e, Job *job)
 {
+  /* Is a caller waiting? Two references: the caller's and the system's.
+   * One that gave up meanwhile makes this post harmless. */
+  const bool waited_for = atomic_load_explicit(&job->refs, memory_order_relaxed) > 1;
   atomic_store_explicit(&job->finished, true, memory_order_release);
-  sem_post(&job->done);
+  if (waited_for) {
+    sem_post(&job->done); /* a futex wake: no wait */
+  }
   Job *ptr = job;
   if (!spsc_ring_push(e->done_ring, &ptr, sizeof(ptr))) {
     /* Cannot happen: the done ring holds MAX_JOBS pointers. A lost pointer
      * would be a leak, never a crash. */
   }
-  sem_post(&e->worker_wake);
+  e->exec.worker_has_jobs = true; /* one wake for the cycle: commands_drain */
+}
+
+/* Wakes the worker once for the jobs this cycle finished. */
+static void
+wake_worker(CsjEngine *e)
+{
+  if (e->exec.worker_has_jobs) {
+    e->exec.worker_has_jobs = false;
+    sem_post(&e->worker_wake);
+  }
 }
 
 static void
@@ -330,6 +345,7 @@ commands_drain(CsjEngine *e)
 {
   if (e->exec.stash_full) {
     if (!run_command(e, &e->exec.stash)) {
+      wake_worker(e);
       return DRAIN_OK; /* not parsed, or not all merged yet: everything else waits */
     }
     release_stash(e);
@@ -358,6 +374,7 @@ commands_drain(CsjEngine *e)
     }
     atomic_fetch_add_explicit(&e->commands_run, 1, memory_order_relaxed);
   }
+  wake_worker(e);
   return csound_adapter_aborted(e->csound) ? DRAIN_CSOUND_ABORTED : DRAIN_OK;
 }
 
@@ -376,4 +393,5 @@ commands_answer_not_run(CsjEngine *e, const Command *cmd)
   /* The worker may still hold it (a parse under way): its reference keeps
    * the job alive, and a finished job stops its feed. */
   complete(e, job);
+  wake_worker(e);
 }

@@ -792,8 +792,9 @@ CSJ_API CsjStatus csj_engine_compile_orc_direct(CsjEngine *e, const char *code, 
  * JACK cycles, in a window the merge is predicted to fit in: the JACK
  * thread publishes each cycle's timing (jack_get_cycle_times) and when its
  * callback ended, and the caller compares with JACK's clock and with a
- * cost learnt from its earlier merges (average plus four mean deviations;
- * 400 us before the first; never below csj_engine_set_prompt_min_cost).
+ * cost predicted from its earlier merges (the 90th percentile of the last
+ * 32; 400 us or more before the eighth), never less than half this code's
+ * parse time nor than csj_engine_set_prompt_min_cost.
  * When the window left is too short the call waits for the end of the
  * next callback. When the predicted cost does not fit a period's idle time
  * at all, or no window comes within 16 cycles or 500 ms, the call goes

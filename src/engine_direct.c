@@ -307,7 +307,8 @@ typedef enum {
  * Sets *deadline_us to the window's end.
  */
 static PromptWait
-prompt_take(CsjEngine *e, int kind, uint64_t pushed, uint64_t *deadline_us, bool *waited)
+prompt_take(CsjEngine *e, int kind, uint64_t pushed, uint64_t parse_us, uint64_t *deadline_us,
+            bool *waited)
 {
   struct timespec start;
   clock_gettime(CLOCK_MONOTONIC, &start);
@@ -348,7 +349,13 @@ prompt_take(CsjEngine *e, int kind, uint64_t pushed, uint64_t *deadline_us, bool
     }
     const uint64_t cb_us = v.end_us > v.begin_us ? v.end_us - v.begin_us : 0;
     cb_avg_us = cb_avg_us ? (7 * cb_avg_us + cb_us) / 8 : cb_us;
-    const uint64_t cost = prompt_predict(e, kind);
+    /* A merge costs less than its parse, but not much less: half the parse
+     * is a floor that a code much larger than the earlier ones raises (a
+     * 100-instrument orchestra: a few ms). */
+    uint64_t cost = prompt_predict(e, kind);
+    if (cost < parse_us / 2) {
+      cost = parse_us / 2;
+    }
     /* JACK's length of this period; the next cycle is due a period after
      * this one was (engine_cycle.c tracks the schedule). */
     const uint64_t period = v.next_us > v.current_us ? v.next_us - v.current_us : v.period_us;
@@ -417,7 +424,9 @@ prompt_run(CsjEngine *e, int kind, const char *code, int timeout_ms, double *val
    * this one. */
   const uint64_t pushed = command_ring_pushes(e->ring);
   Job capture = {0};
+  const uint64_t p0 = jack_backend_now_usecs();
   void *tree = worker_guarded_parse(e, &capture, code, false);
+  const uint64_t parse_us = jack_backend_now_usecs() - p0;
   if (!tree) {
     if (value) {
       *value = NAN;
@@ -429,7 +438,7 @@ prompt_run(CsjEngine *e, int kind, const char *code, int timeout_ms, double *val
   pthread_mutex_lock(&e->parse_mutex);
   uint64_t deadline = 0;
   bool waited = false;
-  const PromptWait got = prompt_take(e, kind, pushed, &deadline, &waited);
+  const PromptWait got = prompt_take(e, kind, pushed, parse_us, &deadline, &waited);
   if (got != PROMPT_TAKEN) {
     pthread_mutex_unlock(&e->parse_mutex);
     csound_adapter_free_tree(e->csound, tree);

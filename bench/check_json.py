@@ -13,11 +13,16 @@ import subprocess
 import sys
 import tempfile
 
-SYSTEMS = ["csjack_queued", "csjack_direct", "baseline_queued", "baseline_direct"]
-WORKLOADS = ["evalcode_ms", "event_latency_frames", "event_jitter_frames",
-             "roundtrip_frames", "callback_us", "xruns", "dropped_cycles"]
+SYSTEMS = ["csjack_queued", "csjack_direct", "csjack_prompt", "baseline_queued",
+           "baseline_direct"]
+WORKLOADS = ["evalcode_ms", "evalcode_music_ms", "event_latency_frames",
+             "event_jitter_frames", "roundtrip_frames", "callback_us", "xruns",
+             "dropped_cycles", "dropped_cycles_by_workload"]
+# The per-workload objects: a number (or null) for each of these.
+WORKLOAD_KEYS = ["idle", "evalcode", "events", "roundtrip", "compile", "evalcode_music"]
 PERCENTILE_KEYS = {
     "evalcode_ms": ["n", "mean", "p50", "p90", "p99", "p99_9", "max"],
+    "evalcode_music_ms": ["n", "mean", "p50", "p90", "p99", "p99_9", "max"],
     "event_latency_frames": ["n", "mean", "p50", "p99", "max", "mean_ms", "p50_ms",
                              "p99_ms", "max_ms"],
     "event_jitter_frames": ["sd", "range"],
@@ -56,6 +61,16 @@ def check_period(obj, where, errors):
                 # null needs a reason nearby: for this key, or the whole system.
                 if key not in reasons and "all" not in reasons:
                     errors.append(f"{at}: null without a not_measured reason")
+            elif key == "dropped_cycles_by_workload":
+                if not isinstance(value, dict):
+                    errors.append(f"{at}: not an object")
+                    continue
+                for sub in WORKLOAD_KEYS:
+                    if sub not in value:
+                        errors.append(f"{at}: missing '{sub}'")
+                    elif value[sub] is not None and (
+                            not isinstance(value[sub], (int, float)) or isinstance(value[sub], bool)):
+                        errors.append(f"{at}.{sub}: neither a number nor null")
             elif isinstance(value, dict):
                 for sub in PERCENTILE_KEYS.get(key, []):
                     if sub not in value:

@@ -7,6 +7,8 @@
  *   csjack_queued    every call through csjack's command ring
  *   csjack_direct    csj_engine_eval_code_direct / compile_orc_direct from
  *                    the caller's thread
+ *   csjack_prompt    csj_engine_eval_code_prompt / compile_orc_prompt: the
+ *                    caller's thread, in a window between two cycles
  *   baseline_queued  CsoundPerformanceThread + -+rtaudio=jack, evalCode
  *                    through a process-callback queue (the ctcsound way)
  *   baseline_direct  the same, csoundEvalCode called while the thread runs

@@ -199,6 +199,24 @@ j_system(Json *j, PeriodResult *pr, int k)
     j_close(j, '}');
   }
 
+  /* evalcode_music_ms: the same calls while three voices play */
+  if (whole || r->eval_music_ms.n == 0) {
+    j_null(j, "evalcode_music_ms");
+  } else {
+    BenchSummary s = bench_summarise(r->eval_music_ms.v, r->eval_music_ms.n);
+    j_open(j, "evalcode_music_ms", '{');
+    j_num(j, "n", (double)s.n);
+    j_num(j, "failures", r->eval_music_failures);
+    j_num(j, "mean", s.mean);
+    j_num(j, "p50", s.p50);
+    j_num(j, "p90", s.p90);
+    j_num(j, "p99", s.p99);
+    j_num(j, "p99_9", s.p999);
+    j_num(j, "max", s.max);
+    j_num(j, "min", s.min);
+    j_close(j, '}');
+  }
+
   /* event_latency_frames, event_jitter_frames: by jack_frame_time() and by
    * the cycle clock, the same keys for both */
   const bool events_ok = !whole && !r->event_why[0];
@@ -281,6 +299,10 @@ j_system(Json *j, PeriodResult *pr, int k)
   } else {
     if (r->eval_ms.n == 0) {
       j_str(j, "evalcode_ms", "every call failed");
+    }
+    if (r->eval_music_ms.n == 0) {
+      j_str(j, "evalcode_music_ms", r->ran[WL_EVALCODE_MUSIC] ? "every call failed"
+                                                               : "the workload did not run");
     }
     if (!ev) {
       const char *w = r->event_why[0] ? r->event_why : "no event produced a valid latency";

@@ -40,6 +40,52 @@ print_table(PeriodResult *pr, const Config *cfg)
     return;
   }
 
+  /* The lead table: every path's evalCode p50/p99, idle and while three
+   * voices play, with the ratios of its p50 to the baselines', and the
+   * cycles it dropped meanwhile. */
+  printf("\nevalCode, every path (ms; %d calls each; x bq = p50 / baseline queued's p50, "
+         "x cq = / csjack queued's)\n",
+         cfg->calls);
+  printf("%-16s %8s %8s %7s %7s %8s %8s %7s %7s %9s\n", "system", "p50", "p99", "x bq", "x cq",
+         "mus p50", "mus p99", "x bq", "x cq", "dropped");
+  {
+    SystemResult *bq = find_system(pr, "baseline_queued");
+    SystemResult *cq = find_system(pr, "csjack_queued");
+    for (int k = 0; k < pr->n_sys; ++k) {
+      SystemResult *r = &pr->sys[k];
+      if (r->why[0]) {
+        print_na(pr->sys[k].label, r->why);
+        continue;
+      }
+      printf("%-16s", pr->sys[k].label);
+      for (int m = 0; m < 2; ++m) {
+        Samples *own = m ? &r->eval_music_ms : &r->eval_ms;
+        BenchSummary s = bench_summarise(own->v, own->n);
+        SystemResult *refs[2] = {bq, cq};
+        printf(" %8.3f %8.3f", own->n ? s.p50 : NAN, own->n ? s.p99 : NAN);
+        for (int i = 0; i < 2; ++i) {
+          Samples *ref = refs[i] ? (m ? &refs[i]->eval_music_ms : &refs[i]->eval_ms) : NULL;
+          if (!own->n || !ref || !ref->n) {
+            printf(" %7s", "-");
+            continue;
+          }
+          BenchSummary sr = bench_summarise(ref->v, ref->n);
+          printf(" %7.2f", s.p50 / sr.p50);
+        }
+      }
+      char dr[32];
+      if (r->dropped_measured) {
+        snprintf(dr, sizeof(dr), "%lld/%lld", (long long)r->dropped[WL_EVALCODE],
+                 (long long)r->dropped[WL_EVALCODE_MUSIC]);
+      } else {
+        snprintf(dr, sizeof(dr), "n/a");
+      }
+      printf(" %9s\n", dr);
+    }
+  }
+  printf("(mus: while three voices play; dropped: cycles dropped during the idle/music "
+         "evalCode runs)\n");
+
   printf("\nevalCode round trip (ms): %d calls, gaps uniform 0-5 ms\n", cfg->calls);
   printf("%-16s %5s %5s %8s %8s %8s %8s %8s %8s\n", "system", "n", "fail", "mean", "p50", "p90",
          "p99", "p99.9", "max");
@@ -136,8 +182,8 @@ print_table(PeriodResult *pr, const Config *cfg)
   printf("\nxruns and dropped cycles during each workload (csjack: its stats; baseline: the "
          "bench's\nJACK client, server-wide). 100-instrument compile while 3 voices play: "
          "caller's time\n");
-  printf("%-16s %-26s %-26s %12s\n", "system", "xruns idle/eval/ev/rt/comp",
-         "dropped idle/eval/ev/rt/comp", "compile ms");
+  printf("%-16s %-30s %-34s %12s\n", "system", "xruns idle/ev/evt/rt/comp/evmus",
+         "dropped idle/ev/evt/rt/comp/evmus", "compile ms");
   for (int k = 0; k < pr->n_sys; ++k) {
     SystemResult *r = &pr->sys[k];
     if (r->why[0]) {
@@ -168,7 +214,7 @@ print_table(PeriodResult *pr, const Config *cfg)
     } else {
       snprintf(cm, sizeof(cm), "failed");
     }
-    printf("%-16s %-26s %-26s %12s\n", pr->sys[k].label, xr, dr, cm);
+    printf("%-16s %-30s %-34s %12s\n", pr->sys[k].label, xr, dr, cm);
   }
 
   printf("\nThe command ring (bench/ring_bench)\n");

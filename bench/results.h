@@ -41,7 +41,9 @@ typedef struct {
 
 /* ---- Workloads: their ids, in the order they run (workloads.c) ---------------- */
 
-enum { WL_IDLE, WL_EVALCODE, WL_EVENTS, WL_ROUNDTRIP, WL_COMPILE, WL_COUNT };
+/* WL_EVALCODE_MUSIC: evalCode while the compile workload's three voices
+ * still play (it runs last). */
+enum { WL_IDLE, WL_EVALCODE, WL_EVENTS, WL_ROUNDTRIP, WL_COMPILE, WL_EVALCODE_MUSIC, WL_COUNT };
 
 /* The JSON keys of the per-workload objects: "idle", "evalcode", ... */
 extern const char *const wl_keys[WL_COUNT];
@@ -64,6 +66,8 @@ typedef struct {
 
   Samples eval_ms;
   int eval_failures;
+  Samples eval_music_ms; /* the same calls while three voices play */
+  int eval_music_failures;
   char eval_why[WHY_SIZE];
 
   Samples event_frames;

@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
  * The csjack systems: csjack_queued (every call through csjack's command
- * ring) and csjack_direct (csj_engine_eval_code_direct /
- * compile_orc_direct from the caller's thread). Score events are queued on
+ * ring), csjack_direct (csj_engine_eval_code_direct / compile_orc_direct
+ * from the caller's thread) and csjack_prompt (csj_engine_eval_code_prompt /
+ * compile_orc_prompt: the caller's thread, in a window between cycles). Score events are queued on
  * both: csjack has no direct score-event call.
  *
  * csjack's callback time is sampled from inside the cycle: csjack times its
@@ -131,6 +132,15 @@ csjack_eval_direct(SystemRun *r, const char *code, double *value)
 }
 
 static int
+csjack_eval_prompt(SystemRun *r, const char *code, double *value)
+{
+  char err[256];
+  return csj_engine_eval_code_prompt(r->impl, code, 5000, value, err, sizeof(err)) == CSJ_SUCCESS
+           ? 0
+           : -1;
+}
+
+static int
 csjack_event(SystemRun *r, const double *p, int n)
 {
   return csj_engine_score_event(r->impl, 'i', p, n, false) == CSJ_SUCCESS ? 0 : -1;
@@ -150,6 +160,15 @@ csjack_compile_direct(SystemRun *r, const char *orc, const char *orc_eval)
   (void)orc_eval;
   char err[512];
   return csj_engine_compile_orc_direct(r->impl, orc, err, sizeof(err)) == CSJ_SUCCESS ? 0 : -1;
+}
+
+static int
+csjack_compile_prompt(SystemRun *r, const char *orc, const char *orc_eval)
+{
+  (void)orc_eval;
+  char err[512];
+  return csj_engine_compile_orc_prompt(r->impl, orc, 20000, err, sizeof(err)) == CSJ_SUCCESS ? 0
+                                                                                               : -1;
 }
 
 static void
@@ -186,6 +205,22 @@ const BenchSystem bench_csjack_direct = {
   .eval = csjack_eval_direct,
   .event = csjack_event,
   .compile = csjack_compile_direct,
+  .counters = csjack_counters,
+  .close = csjack_close,
+};
+
+const BenchSystem bench_csjack_prompt = {
+  .key = "csjack_prompt",
+  .label = "csjack prompt",
+  .queued = false,
+  .events_why = "score events are queued on csjack_prompt too (only evalCode and compiles "
+                "take the prompt path): see csjack_queued",
+  .twin = "csjack_queued",
+  .xruns_source = "csjack stats.xruns (JACK xrun callback)",
+  .open = csjack_open,
+  .eval = csjack_eval_prompt,
+  .event = csjack_event,
+  .compile = csjack_compile_prompt,
   .counters = csjack_counters,
   .close = csjack_close,
 };

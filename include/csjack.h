@@ -808,6 +808,108 @@ CSJ_API CsjStatus csj_engine_compile_orc_direct(CsjEngine *e, const char *code, 
                                                 size_t error_size);
 
 /**
+ * The prompt path: csoundEvalCode at the direct path's speed without
+ * dropping a cycle. The code is parsed on the caller's thread; Csound's
+ * merge and instr 0 also run on the caller's thread, but only between two
+ * JACK cycles, in a window the merge is predicted to fit in: the JACK
+ * thread publishes each cycle's timing (jack_get_cycle_times) and when its
+ * callback ended, and the caller compares with JACK's clock and with a
+ * cost predicted from its earlier merges (the 90th percentile of the last
+ * 32; 400 us or more before the eighth), never less than half this code's
+ * parse time nor than csj_engine_set_prompt_min_cost.
+ * When the window left is too short the call waits for the end of the
+ * next callback. When the predicted cost does not fit a period's idle time
+ * at all, or no window comes within 16 cycles or 500 ms, the call goes
+ * through the ring instead (csj_engine_eval_code, waited for up to
+ * @p timeout_ms, which applies to that path only).
+ *
+ * Order: the merge runs only after every command pushed to the ring
+ * (by any thread) before this call began has run, and while no compile
+ * holds the line; if they have not run after 3 cycle ends, the call goes
+ * through the ring, behind them. So it never overtakes what its own thread
+ * queued before it. A misprediction costs the cycles that begin while the
+ * caller holds Csound: they are dropped (silence, counted in
+ * dropped_cycles and CsjPromptStats.dropped_cycles), as on the direct
+ * path; the JACK thread never waits. A fatal Csound error ends the
+ * performance with CSJ_END_CSOUND_ERROR; the hang limit applies as on the
+ * direct path. @p value, if not NULL, gets the value on CSJ_SUCCESS and
+ * NaN on CSJ_ERR_EVAL; @p error, if not NULL and @p error_size > 0, gets
+ * Csound's message on CSJ_ERR_EVAL.
+ *
+ * Thread:         any but the JACK thread and the worker (a result
+ *                 callback).
+ * Real-time safe: no (parses; locks; sleeps; allocates).
+ * Blocks:         for the parse, behind any parse or direct call under
+ *                 way; then for the parser lock; then until a window
+ *                 comes (usually at once, at most about one period, 16
+ *                 cycles or 500 ms before it gives up on windows); then
+ *                 for Csound's merge. On the queued fallback, as
+ *                 csj_engine_eval_code.
+ * Returns:
+ *   CSJ_SUCCESS        evaluated.
+ *   CSJ_ERR_BAD_ARG    @p e or @p code is NULL.
+ *   CSJ_ERR_STATE      not performing (not started, ended, or aborted).
+ *   CSJ_ERR_EVAL       the parse failed or Csound reported an error; after
+ *                      a fatal one the performance ends with
+ *                      CSJ_END_CSOUND_ERROR.
+ *   and, after a fall back to the ring, whatever csj_engine_eval_code
+ *   returns (CSJ_ERR_RING_FULL, CSJ_ERR_TIMEOUT, CSJ_ERR_NOT_RUN).
+ */
+CSJ_API CsjStatus csj_engine_eval_code_prompt(CsjEngine *e, const char *code, int timeout_ms,
+                                              double *value, char *error, size_t error_size);
+
+/**
+ * The prompt path's csoundCompileOrc: as csj_engine_eval_code_prompt, with
+ * no value, its own learnt cost, and csj_engine_compile_orc (which merges a
+ * large orchestra an instrument at a time) as the fallback. @p error, if not
+ * NULL and @p error_size > 0, gets Csound's message on CSJ_ERR_COMPILE.
+ *
+ * Thread:         as csj_engine_eval_code_prompt.
+ * Real-time safe: no.
+ * Blocks:         as csj_engine_eval_code_prompt.
+ * Returns:        as csj_engine_eval_code_prompt, with CSJ_ERR_COMPILE for
+ *                 CSJ_ERR_EVAL, and csj_engine_compile_orc's statuses after a
+ *                 fall back to the ring.
+ */
+CSJ_API CsjStatus csj_engine_compile_orc_prompt(CsjEngine *e, const char *code, int timeout_ms,
+                                                char *error, size_t error_size);
+
+/**
+ * The least cost, in microseconds, the prompt path assumes for a merge
+ * (0, the default: none; it learns the cost). A code known to be heavy can
+ * be sent to the ring this way; tests use it to force the fallback.
+ *
+ * Thread:         any.
+ * Real-time safe: yes (one atomic store).
+ * Blocks:         never.
+ * Returns:        nothing.
+ */
+CSJ_API void csj_engine_set_prompt_min_cost(CsjEngine *e, int usecs);
+
+/** What the prompt path did, since start. */
+typedef struct {
+  uint64_t runs;            /**< Merged between two cycles. */
+  uint64_t waited;          /**< Of those, waited for a later window. */
+  uint64_t queued;          /**< Sent through the ring instead. */
+  uint64_t late;            /**< Merges that ran past their window. */
+  /** Cycles dropped because a prompt caller held Csound (also counted in
+   * CsjStats.dropped_cycles). */
+  uint64_t dropped_cycles;
+  uint64_t predicted_eval_us;    /**< The last predicted evalCode cost. */
+  uint64_t predicted_compile_us; /**< The last predicted compile cost. */
+} CsjPromptStats;
+
+/**
+ * Fills @p out with the prompt path's counters.
+ *
+ * Thread:         any.
+ * Real-time safe: yes (atomic loads).
+ * Blocks:         never.
+ * Returns:        nothing.
+ */
+CSJ_API void csj_engine_prompt_stats(const CsjEngine *e, CsjPromptStats *out);
+
+/**
  * A control channel, created off the JACK thread and cached. Set and get
  * are lock-free atomic accesses from any thread, including the JACK thread.
  */

@@ -256,6 +256,9 @@ process_cycle_body(CsjEngine *e, uint32_t nframes, const float *const *in, float
   if (!atomic_compare_exchange_strong_explicit(&e->owner, &expected, OWNER_RT,
                                                memory_order_acquire, memory_order_relaxed)) {
     atomic_fetch_add_explicit(&e->dropped_cycles, 1, memory_order_relaxed);
+    if (expected == OWNER_PROMPT) {
+      atomic_fetch_add_explicit(&e->prompt_dropped, 1, memory_order_relaxed);
+    }
     write_silence(out, e->n_out, 0, nframes);
     midi_lost(e, e->midi_cycle, 0);
     /* JACK got silence for this cycle: so does the recording, which stays
@@ -298,6 +301,50 @@ process_cycle_body(CsjEngine *e, uint32_t nframes, const float *const *in, float
   }
 }
 
+/* Publishes this cycle's timing for the prompt path (engine_direct.c): a
+ * seqlock of a few atomic stores, and jack_get_cycle_times, which only this
+ * thread may call. Real-time safe. */
+static bool
+publish_cycle_begin(CsjEngine *e)
+{
+  uint64_t current = 0, next = 0;
+  float period = 0;
+  if (!e->jack || !jack_backend_cycle_times(e->jack, &current, &next, &period)) {
+    return false;
+  }
+  const uint64_t now = jack_backend_now_usecs();
+  /* When this cycle was due. A callback can begin late (the scheduler, a
+   * busy machine) and the driver then catches up, so the next cycle comes
+   * sooner than a period after this one's start. A tracker of the
+   * schedule: it follows a start earlier than expected at once, skips
+   * whole missed periods, and follows lateness only slowly (a sixteenth),
+   * so the next start is predicted from the schedule, not from a late
+   * callback. JACK's own cycle start is no help on every driver: the
+   * dummy driver's lags our callbacks by milliseconds. */
+  const uint64_t p = next > current ? next - current : (uint64_t)period;
+  uint64_t due = now;
+  if (e->cycle_due_rt && p) {
+    uint64_t expect = e->cycle_due_rt + p;
+    if (now >= expect) {
+      uint64_t late = now - expect;
+      expect += late / p * p;
+      due = expect + (late % p) / 16;
+    }
+  }
+  e->cycle_due_rt = due;
+  const uint32_t seq = atomic_load_explicit(&e->cycle_seq, memory_order_relaxed);
+  atomic_store_explicit(&e->cycle_seq, seq + 1, memory_order_relaxed);
+  atomic_thread_fence(memory_order_release);
+  atomic_store_explicit(&e->cycle_current_us, current, memory_order_relaxed);
+  atomic_store_explicit(&e->cycle_next_us, next, memory_order_relaxed);
+  atomic_store_explicit(&e->cycle_period_us, (uint64_t)period, memory_order_relaxed);
+  atomic_store_explicit(&e->cycle_begin_us, now, memory_order_relaxed);
+  atomic_store_explicit(&e->cycle_due_us, due, memory_order_relaxed);
+  atomic_store_explicit(&e->cycle_end_us, 0, memory_order_relaxed);
+  atomic_store_explicit(&e->cycle_seq, seq + 2, memory_order_release);
+  return true;
+}
+
 static void
 process_cycle(void *context, uint32_t nframes, const float *const *in, float *const *out,
               JackMidiCycle *midi)
@@ -310,7 +357,11 @@ process_cycle(void *context, uint32_t nframes, const float *const *in, float *co
    * thread that sets the state FINISHED and then reads false here knows
    * that this cycle, and every later one, sees FINISHED. */
   atomic_store_explicit(&e->rt_in_cycle, true, memory_order_seq_cst);
+  const bool published = publish_cycle_begin(e);
   process_cycle_body(e, nframes, in, out);
+  if (published) {
+    atomic_store_explicit(&e->cycle_end_us, jack_backend_now_usecs(), memory_order_release);
+  }
   atomic_store_explicit(&e->rt_in_cycle, false, memory_order_release);
 }
 

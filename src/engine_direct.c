@@ -135,6 +135,393 @@ csj_engine_compile_orc_direct(CsjEngine *e, const char *code, char *error, size_
   return CSJ_SUCCESS;
 }
 
+/* ---- The prompt path ------------------------------------------------------- */
+
+/*
+ * The prompt path: the caller parses on its own thread, then merges (and
+ * runs instr 0) on its own thread too, but only in a window between two
+ * cycles that its predicted cost fits in: the JACK thread publishes when
+ * each cycle began, when JACK expects the next, and when our callback
+ * ended (engine_cycle.c); the caller compares with JACK's clock now.
+ *
+ *   - The window is [our callback's end, JACK's next cycle start - margin].
+ *     A call that does not fit the window left waits for the end of the
+ *     next callback and goes then.
+ *   - A cost that does not fit a period's idle time at all (the period
+ *     less the callbacks' average length, less the margin) goes through
+ *     the ring instead (csj_engine_eval_code / csj_engine_compile_orc).
+ *   - Order: the merge runs only when every command pushed to the ring
+ *     before the call began has run (the ring's consumer position has
+ *     passed it and no compile holds the line); it waits up to
+ *     PROMPT_DRAIN_CYCLES cycle ends for that, then goes through the ring,
+ *     behind them.
+ *   - A misprediction costs at most the cycles that begin while the caller
+ *     holds Csound: the JACK thread's one CAS fails and drops them
+ *     (counted in dropped_cycles and prompt_dropped), never a wait.
+ */
+
+/* Slack for the next cycle's start jitter and the caller's own (plus a
+ * thirty-second of the period). On this project's noisy machines, with
+ * jackd's dummy driver not in real-time mode, 99 % of cycles began no
+ * more than 90 us (period 64) / 180 us (256) before the tracked schedule
+ * said. */
+#define PROMPT_MARGIN_US 150u
+/* The cost assumed before a kind of merge has been seen. */
+#define PROMPT_FIRST_COST_US 400u
+/* Cycle ends to wait for commands queued before the call to drain. */
+#define PROMPT_DRAIN_CYCLES 3
+/* Cycle ends, and time, to wait for a window before going through the
+ * ring. */
+#define PROMPT_MAX_WAIT_CYCLES 16
+#define PROMPT_MAX_WAIT_MS 500
+
+enum { PROMPT_EVAL = 0, PROMPT_COMPILE = 1 };
+
+typedef struct {
+  uint32_t seq;
+  uint64_t current_us;
+  uint64_t next_us;
+  uint64_t period_us;
+  uint64_t begin_us;
+  uint64_t due_us;
+  uint64_t end_us;
+} CycleView;
+
+/* The last published cycle, read whole (a seqlock: retried while the JACK
+ * thread writes a cycle's start, which is a handful of stores). False when
+ * nothing was published yet. */
+static bool
+read_cycle(CsjEngine *e, CycleView *v)
+{
+  for (int tries = 0; tries < 100000; ++tries) {
+    const uint32_t s1 = atomic_load_explicit(&e->cycle_seq, memory_order_acquire);
+    if (s1 & 1u) {
+      continue;
+    }
+    v->current_us = atomic_load_explicit(&e->cycle_current_us, memory_order_relaxed);
+    v->next_us = atomic_load_explicit(&e->cycle_next_us, memory_order_relaxed);
+    v->period_us = atomic_load_explicit(&e->cycle_period_us, memory_order_relaxed);
+    v->begin_us = atomic_load_explicit(&e->cycle_begin_us, memory_order_relaxed);
+    v->due_us = atomic_load_explicit(&e->cycle_due_us, memory_order_relaxed);
+    v->end_us = atomic_load_explicit(&e->cycle_end_us, memory_order_relaxed);
+    atomic_thread_fence(memory_order_acquire);
+    if (atomic_load_explicit(&e->cycle_seq, memory_order_relaxed) == s1) {
+      v->seq = s1;
+      return s1 != 0;
+    }
+  }
+  return false;
+}
+
+/* What the next merge of this kind is predicted to cost: the 90th
+ * percentile of its last 32 merges (the largest of the first few, and not
+ * less than a first guess, until there are 8), never less than the floor
+ * set by csj_engine_set_prompt_min_cost. A percentile rather than a mean:
+ * on a busy machine a merge now and then is preempted, and one such outlier
+ * should not close the window for the calls after it. Under parse_mutex. */
+static uint64_t
+prompt_predict(CsjEngine *e, int kind)
+{
+  const PromptCost *c = &e->prompt_cost[kind];
+  uint32_t sorted[PROMPT_COST_SAMPLES];
+  memcpy(sorted, c->us, c->n * sizeof(sorted[0]));
+  for (uint32_t i = 1; i < c->n; ++i) { /* insertion sort of at most 32 */
+    const uint32_t x = sorted[i];
+    uint32_t j = i;
+    for (; j > 0 && sorted[j - 1] > x; --j) {
+      sorted[j] = sorted[j - 1];
+    }
+    sorted[j] = x;
+  }
+  uint64_t us;
+  if (c->n < 8) {
+    us = c->n ? sorted[c->n - 1] : 0;
+    if (us < PROMPT_FIRST_COST_US) {
+      us = PROMPT_FIRST_COST_US;
+    }
+  } else {
+    us = sorted[(c->n * 9) / 10];
+  }
+  const int floor = atomic_load_explicit(&e->prompt_min_cost_us, memory_order_relaxed);
+  if (floor > 0 && us < (uint64_t)floor) {
+    us = (uint64_t)floor;
+  }
+  atomic_store_explicit(&e->prompt_predicted_us[kind], us, memory_order_relaxed);
+  return us;
+}
+
+static void
+prompt_learn(CsjEngine *e, int kind, uint64_t took_us)
+{
+  PromptCost *c = &e->prompt_cost[kind];
+  c->us[c->next] = took_us > UINT32_MAX ? UINT32_MAX : (uint32_t)took_us;
+  c->next = (c->next + 1) % PROMPT_COST_SAMPLES;
+  if (c->n < PROMPT_COST_SAMPLES) {
+    ++c->n;
+  }
+}
+
+/* A call sent to the ring for its cost: its largest sample is halved, so
+ * slow outliers do not send every later call there. */
+static void
+prompt_forget(CsjEngine *e, int kind)
+{
+  PromptCost *c = &e->prompt_cost[kind];
+  uint32_t at = 0;
+  for (uint32_t i = 1; i < c->n; ++i) {
+    if (c->us[i] > c->us[at]) {
+      at = i;
+    }
+  }
+  if (c->n) {
+    c->us[at] /= 2;
+  }
+}
+
+/* Sleeps on the caller's thread for about @p us microseconds (at most 1 ms
+ * at a time, so a stalled server is noticed). */
+static void
+prompt_sleep(uint64_t us)
+{
+  engine_sleep_us((long)(us > 1000 ? 1000 : (us < 20 ? 20 : us)));
+}
+
+/* Whether every command pushed before the call (position < @p pushed) has
+ * run, and no compile holds the line. Only while we own Csound: the JACK
+ * thread's drain happened before its release of the owner flag. */
+static bool
+prompt_ordered(CsjEngine *e, uint64_t pushed)
+{
+  return command_ring_pops(e->ring) >= pushed && !e->exec.stash_full;
+}
+
+typedef enum {
+  PROMPT_TAKEN,  /* we own Csound, in a window, in order */
+  PROMPT_QUEUE,  /* go through the ring instead */
+  PROMPT_STATE,  /* the performance is not running */
+} PromptWait;
+
+/*
+ * Waits for a window that @p cost_us fits in, with every command queued
+ * before the call run, and takes Csound (OWNER_PROMPT). Under parse_mutex.
+ * Sets *deadline_us to the window's end.
+ */
+static PromptWait
+prompt_take(CsjEngine *e, int kind, uint64_t pushed, uint64_t parse_us, uint64_t *deadline_us,
+            bool *waited)
+{
+  struct timespec start;
+  clock_gettime(CLOCK_MONOTONIC, &start);
+  uint64_t cb_avg_us = 0;
+  uint32_t last_seq = 0;
+  int cycles_seen = 0;
+  int drain_cycles = 0;
+  for (;;) {
+    if (atomic_load_explicit(&e->state, memory_order_acquire) != ENGINE_PERFORMING ||
+        csound_adapter_aborted(e->csound)) {
+      return PROMPT_STATE;
+    }
+    /* No cycle published, or a callback that never ends: the ring's
+     * timeouts deal with a server in that state. */
+    if (engine_elapsed_ms(&start) > PROMPT_MAX_WAIT_MS) {
+      return PROMPT_QUEUE;
+    }
+    CycleView v;
+    if (!read_cycle(e, &v)) {
+      prompt_sleep(100); /* no cycle yet */
+      continue;
+    }
+    if (v.seq != last_seq) {
+      if (last_seq != 0) {
+        ++cycles_seen;
+      }
+      last_seq = v.seq;
+    }
+    if (cycles_seen > PROMPT_MAX_WAIT_CYCLES) {
+      return PROMPT_QUEUE;
+    }
+    const uint64_t now = jack_backend_now_usecs();
+    if (v.end_us == 0) {
+      /* Our callback runs: it ends about as long after its start as the
+       * callbacks take on average. */
+      const uint64_t expect = v.begin_us + cb_avg_us;
+      prompt_sleep(expect > now + 20 ? expect - now - 20 : 20);
+      continue;
+    }
+    const uint64_t cb_us = v.end_us > v.begin_us ? v.end_us - v.begin_us : 0;
+    cb_avg_us = cb_avg_us ? (7 * cb_avg_us + cb_us) / 8 : cb_us;
+    /* A merge costs less than its parse, but not much less: half the parse
+     * is a floor that a code much larger than the earlier ones raises (a
+     * 100-instrument orchestra: a few ms). */
+    uint64_t cost = prompt_predict(e, kind);
+    if (cost < parse_us / 2) {
+      cost = parse_us / 2;
+    }
+    /* JACK's length of this period; the next cycle is due a period after
+     * this one was (engine_cycle.c tracks the schedule). */
+    const uint64_t period = v.next_us > v.current_us ? v.next_us - v.current_us : v.period_us;
+    const uint64_t margin = PROMPT_MARGIN_US + period / 32;
+    const uint64_t idle = period > cb_avg_us + margin ? period - cb_avg_us - margin : 0;
+    if (cost > idle) {
+      prompt_forget(e, kind);
+      return PROMPT_QUEUE; /* it would not fit between two cycles at all */
+    }
+    const uint64_t next_start = v.due_us + period;
+    /* A server that stopped cycling (stalled, or freewheeling without
+     * calling us): no cycle to collide with but a late one; go. */
+    const bool stale = now > next_start + 4 * period;
+    const uint64_t deadline = next_start - margin;
+    if (stale || now + cost <= deadline) {
+      int expected = OWNER_NONE;
+      if (atomic_compare_exchange_strong_explicit(&e->owner, &expected, OWNER_PROMPT,
+                                                  memory_order_acquire, memory_order_relaxed)) {
+        /* A cycle that began between our read and the CAS has ended (it
+         * released the owner flag): look again with its figures. */
+        CycleView again;
+        const bool same = read_cycle(e, &again) && again.seq == v.seq && again.end_us != 0;
+        if (same && prompt_ordered(e, pushed)) {
+          *deadline_us = stale ? UINT64_MAX : next_start;
+          return PROMPT_TAKEN;
+        }
+        atomic_store_explicit(&e->owner, OWNER_NONE, memory_order_release);
+        if (same) {
+          /* Commands queued before us have not all run: wait for them. */
+          if (++drain_cycles > PROMPT_DRAIN_CYCLES) {
+            return PROMPT_QUEUE;
+          }
+          *waited = true;
+          const uint64_t wake = next_start + cb_avg_us;
+          prompt_sleep(wake > now ? wake - now : 20);
+        }
+        continue;
+      }
+      prompt_sleep(20); /* a cycle has just begun */
+      continue;
+    }
+    /* The window left is too short: go after the next callback. */
+    *waited = true;
+    const uint64_t wake = next_start + cb_avg_us;
+    prompt_sleep(wake > now ? wake - now : 20);
+  }
+}
+
+/*
+ * The prompt path's body: parse here, then merge here in a window; or
+ * through the ring when it does not fit. @p kind: PROMPT_EVAL or
+ * PROMPT_COMPILE.
+ */
+static CsjStatus
+prompt_run(CsjEngine *e, int kind, const char *code, int timeout_ms, double *value, char *error,
+           size_t error_size)
+{
+  if (!e || !code) {
+    return CSJ_ERR_BAD_ARG;
+  }
+  if (atomic_load_explicit(&e->state, memory_order_acquire) != ENGINE_PERFORMING ||
+        csound_adapter_aborted(e->csound)) {
+    return CSJ_ERR_STATE;
+  }
+  const CsjStatus failure = kind == PROMPT_EVAL ? CSJ_ERR_EVAL : CSJ_ERR_COMPILE;
+  /* Everything this thread queued before the call has a position below
+   * this one. */
+  const uint64_t pushed = command_ring_pushes(e->ring);
+  Job capture = {0};
+  const uint64_t p0 = jack_backend_now_usecs();
+  void *tree = worker_guarded_parse(e, &capture, code, false);
+  const uint64_t parse_us = jack_backend_now_usecs() - p0;
+  if (!tree) {
+    if (value) {
+      *value = NAN;
+    }
+    capture.status = failure;
+    job_copy_message(&capture, error, error_size);
+    return failure;
+  }
+  pthread_mutex_lock(&e->parse_mutex);
+  uint64_t deadline = 0;
+  bool waited = false;
+  const PromptWait got = prompt_take(e, kind, pushed, parse_us, &deadline, &waited);
+  if (got != PROMPT_TAKEN) {
+    pthread_mutex_unlock(&e->parse_mutex);
+    csound_adapter_free_tree(e->csound, tree);
+    if (got == PROMPT_STATE) {
+      return CSJ_ERR_STATE;
+    }
+    atomic_fetch_add_explicit(&e->prompt_queued, 1, memory_order_relaxed);
+    return kind == PROMPT_EVAL
+             ? csj_engine_eval_code(e, code, timeout_ms, value, error, error_size)
+             : csj_engine_compile_orc(e, code, timeout_ms, error, error_size);
+  }
+  /* We own Csound until the release below; the watchdog sees us inside. */
+  job_capture_begin(&capture);
+  atomic_store_explicit(&e->direct_busy_since_ns, engine_now_ns(), memory_order_relaxed);
+  const uint64_t t0 = jack_backend_now_usecs();
+  double retval = NAN;
+  const int result = csound_adapter_compile_tree(e->csound, tree, &retval);
+  const uint64_t t1 = jack_backend_now_usecs();
+  direct_check_abort(e);
+  atomic_store_explicit(&e->direct_busy_since_ns, 0, memory_order_relaxed);
+  job_capture_end();
+  release_direct(e);
+  prompt_learn(e, kind, t1 - t0);
+  pthread_mutex_unlock(&e->parse_mutex);
+  csound_adapter_free_tree(e->csound, tree);
+  atomic_fetch_add_explicit(&e->prompt_runs, 1, memory_order_relaxed);
+  if (waited) {
+    atomic_fetch_add_explicit(&e->prompt_waits, 1, memory_order_relaxed);
+  }
+  if (t1 > deadline) {
+    atomic_fetch_add_explicit(&e->prompt_late, 1, memory_order_relaxed);
+  }
+  if (value) {
+    *value = result == 0 ? retval : NAN;
+  }
+  if (result != 0) {
+    capture.status = failure;
+    job_copy_message(&capture, error, error_size);
+    return failure;
+  }
+  return CSJ_SUCCESS;
+}
+
+CsjStatus
+csj_engine_eval_code_prompt(CsjEngine *e, const char *code, int timeout_ms, double *value,
+                            char *error, size_t error_size)
+{
+  return prompt_run(e, PROMPT_EVAL, code, timeout_ms, value, error, error_size);
+}
+
+CsjStatus
+csj_engine_compile_orc_prompt(CsjEngine *e, const char *code, int timeout_ms, char *error,
+                              size_t error_size)
+{
+  return prompt_run(e, PROMPT_COMPILE, code, timeout_ms, NULL, error, error_size);
+}
+
+void
+csj_engine_set_prompt_min_cost(CsjEngine *e, int usecs)
+{
+  if (e) {
+    atomic_store_explicit(&e->prompt_min_cost_us, usecs, memory_order_relaxed);
+  }
+}
+
+void
+csj_engine_prompt_stats(const CsjEngine *e, CsjPromptStats *out)
+{
+  CsjEngine *m = (CsjEngine *)e;
+  memset(out, 0, sizeof(*out));
+  out->runs = atomic_load_explicit(&m->prompt_runs, memory_order_relaxed);
+  out->waited = atomic_load_explicit(&m->prompt_waits, memory_order_relaxed);
+  out->queued = atomic_load_explicit(&m->prompt_queued, memory_order_relaxed);
+  out->late = atomic_load_explicit(&m->prompt_late, memory_order_relaxed);
+  out->dropped_cycles = atomic_load_explicit(&m->prompt_dropped, memory_order_relaxed);
+  out->predicted_eval_us =
+    atomic_load_explicit(&m->prompt_predicted_us[PROMPT_EVAL], memory_order_relaxed);
+  out->predicted_compile_us =
+    atomic_load_explicit(&m->prompt_predicted_us[PROMPT_COMPILE], memory_order_relaxed);
+}
+
 /* ---- Channels --------------------------------------------------------------- */
 
 CsjStatus

@@ -40,7 +40,18 @@ typedef enum {
   OWNER_NONE = 0,
   OWNER_RT,
   OWNER_DIRECT,
+  OWNER_PROMPT, /* a prompt caller, in a window between two cycles */
 } CsoundOwner;
+
+/* The prompt path's record of one kind of merge (evalCode, compile): the
+ * wall times of its last PROMPT_COST_SAMPLES merges, microseconds, from
+ * which it predicts the next (engine_direct.c). Under parse_mutex. */
+#define PROMPT_COST_SAMPLES 32
+typedef struct {
+  uint32_t us[PROMPT_COST_SAMPLES];
+  uint32_t n;     /* samples held, up to PROMPT_COST_SAMPLES */
+  uint32_t next;  /* where the next one goes */
+} PromptCost;
 
 typedef struct ChannelEntry ChannelEntry;
 
@@ -189,6 +200,30 @@ struct CsjEngineImpl {
    * reports it). */
   _Atomic uint64_t control_busy_since_ns;
   _Atomic bool hung;        /* a thread is stuck inside Csound for good */
+
+  /* Each cycle's timing, published by the JACK thread for the prompt path
+   * (engine_direct.c) as a seqlock: cycle_seq is odd while the cycle's
+   * start is being written; cycle_end_us is 0 until our callback ends.
+   * JACK's clock, microseconds. */
+  _Atomic uint32_t cycle_seq;
+  _Atomic uint64_t cycle_current_us; /* JACK's start of this cycle */
+  _Atomic uint64_t cycle_next_us;    /* JACK's estimate of the next one's */
+  _Atomic uint64_t cycle_period_us;
+  _Atomic uint64_t cycle_begin_us;   /* when our callback began */
+  /* When this cycle was due: our callback's start less the lateness the
+   * JACK thread tracks (engine_cycle.c); the next is due a period later. */
+  _Atomic uint64_t cycle_due_us;
+  uint64_t cycle_due_rt;             /* the same, JACK thread only */
+  _Atomic uint64_t cycle_end_us;     /* when it ended; 0 while it runs */
+  /* The prompt path: its predictions (under parse_mutex), and counters. */
+  PromptCost prompt_cost[2];         /* 0: evalCode, 1: compile */
+  _Atomic uint64_t prompt_predicted_us[2];
+  _Atomic int prompt_min_cost_us;
+  _Atomic uint64_t prompt_runs;      /* merged in a window between cycles */
+  _Atomic uint64_t prompt_waits;     /* ... after waiting for a later window */
+  _Atomic uint64_t prompt_queued;    /* sent to the queued path instead */
+  _Atomic uint64_t prompt_late;      /* merges that ran past their window */
+  _Atomic uint64_t prompt_dropped;   /* cycles dropped while a prompt caller held Csound */
   _Atomic int hang_limit_ms;
 };
 

@@ -441,6 +441,28 @@ jack_backend_activate(JackBackend *jb, const JackCycleHandler *handler, char *wh
   return CSJ_SUCCESS;
 }
 
+bool
+jack_backend_cycle_times(JackBackend *jb, uint64_t *current_usecs, uint64_t *next_usecs,
+                         float *period_usecs)
+{
+  jack_nframes_t frames;
+  jack_time_t current, next;
+  float period;
+  if (jack_get_cycle_times(jb->client, &frames, &current, &next, &period) != 0) {
+    return false;
+  }
+  *current_usecs = current;
+  *next_usecs = next;
+  *period_usecs = period;
+  return true;
+}
+
+uint64_t
+jack_backend_now_usecs(void)
+{
+  return jack_get_time();
+}
+
 void
 jack_backend_latency_changed(JackBackend *jb)
 {

@@ -111,6 +111,18 @@ void jack_backend_autoconnect_midi(JackBackend *jb, const char *out_regex,
                                    const char *in_regex,
                                    void (*warn)(void *data, const char *text), void *warn_data);
 
+/**
+ * The current cycle's timing, as jack_get_cycle_times gives it: when the
+ * cycle began and when the next one is expected to begin (JACK's clock,
+ * microseconds), and the period in microseconds. False when JACK cannot
+ * say. Only the process thread may call it (JACK's rule). Real-time safe.
+ */
+bool jack_backend_cycle_times(JackBackend *jb, uint64_t *current_usecs, uint64_t *next_usecs,
+                              float *period_usecs);
+
+/** JACK's clock (jack_get_time), microseconds. Any thread; real-time safe. */
+uint64_t jack_backend_now_usecs(void);
+
 /** Why the server shut us down (valid after the shutdown callback). */
 const char *jack_backend_shutdown_reason(const JackBackend *jb);
 

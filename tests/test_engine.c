@@ -1032,6 +1032,9 @@ fatal_init_error_ends_cleanly(int path)
   } else if (path == 1) {
     st = csj_engine_eval_code_direct(e, "csj_test_die_i 1\nreturn 1", &value, error,
                                      sizeof error);
+  } else if (path == 3) {
+    st = csj_engine_eval_code_prompt(e, "csj_test_die_i 1\nreturn 1", 5000, &value, error,
+                                     sizeof error);
   } else {
     st = csj_engine_compile_orc(e, "csj_test_die_i 1", 5000, error, sizeof error);
   }
@@ -1053,6 +1056,11 @@ Test(jack, fatal_init_error_queued_eval, .init = server_256, .fini = teardown, .
 Test(jack, fatal_init_error_direct_eval, .init = server_256, .fini = teardown, .timeout = 30)
 {
   fatal_init_error_ends_cleanly(1);
+}
+
+Test(jack, fatal_init_error_prompt_eval, .init = server_256, .fini = teardown, .timeout = 30)
+{
+  fatal_init_error_ends_cleanly(3);
 }
 
 Test(jack, fatal_init_error_queued_compile, .init = server_256, .fini = teardown, .timeout = 30)

@@ -418,7 +418,7 @@ prompt_run(CsjEngine *e, int kind, const char *code, int timeout_ms, double *val
     return CSJ_ERR_BAD_ARG;
   }
   if (atomic_load_explicit(&e->state, memory_order_acquire) != ENGINE_PERFORMING ||
-        csound_adapter_aborted(e->csound)) {
+      csound_adapter_aborted(e->csound)) {
     return CSJ_ERR_STATE;
   }
   const CsjStatus failure = kind == PROMPT_EVAL ? CSJ_ERR_EVAL : CSJ_ERR_COMPILE;

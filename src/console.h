@@ -99,6 +99,7 @@ typedef struct {
    *  a known command (its error reply then has no "CMD: " part). */
   const char *cmd;
   bool direct;     /**< :eval!, :orc!, :compile!: bypass the ring. */
+  bool prompt;     /**< :eval~, :orc~, :compile~: the prompt path. */
   char *text;      /**< Score line, code, file name or string value; or NULL. */
   char *name;      /**< Channel name; or NULL. */
   double value;    /**< :chn and :tset value. */

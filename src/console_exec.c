@@ -184,8 +184,9 @@ print_help(FILE *out)
     "# i f a e q ...            score line (e.g. i 1 0 2 0.5), sent as csoundInputMessage",
     "# :eval CODE              evaluate code through the command ring, print its return value",
     "# :eval! CODE             the same on the direct path (may drop cycles)",
-    "# :orc CODE               compile orchestra code (:orc! direct)",
-    "# :compile FILE           read FILE and compile it (:compile! direct)",
+    "# :eval~ CODE             the same on the prompt path: between two cycles, when it fits",
+    "# :orc CODE               compile orchestra code (:orc! direct, :orc~ prompt)",
+    "# :compile FILE           read FILE and compile it (:compile! direct, :compile~ prompt)",
     "# :chn NAME [VALUE]       set or get a control channel",
     "# :schn NAME [TEXT]       set or get a string channel (TEXT after one blank, verbatim)",
     "# :tget TABLE INDEX       get one value of a table",
@@ -261,9 +262,14 @@ exec_eval(CsjEngine *e, const ConsoleCommand *cmd, FILE *out)
   char why[4096] = "";
   char num[40];
   double value = NAN;
-  const CsjStatus st =
-    cmd->direct ? csj_engine_eval_code_direct(e, cmd->text, &value, why, sizeof why)
-                : csj_engine_eval_code(e, cmd->text, CONSOLE_TIMEOUT_MS, &value, why, sizeof why);
+  CsjStatus st;
+  if (cmd->direct) {
+    st = csj_engine_eval_code_direct(e, cmd->text, &value, why, sizeof why);
+  } else if (cmd->prompt) {
+    st = csj_engine_eval_code_prompt(e, cmd->text, CONSOLE_TIMEOUT_MS, &value, why, sizeof why);
+  } else {
+    st = csj_engine_eval_code(e, cmd->text, CONSOLE_TIMEOUT_MS, &value, why, sizeof why);
+  }
   if (st == CSJ_SUCCESS) {
     fprintf(out, "ok eval %s", format_number(num, value));
     console_end_reply(out);
@@ -289,8 +295,13 @@ exec_orc(CsjEngine *e, const ConsoleCommand *cmd, FILE *out)
     }
     code = file_text;
   }
-  st = cmd->direct ? csj_engine_compile_orc_direct(e, code, why, sizeof why)
-                   : csj_engine_compile_orc(e, code, CONSOLE_TIMEOUT_MS, why, sizeof why);
+  if (cmd->direct) {
+    st = csj_engine_compile_orc_direct(e, code, why, sizeof why);
+  } else if (cmd->prompt) {
+    st = csj_engine_compile_orc_prompt(e, code, CONSOLE_TIMEOUT_MS, why, sizeof why);
+  } else {
+    st = csj_engine_compile_orc(e, code, CONSOLE_TIMEOUT_MS, why, sizeof why);
+  }
   free(file_text);
   if (st == CSJ_SUCCESS) {
     reply_ok(out, name);

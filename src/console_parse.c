@@ -390,30 +390,34 @@ typedef struct {
   const char *cmd;     /* the reply's CMD */
   ConsoleKind kind;
   bool direct;
+  bool prompt;
   ArgShape args;
   const char *usage;   /* for error messages and :help */
 } CommandSpec;
 
 static const CommandSpec k_commands[] = {
-  {"eval", "eval", CONSOLE_EVAL, false, ARGS_CODE, ":eval CODE"},
-  {"eval!", "eval", CONSOLE_EVAL, true, ARGS_CODE, ":eval! CODE"},
-  {"orc", "orc", CONSOLE_ORC, false, ARGS_CODE, ":orc CODE"},
-  {"orc!", "orc", CONSOLE_ORC, true, ARGS_CODE, ":orc! CODE"},
-  {"compile", "compile", CONSOLE_COMPILE, false, ARGS_FILE, ":compile FILE"},
-  {"compile!", "compile", CONSOLE_COMPILE, true, ARGS_FILE, ":compile! FILE"},
-  {"chn", "chn", CONSOLE_CHN_GET, false, ARGS_CHN, ":chn NAME [VALUE]"},
-  {"schn", "schn", CONSOLE_SCHN_GET, false, ARGS_SCHN, ":schn NAME [TEXT]"},
-  {"tget", "tget", CONSOLE_TGET, false, ARGS_TGET, ":tget TABLE INDEX"},
-  {"tset", "tset", CONSOLE_TSET, false, ARGS_TSET, ":tset TABLE INDEX VALUE"},
-  {"pause", "pause", CONSOLE_PAUSE, false, ARGS_NONE, ":pause"},
-  {"play", "play", CONSOLE_PLAY, false, ARGS_NONE, ":play"},
-  {"record", "record", CONSOLE_RECORD, false, ARGS_RECORD, ":record FILE [16|24|32]"},
-  {"stop-record", "stop-record", CONSOLE_STOP_RECORD, false, ARGS_NONE, ":stop-record"},
-  {"flush", "flush", CONSOLE_FLUSH, false, ARGS_NONE, ":flush"},
-  {"stats", "stats", CONSOLE_STATS, false, ARGS_NONE, ":stats"},
-  {"reset-peak", "reset-peak", CONSOLE_RESET_PEAK, false, ARGS_NONE, ":reset-peak"},
-  {"help", "help", CONSOLE_HELP, false, ARGS_NONE, ":help"},
-  {"quit", "quit", CONSOLE_QUIT, false, ARGS_NONE, ":quit"},
+  {"eval", "eval", CONSOLE_EVAL, false, false, ARGS_CODE, ":eval CODE"},
+  {"eval!", "eval", CONSOLE_EVAL, true, false, ARGS_CODE, ":eval! CODE"},
+  {"eval~", "eval", CONSOLE_EVAL, false, true, ARGS_CODE, ":eval~ CODE"},
+  {"orc", "orc", CONSOLE_ORC, false, false, ARGS_CODE, ":orc CODE"},
+  {"orc!", "orc", CONSOLE_ORC, true, false, ARGS_CODE, ":orc! CODE"},
+  {"orc~", "orc", CONSOLE_ORC, false, true, ARGS_CODE, ":orc~ CODE"},
+  {"compile", "compile", CONSOLE_COMPILE, false, false, ARGS_FILE, ":compile FILE"},
+  {"compile!", "compile", CONSOLE_COMPILE, true, false, ARGS_FILE, ":compile! FILE"},
+  {"compile~", "compile", CONSOLE_COMPILE, false, true, ARGS_FILE, ":compile~ FILE"},
+  {"chn", "chn", CONSOLE_CHN_GET, false, false, ARGS_CHN, ":chn NAME [VALUE]"},
+  {"schn", "schn", CONSOLE_SCHN_GET, false, false, ARGS_SCHN, ":schn NAME [TEXT]"},
+  {"tget", "tget", CONSOLE_TGET, false, false, ARGS_TGET, ":tget TABLE INDEX"},
+  {"tset", "tset", CONSOLE_TSET, false, false, ARGS_TSET, ":tset TABLE INDEX VALUE"},
+  {"pause", "pause", CONSOLE_PAUSE, false, false, ARGS_NONE, ":pause"},
+  {"play", "play", CONSOLE_PLAY, false, false, ARGS_NONE, ":play"},
+  {"record", "record", CONSOLE_RECORD, false, false, ARGS_RECORD, ":record FILE [16|24|32]"},
+  {"stop-record", "stop-record", CONSOLE_STOP_RECORD, false, false, ARGS_NONE, ":stop-record"},
+  {"flush", "flush", CONSOLE_FLUSH, false, false, ARGS_NONE, ":flush"},
+  {"stats", "stats", CONSOLE_STATS, false, false, ARGS_NONE, ":stats"},
+  {"reset-peak", "reset-peak", CONSOLE_RESET_PEAK, false, false, ARGS_NONE, ":reset-peak"},
+  {"help", "help", CONSOLE_HELP, false, false, ARGS_NONE, ":help"},
+  {"quit", "quit", CONSOLE_QUIT, false, false, ARGS_NONE, ":quit"},
 };
 
 static const CommandSpec *
@@ -437,6 +441,7 @@ parse_args(const CommandSpec *spec, Cursor *c)
   r.kind = spec->kind;
   r.cmd = spec->cmd;
   r.direct = spec->direct;
+  r.prompt = spec->prompt;
   const char *tok = NULL;
   size_t n = 0;
 

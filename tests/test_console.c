@@ -1364,3 +1364,16 @@ Test(console, record_write_error_is_reported, .init = server_up, .fini = teardow
   cr_assert(ne(ptr, strstr(err, "recordings failed 1"), NULL), "summary:\n%s", err);
   free(err);
 }
+
+/* The prompt path from the console: :eval~ and :orc~ answer like :eval and
+ * :orc, errors included. */
+Test(console, prompt_path, .init = server_up, .fini = teardown, .timeout = 60)
+{
+  cli_start(harness_data("console_play.orc"));
+  expect_alive();
+  expect_reply(":eval~ return 6*7", "ok eval 42");
+  expect_reply(":orc~ instr 40\\nendin", "ok orc");
+  expect_prefix(":eval~ i1 table 0, 999\\nreturn 5", "error eval");
+  expect_prefix(":eval~ #include \"/no/such/file.orc\"\\nreturn 1", "error eval");
+  expect_alive();
+}

@@ -611,6 +611,12 @@ csound_adapter_exit_code(const CsoundAdapter *cs)
   return cs->exit_code;
 }
 
+void
+csound_adapter_abandon(CsoundAdapter *cs)
+{
+  mark_aborted(cs, 1);
+}
+
 bool
 csound_adapter_aborted(const CsoundAdapter *cs)
 {

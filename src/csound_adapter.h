@@ -135,6 +135,11 @@ int csound_adapter_exit_code(const CsoundAdapter *cs);
  */
 bool csound_adapter_aborted(const CsoundAdapter *cs);
 
+/** Marks the instance as one that must not be entered or cleaned up again
+ *  (a thread may have been stopped inside it): csound_adapter_free() then
+ *  frees csjack's part only. Any thread. */
+void csound_adapter_abandon(CsoundAdapter *cs);
+
 /* ---- Commands: called by the engine, on the JACK thread unless noted ---- */
 
 /** csoundScoreEvent, or csoundScoreEventAbsolute when @p absp2. */

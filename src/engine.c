@@ -698,6 +698,14 @@ csj_engine_destroy(CsjEngine *e)
    * Then the commands still queued are answered "not run", and the worker
    * stops, before Csound goes away. */
   jack_backend_close(e->jack);
+  if (atomic_load_explicit(&e->rt_in_cycle, memory_order_seq_cst)) {
+    /* libjack stopped the JACK thread inside a cycle (a close on a server
+     * that did not answer in time): it may have been inside Csound, holding
+     * Csound's lock for good, and cleaning Csound up would wait for ever. */
+    message_log_printf(e->log, 0, "csjack: warning: the JACK thread was stopped inside a "
+                                  "cycle; Csound's instance is left to the process's exit\n");
+    csound_adapter_abandon(e->csound);
+  }
   commands_shutdown(e);
   csound_adapter_free(e->csound);
   message_log_free(e->log);

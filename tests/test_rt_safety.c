@@ -294,10 +294,17 @@ static void *eval_thread(void *p)
     snprintf(code, sizeof code, "return %ld", k);
     CsjStatus st = csj_engine_eval_code(w->e, code, 5000, &v, w->last_error,
                                         sizeof w->last_error);
-    if (st == CSJ_SUCCESS && v == (double)k)
+    if (st == CSJ_SUCCESS && v == (double)k) {
       w->ok++;
-    else
+    } else if (st == CSJ_ERR_RING_FULL) {
+      w->refused++; /* the event threads keep the ring full on purpose */
+    } else {
       w->failed++;
+      if (!w->last_error[0]) {
+        snprintf(w->last_error, sizeof w->last_error, "%s (value %g for %ld)", csj_strerror(st),
+                 v, k);
+      }
+    }
     if (k % 10 == 0) {
       snprintf(code, sizeof code, "instr %ld\n a1 poscil 0.01, 300\n outs a1, a1\nendin\n",
                200 + k);

@@ -11,9 +11,12 @@ if (!exists("dir")) dir = "."
 if (!exists("period")) period = 256
 if (!exists("rate")) rate = 48000
 
-systems = "csjack_queued csjack_direct baseline_queued baseline_direct"
+systems = "csjack_queued csjack_direct baseline_queued baseline_direct csjack_prompt"
+nsystems = 5
 label(i) = (i == 1 ? "csjack queued" : i == 2 ? "csjack direct" : \
-            i == 3 ? "baseline queued" : "baseline direct")
+            i == 3 ? "baseline queued" : i == 4 ? "baseline direct" : "csjack prompt")
+# One colour per system, the same in every figure.
+colour(i) = word("#1f77b4 #d62728 #2ca02c #ff7f0e #9467bd", i)
 file(kind, i) = sprintf("%s/p%d_%s_%s.dat", dir, period, kind, word(systems, i))
 # A file holds data when it has more than its header line.
 has_data(f) = int(system(sprintf("grep -vc '^#' '%s' 2>/dev/null || true", f))) > 0
@@ -29,9 +32,9 @@ set xlabel "ms (log scale)"
 set ylabel "fraction of calls at or below"
 set logscale x
 plots = ""
-do for [i=1:4] {
+do for [i=1:nsystems] {
   if (has_data(file("evalcode", i))) {
-    plots = plots . (strlen(plots) ? ", " : "") . sprintf("'%s' using 1:2 with steps lw 2 title '%s'", file("evalcode", i), label(i))
+    plots = plots . (strlen(plots) ? ", " : "") . sprintf("'%s' using 1:2 with steps lw 2 lc rgb '%s' title '%s'", file("evalcode", i), colour(i), label(i))
   }
 }
 if (strlen(plots)) { eval("plot " . plots) } else { print "no evalcode data" }
@@ -42,12 +45,12 @@ set title sprintf("score event to first sound, period %d at %d Hz", period, rate
 set xlabel "frames from the call to the first non-zero sample"
 set ylabel "fraction of events at or below"
 plots = ""
-do for [i=1:4] {
+do for [i=1:nsystems] {
   if (has_data(file("event", i))) {
-    plots = plots . (strlen(plots) ? ", " : "") . sprintf("'%s' using 1:2 with steps lw 2 title '%s, jack\\_frame\\_time'", file("event", i), label(i))
+    plots = plots . (strlen(plots) ? ", " : "") . sprintf("'%s' using 1:2 with steps lw 2 lc rgb '%s' title '%s, jack\\_frame\\_time'", file("event", i), colour(i), label(i))
   }
   if (has_data(file("event_cc", i))) {
-    plots = plots . (strlen(plots) ? ", " : "") . sprintf("'%s' using 1:2 with steps lw 2 title '%s, cycle clock'", file("event_cc", i), label(i))
+    plots = plots . (strlen(plots) ? ", " : "") . sprintf("'%s' using 1:2 with steps lw 2 dt 2 lc rgb '%s' title '%s, cycle clock'", file("event_cc", i), colour(i), label(i))
   }
 }
 if (strlen(plots)) { eval("plot " . plots) } else { print "no event data" }

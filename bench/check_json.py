@@ -13,7 +13,7 @@ import subprocess
 import sys
 import tempfile
 
-SYSTEMS = ["csjack_queued", "csjack_direct", "baseline_queued", "baseline_direct"]
+SYSTEMS = ["csjack_queued", "csjack_direct", "csjack_stamped", "baseline_queued", "baseline_direct"]
 WORKLOADS = ["evalcode_ms", "event_latency_frames", "event_jitter_frames",
              "roundtrip_frames", "callback_us", "xruns", "dropped_cycles"]
 PERCENTILE_KEYS = {

@@ -13,7 +13,8 @@ import subprocess
 import sys
 import tempfile
 
-SYSTEMS = ["csjack_queued", "csjack_direct", "csjack_prompt", "baseline_queued",
+SYSTEMS = ["csjack_queued", "csjack_direct", "csjack_prompt", "csjack_stamped",
+           "baseline_queued",
            "baseline_direct"]
 WORKLOADS = ["evalcode_ms", "evalcode_music_ms", "event_latency_frames",
              "event_jitter_frames", "roundtrip_frames", "callback_us", "xruns",

@@ -11,6 +11,7 @@ const BenchSystem *const bench_systems[] = {
   &bench_csjack_queued,
   &bench_csjack_direct,
   &bench_csjack_prompt,
+  &bench_csjack_stamped,
   &bench_baseline_queued,
   &bench_baseline_direct,
 };

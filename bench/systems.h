@@ -92,6 +92,7 @@ struct BenchSystem {
 
 /* The adapters (system_*.c). */
 extern const BenchSystem bench_csjack_queued, bench_csjack_direct, bench_csjack_prompt;
+extern const BenchSystem bench_csjack_stamped; /* system_csjack_stamped.c */
 extern const BenchSystem bench_baseline_queued, bench_baseline_direct;
 
 /* The systems in the order they run and are reported (systems.c). */

@@ -257,6 +257,14 @@ typedef struct {
    * buffer full for the cycle, or more than csjack holds for one k-block):
    * dropped and counted, never an error. */
   uint64_t midi_out_dropped;
+  /** Stamped score events (csj_engine_score_event_at, or any score event
+   * under csj_engine_set_event_delay) whose start frame had already
+   * passed when the JACK thread ran them: each started at once instead
+   * (at the start of the next k-block), like scsynth's "late". */
+  uint64_t events_late;
+  /** The constant-latency delay in frames (csj_engine_set_event_delay),
+   * 0 when off. */
+  uint32_t event_delay;
 } CsjStats;
 
 /**
@@ -583,6 +591,70 @@ CSJ_API CsjStatus csj_engine_toggle_pause(CsjEngine *e);
  */
 CSJ_API CsjStatus csj_engine_score_event(CsjEngine *e, char type, const double *pfields,
                                          int count, bool absp2);
+
+/**
+ * Sends a score event that starts at JACK frame @p frame_time exactly: the
+ * frame at which the event's first sample appears at csjack's output
+ * ports (out_N), csjack's own added latency (CsjStats.latency) included;
+ * a JACK frame time as jack_frame_time() and jack_last_frame_time() count
+ * them (csj_engine_frame_time reads it). p2 (pfields[1]) is an offset in
+ * seconds added to @p frame_time (pass 0 for the frame itself); the other
+ * p-fields are as for csj_engine_score_event. For 'i' events only; other
+ * types run at once as csj_engine_score_event would.
+ *
+ * The JACK thread, when it runs the command (the cycle after it was
+ * queued, at the latest the one after), finds how many samples after
+ * Csound's current time the frame lies, from the cycle's
+ * jack_last_frame_time and the output FIFO, and hands Csound the event
+ * with that p2 (csjack runs Csound with --sample-accurate). An event later
+ * than the current cycle is scheduled by Csound: it follows Csound's
+ * sample clock, which equals JACK's as long as no cycle is lost (an xrun,
+ * a JACK2 dummy driver re-estimating its clock). An event whose frame has
+ * passed starts at once (at the start of Csound's next k-block, in this
+ * cycle's output) and counts in CsjStats.events_late. To be on time, a
+ * frame must be at least one period plus CsjStats.latency after the
+ * moment of the call (a command waits up to a cycle to be run), more on a
+ * loaded machine.
+ *
+ * Thread:         any but the JACK thread.
+ * Real-time safe: no (as csj_engine_score_event).
+ * Blocks:         as csj_engine_score_event.
+ * Returns:        as csj_engine_score_event.
+ */
+CSJ_API CsjStatus csj_engine_score_event_at(CsjEngine *e, char type, const double *pfields,
+                                            int count, uint32_t frame_time);
+
+/**
+ * Constant-latency mode: from now on, every csj_engine_score_event
+ * without absp2 is stamped, on the caller's thread, with the JACK frame
+ * time of the call (jack_frame_time()) plus @p frames, and starts at that
+ * frame exactly, as with csj_engine_score_event_at (its p2 is added). So
+ * the time from call to sound is @p frames, with no jitter, as long as
+ * @p frames covers one period plus CsjStats.latency plus the scheduling
+ * delay of the JACK thread; events that arrive too late still play, at
+ * once, and are counted in CsjStats.events_late. 0 turns it off (events
+ * start at the start of the cycle that runs them, as before). Applies to
+ * score events only: score text (csj_engine_input_message, the console's
+ * score lines) and MIDI are not delayed.
+ *
+ * Thread:         any.
+ * Real-time safe: yes (one atomic store).
+ * Blocks:         never.
+ * Returns:        nothing.
+ */
+CSJ_API CSJ_REALTIME void csj_engine_set_event_delay(CsjEngine *e, uint32_t frames);
+
+/**
+ * JACK's frame time now (jack_frame_time() of the engine's client): an
+ * estimate from the last cycle's start and the time elapsed since, good to
+ * a few frames. What constant-latency mode stamps events with.
+ *
+ * Thread:         any.
+ * Real-time safe: yes (a clock read).
+ * Blocks:         never.
+ * Returns:        the frame time; wraps around at 2^32.
+ */
+CSJ_API CSJ_REALTIME uint32_t csj_engine_frame_time(const CsjEngine *e);
 
 /**
  * Sends score text, as csoundInputMessage() (e.g. "i 1 0 1 0.5 60"). Queued;

@@ -93,6 +93,8 @@ typedef struct Job {
   int index;
   char event_type;
   bool absp2;
+  bool stamped;            /* a score event to start at frame + p2 */
+  uint32_t frame;          /* its JACK frame time */
   Recorder *recorder;
   /* The reply. */
   CsjStatus status;
@@ -112,6 +114,8 @@ typedef struct {
       char type;
       bool absp2;
       uint8_t count;
+      bool stamped;        /* start at JACK frame `frame` (+ p2 seconds) */
+      uint32_t frame;
       double pfields[INLINE_PFIELDS];
     } event;
     Job *job;
@@ -170,6 +174,12 @@ typedef struct {
   uint64_t stash_since_ns;  /* when the stash began to hold the line */
   uint64_t merge_ns_avg;    /* a unit's merge time, learnt (a running average) */
   bool worker_has_jobs;     /* finished jobs wait for the worker's wake */
+  /* The JACK frame time at which the output of Csound's next k-block
+   * begins at our output ports, set at the start of each cycle before the
+   * commands run: the cycle's jack_last_frame_time plus the frames
+   * already waiting in the output FIFO. Stamped events are placed
+   * against it. */
+  uint32_t next_block_frame;
 } CommandExecState;
 
 /* What a cycle's commands left the engine to do. */

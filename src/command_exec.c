@@ -163,13 +163,44 @@ run_compile_step(CsjEngine *e, Job *job)
 
 /* ---- The executors, one per command ------------------------------------ */
 
+/*
+ * Places a score event. A stamped event starts at JACK frame @p frame plus
+ * its p2 (seconds): against the frame at which Csound's next k-block
+ * begins at our outputs (exec.next_block_frame, set this cycle), that is
+ * a start that many samples after Csound's current time. A frame already
+ * passed plays at once (the start of the next block) and is counted late.
+ * A plain relative 'i' event (p2 seconds from now) is placed the same way,
+ * from now: Csound's own placement under --sample-accurate can start it up
+ * to a block late (see csound_adapter_score_event_in).
+ */
+static void
+place_event(CsjEngine *e, char type, const double *pfields, int count, bool absp2,
+            bool stamped, uint32_t frame)
+{
+  const bool instr = type == 'i' && count >= 2 && isfinite(pfields[1]);
+  if (!instr || absp2 || (!stamped && pfields[1] < 0)) {
+    ENGINE_FOREIGN(e, csound_adapter_score_event(e->csound, type, pfields, count, absp2));
+    return;
+  }
+  const uint32_t rate = atomic_load_explicit(&e->jack_rate, memory_order_relaxed);
+  int64_t delta = llround(pfields[1] * (double)rate);
+  if (stamped) {
+    /* Signed distance on JACK's wrapping 32-bit frame clock. */
+    delta += (int64_t)(int32_t)(frame - e->exec.next_block_frame);
+    if (delta < 0) {
+      atomic_fetch_add_explicit(&e->events_late, 1, memory_order_relaxed);
+      delta = 0;
+    }
+  }
+  ENGINE_FOREIGN(e, csound_adapter_score_event_in(e->csound, type, pfields, count, delta));
+}
+
 static bool
 run_score_event(CsjEngine *e, const Command *cmd, Job *job)
 {
   (void)job;
-  ENGINE_FOREIGN(e, csound_adapter_score_event(e->csound, cmd->u.event.type,
-                                               cmd->u.event.pfields, cmd->u.event.count,
-                                               cmd->u.event.absp2));
+  place_event(e, cmd->u.event.type, cmd->u.event.pfields, cmd->u.event.count,
+              cmd->u.event.absp2, cmd->u.event.stamped, cmd->u.event.frame);
   return true;
 }
 
@@ -177,8 +208,8 @@ static bool
 run_score_event_job(CsjEngine *e, const Command *cmd, Job *job)
 {
   (void)cmd;
-  ENGINE_FOREIGN(e, csound_adapter_score_event(e->csound, job->event_type, job->values,
-                                               (int)job->count, job->absp2));
+  place_event(e, job->event_type, job->values, (int)job->count, job->absp2, job->stamped,
+              job->frame);
   return true;
 }
 

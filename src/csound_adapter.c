@@ -648,6 +648,42 @@ csound_adapter_score_event(CsoundAdapter *cs, char type, const double *pfields, 
   return result;
 }
 
+/* csjack.h's CSJ_MAX_PFIELDS: the engine refuses more before queueing. */
+#define EVENT_MAX_PFIELDS 1024
+
+int
+csound_adapter_score_event_in(CsoundAdapter *cs, char type, const double *pfields, int count,
+                              int64_t delta)
+{
+  if (count < 2 || count > EVENT_MAX_PFIELDS || delta < 0) {
+    return csound_adapter_score_event(cs, type, pfields, count, false);
+  }
+  MYFLT p[EVENT_MAX_PFIELDS];
+  for (int i = 0; i < count; ++i) {
+    p[i] = (MYFLT)pfields[i];
+  }
+  const int64_t k = (int64_t)csoundGetKsmps(cs->csound);
+  const int64_t now = (int64_t)csoundGetCurrentTimeSamples(cs->csound);
+  const double sr = csoundGetSr(cs->csound);
+  int64_t place = delta;
+  /* The offset in its block: in the second half, Csound's rounding of the
+   * block would make it one block late, unless handed over one earlier.
+   * Never before now (Csound clamps p2 at 0; only the first block of the
+   * performance can hit this, and plays the event at its start). */
+  if (k > 1 && ((now + delta) % k) * 2 >= k && now + delta - k >= 0) {
+    place -= k;
+  }
+  p[1] = (MYFLT)(((double)place + 0.5) / sr);
+  bool jumped;
+  int result = 0;
+  GUARDED(jumped, result = csoundScoreEvent(cs->csound, type, p, count));
+  if (jumped) {
+    mark_aborted(cs, 1);
+    return -1;
+  }
+  return result;
+}
+
 void
 csound_adapter_input_message(CsoundAdapter *cs, const char *line)
 {

@@ -145,6 +145,21 @@ void csound_adapter_abandon(CsoundAdapter *cs);
 /** csoundScoreEvent, or csoundScoreEventAbsolute when @p absp2. */
 int csound_adapter_score_event(CsoundAdapter *cs, char type, const double *pfields, int count,
                                bool absp2);
+/**
+ * An event that starts exactly @p delta samples after Csound's current
+ * time (the start of its next k-block; 0 = at once): p2 is set from
+ * @p delta (the caller's p2 is replaced). With --sample-accurate on, an
+ * 'i' event then starts at that very sample. Csound 6.18 rounds a
+ * real-time event's k-block to the nearest (llrint in time2kcnt) while
+ * the sample offset in the block is truncated from p2, so an offset in
+ * the second half of a block would start one block late: such events are
+ * handed over one block earlier, which lands them in the right block at
+ * the right offset. Half a sample is added so that Csound's truncation of
+ * p2 * sr never falls one sample short. Real-time safe (a stack copy of
+ * at most CSJ_MAX_PFIELDS p-fields).
+ */
+int csound_adapter_score_event_in(CsoundAdapter *cs, char type, const double *pfields,
+                                  int count, int64_t delta);
 /** csoundInputMessage: score text. */
 void csound_adapter_input_message(CsoundAdapter *cs, const char *line);
 void csound_adapter_set_score_offset(CsoundAdapter *cs, double seconds);

@@ -273,6 +273,9 @@ csj_engine_create(const CsjOptions *opts, CsjEngine **out)
    * sample rate is JACK's and comes last so nothing overrides it. */
   csound_adapter_set_option(e->csound, "-d");     /* no graphs */
   csound_adapter_set_option(e->csound, "-m0");    /* no per-note messages */
+  /* Events start at their sample, not at the k-block's start: what
+   * stamped events (csj_engine_score_event_at) are placed with. */
+  csound_adapter_set_option(e->csound, "--sample-accurate");
   if (e->midi) {
     /* Csound's MIDI in and out are csjack's midi_in and midi_out ports. */
     csound_adapter_enable_midi(e->csound);
@@ -624,6 +627,8 @@ csj_engine_stats(const CsjEngine *e, CsjStats *out)
   out->midi_in_dropped = atomic_load_explicit(&m->midi_in_dropped, memory_order_relaxed);
   out->midi_out_events = atomic_load_explicit(&m->midi_out_events, memory_order_relaxed);
   out->midi_out_dropped = atomic_load_explicit(&m->midi_out_dropped, memory_order_relaxed);
+  out->events_late = atomic_load_explicit(&m->events_late, memory_order_relaxed);
+  out->event_delay = atomic_load_explicit(&m->event_delay, memory_order_relaxed);
   out->ring_capacity = m->ring ? command_ring_capacity(m->ring) : 0;
   out->ring_high_water = m->ring ? command_ring_high_water(m->ring) : 0;
   out->paused = atomic_load_explicit(&m->paused_flag, memory_order_relaxed);

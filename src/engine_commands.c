@@ -148,8 +148,9 @@ CsjStatus csj_engine_play(CsjEngine *e) { return push_pause(e, 0); }
 CsjStatus csj_engine_pause(CsjEngine *e) { return push_pause(e, 1); }
 CsjStatus csj_engine_toggle_pause(CsjEngine *e) { return push_pause(e, 2); }
 
-CsjStatus
-csj_engine_score_event(CsjEngine *e, char type, const double *pfields, int count, bool absp2)
+static CsjStatus
+queue_event(CsjEngine *e, char type, const double *pfields, int count, bool absp2,
+            bool stamped, uint32_t frame)
 {
   if (count > CSJ_MAX_PFIELDS) {
     char why[160];
@@ -168,6 +169,8 @@ csj_engine_score_event(CsjEngine *e, char type, const double *pfields, int count
     cmd.u.event.type = type;
     cmd.u.event.absp2 = absp2;
     cmd.u.event.count = (uint8_t)count;
+    cmd.u.event.stamped = stamped;
+    cmd.u.event.frame = frame;
     memcpy(cmd.u.event.pfields, pfields, (size_t)count * sizeof(double));
     return push(e, &cmd, offsetof(Command, u) + offsetof(__typeof__(cmd.u.event), pfields) +
                              (size_t)count * sizeof(double));
@@ -185,11 +188,46 @@ csj_engine_score_event(CsjEngine *e, char type, const double *pfields, int count
   job->count = (size_t)count;
   job->event_type = type;
   job->absp2 = absp2;
+  job->stamped = stamped;
+  job->frame = frame;
   CsjStatus status = push_job(e, job);
   if (status != CSJ_SUCCESS) {
     job_release(e, job);
   }
   return status;
+}
+
+CsjStatus
+csj_engine_score_event(CsjEngine *e, char type, const double *pfields, int count, bool absp2)
+{
+  /* Constant-latency mode: stamped with the frame time now, on this
+   * thread, plus the delay. Read before anything else, so that the time
+   * spent queueing is inside the delay. */
+  const uint32_t delay = atomic_load_explicit(&e->event_delay, memory_order_relaxed);
+  if (delay && !absp2) {
+    const uint32_t now = jack_backend_frame_time_now(e->jack);
+    return queue_event(e, type, pfields, count, false, true, now + delay);
+  }
+  return queue_event(e, type, pfields, count, absp2, false, 0);
+}
+
+CsjStatus
+csj_engine_score_event_at(CsjEngine *e, char type, const double *pfields, int count,
+                          uint32_t frame_time)
+{
+  return queue_event(e, type, pfields, count, false, true, frame_time);
+}
+
+void
+csj_engine_set_event_delay(CsjEngine *e, uint32_t frames)
+{
+  atomic_store_explicit(&e->event_delay, frames, memory_order_relaxed);
+}
+
+uint32_t
+csj_engine_frame_time(const CsjEngine *e)
+{
+  return jack_backend_frame_time_now(e->jack);
 }
 
 /* The job's own copy of @p text, with a newline added if @p newline and

@@ -219,6 +219,14 @@ record_cycle(CsjEngine *e, float *const *out, uint32_t nframes)
 static void
 perform_cycle(CsjEngine *e, uint32_t nframes, const float *const *in, float *const *out)
 {
+  /* Where Csound's next k-block will sound: this cycle's output starts
+   * with the FIFO's frames, then the blocks performed from now on. A new
+   * period re-lays the FIFO first, so the commands see the layout the
+   * cycle performs with. */
+  if (nframes != e->period) {
+    engine_reset_for_period(e, nframes);
+  }
+  e->exec.next_block_frame = jack_backend_cycle_frame_time(e->jack) + e->fifo_frames;
   if (commands_drain(e) == DRAIN_CSOUND_ABORTED) {
     /* A fatal error in a merge left Csound's lock with this thread. */
     engine_finish(e, CSJ_END_CSOUND_ERROR, csound_adapter_exit_code(e->csound));

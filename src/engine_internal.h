@@ -191,6 +191,8 @@ struct CsjEngineImpl {
   _Atomic uint64_t midi_in_dropped;
   _Atomic uint64_t midi_out_events;
   _Atomic uint64_t midi_out_dropped;
+  _Atomic uint64_t events_late;   /* stamped events whose frame had passed */
+  _Atomic uint32_t event_delay;   /* frames: constant-latency mode, 0 off */
   /* For the watchdog: when the JACK thread's current callback began, and
    * when a direct caller entered Csound (0: not inside). */
   _Atomic uint64_t rt_busy_since_ns;

@@ -342,6 +342,18 @@ jack_backend_sample_rate(const JackBackend *jb)
 }
 
 uint32_t
+jack_backend_cycle_frame_time(const JackBackend *jb)
+{
+  return jack_last_frame_time(jb->client);
+}
+
+uint32_t
+jack_backend_frame_time_now(const JackBackend *jb)
+{
+  return jack_frame_time(jb->client);
+}
+
+uint32_t
 jack_backend_period(const JackBackend *jb)
 {
   return jack_get_buffer_size(jb->client);

@@ -79,6 +79,15 @@ uint32_t jack_backend_sample_rate(const JackBackend *jb);
 uint32_t jack_backend_period(const JackBackend *jb);
 const char *jack_backend_client_name(const JackBackend *jb);
 
+/** The JACK frame time of the current cycle's first frame
+ *  (jack_last_frame_time). The process thread only, during a cycle;
+ *  real-time safe. */
+uint32_t jack_backend_cycle_frame_time(const JackBackend *jb);
+
+/** The JACK frame time now, estimated (jack_frame_time): any thread;
+ *  real-time safe (a clock read, no server round trip). */
+uint32_t jack_backend_frame_time_now(const JackBackend *jb);
+
 /** Registers in_1..in_N and out_1..out_M with pretty-name and order metadata. */
 CsjStatus jack_backend_register_ports(JackBackend *jb, uint32_t inputs, uint32_t outputs,
                                       char *why, size_t why_size);

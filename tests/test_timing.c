@@ -1,0 +1,290 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * Stamped events (csj_engine_score_event_at) and constant-latency mode
+ * (csj_engine_set_event_delay), checked frame-exactly against a probe.
+ *
+ * Which frame is which. The probe is a JACK client downstream of the
+ * engine: in the graph cycle with frame time T, the engine's output for
+ * frames T .. T + period - 1 is what the probe records in that cycle. The
+ * probe notes jack_last_frame_time of its first recorded cycle (S) and
+ * counts any cycle whose frame time does not follow the last one (a
+ * discontinuity: an xrun, or JACK2's dummy driver re-estimating its
+ * clock). Without one, recording index i is JACK frame S + i exactly.
+ * A batch that saw a discontinuity is not a measurement: it is played
+ * again on a fresh probe (up to 3 times; the last must be right).
+ *
+ * The instrument writes p4 from its first sample for p3 seconds on output
+ * 1, so an event's first sample is its first non-zero sample.
+ */
+
+#include <math.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <criterion/criterion.h>
+#include <criterion/new/assert.h>
+#include <jack/jack.h>
+
+#include "csjack.h"
+#include "jack_harness.h"
+
+#define RATE 48000
+#define PERIOD 256
+#define NOTE_FRAMES 240 /* p3 = 5 ms */
+
+static CsjEngine *g_e;
+static HarnessProbe *g_probe;
+static HarnessMessageLog g_log = HARNESS_MESSAGE_LOG_INIT;
+
+static void teardown(void)
+{
+  probe_close(g_probe);
+  g_probe = NULL;
+  csj_engine_destroy(g_e);
+  g_e = NULL;
+  harness_server_stop();
+}
+
+static void server_256(void) { harness_server_start(PERIOD, RATE); }
+
+/* instr 1: p4 on output 1 from its first sample. */
+#define ORC(ksmps)                                                              \
+  "sr = 48000\nksmps = " #ksmps "\nnchnls = 1\nnchnls_i = 0\n0dbfs = 1\n"       \
+  "instr 1\n"                                                                   \
+  "  a1 upsamp p4\n"                                                            \
+  "  out a1\n"                                                                  \
+  "endin\n"
+
+static CsjEngine *engine_start(const char *base, const char *orc)
+{
+  const char *name = harness_name(base);
+  CsjOptions o;
+  csj_options_init(&o);
+  o.client_name = name;
+  o.no_connect = true;
+  o.message_fn = harness_message_collect;
+  o.message_data = &g_log;
+  CsjEngine *e = NULL;
+  CsjStatus st = csj_engine_create(&o, &e);
+  cr_assert(eq(int, st, CSJ_SUCCESS), "create: %s", csj_last_error(NULL));
+  g_e = e;
+  st = csj_engine_compile_orc_text(e, orc);
+  cr_assert(eq(int, st, CSJ_SUCCESS), "compile: %s\n%s", csj_last_error(e), g_log.buf);
+  st = csj_engine_start(e);
+  cr_assert(eq(int, st, CSJ_SUCCESS), "start: %s\n%s", csj_last_error(e), g_log.buf);
+  return e;
+}
+
+/* A fresh probe on the engine's output, recording; returns S, the frame
+ * time of its recorded frame 0. */
+static jack_nframes_t probe_fresh(CsjEngine *e)
+{
+  probe_close(g_probe);
+  g_probe = probe_open("probe", 0, 1, 20 * RATE);
+  char src[160];
+  snprintf(src, sizeof src, "%s:out_1", csj_engine_client_name(e));
+  cr_assert(eq(int, harness_connect(probe_client(g_probe), src, probe_port(g_probe, "in_1")), 0));
+  harness_sleep_ms(30);
+  probe_arm(g_probe);
+  cr_assert(probe_wait_recorded(g_probe, 1, 3000), "the probe does not record");
+  return probe_start_frame(g_probe);
+}
+
+/* The first non-zero sample in recording indexes [from, to), or -1. */
+static long first_nonzero(long from, long to)
+{
+  const float *x = probe_recording(g_probe, 0);
+  for (long i = from < 0 ? 0 : from; i < to; i++)
+    if (x[i] != 0.0f)
+      return i;
+  return -1;
+}
+
+static void wait_index(long index)
+{
+  cr_assert(probe_wait_recorded(g_probe, (size_t)index, 10000), "probe recorded %zu of %ld",
+            probe_recorded(g_probe), index);
+}
+
+/* Where the note that should start at recording index @p want starts:
+ * searched in a window around it. */
+static long onset_near(long want, long window)
+{
+  wait_index(want + window + NOTE_FRAMES);
+  return first_nonzero(want - window, want + window);
+}
+
+/* The note at @p on is whole: p4 for its p3 (up to the last block). */
+static void check_note(long on)
+{
+  const float *x = probe_recording(g_probe, 0);
+  for (long i = on; i < on + NOTE_FRAMES - 96; i++)
+    if (x[i] != 0.5f) {
+      long a = on - 8;
+      while (a < on + NOTE_FRAMES + 64) {
+        long b = a;
+        while (b < on + NOTE_FRAMES + 64 && x[b] == x[a]) b++;
+        fprintf(stderr, "  [%ld, %ld) = %g\n", a, b, x[a]);
+        a = b;
+      }
+      break;
+    }
+  for (long i = on; i < on + NOTE_FRAMES - 96; i++)
+    cr_assert(eq(flt, x[i], 0.5f), "the note at index %ld is broken at %ld", on, i);
+}
+
+/*
+ * Stamped events at chosen frames, 200 ms ahead and 1 s apart at most,
+ * start at exactly those frames: their offsets in Csound's k-blocks cover
+ * every residue of ksmps (Csound 6.18 rounds a real-time event's block to
+ * the nearest, csjack compensates: a wrong half would be a block late).
+ */
+static void stamped_at_frames(const char *base, const char *orc, uint32_t ksmps)
+{
+  CsjEngine *e = engine_start(base, orc);
+  CsjStats st;
+  csj_engine_stats(e, &st);
+  cr_assert(eq(u32, st.ksmps, ksmps));
+  const int n = (int)ksmps + 3;
+  for (int attempt = 1;; attempt++) {
+    const jack_nframes_t s = probe_fresh(e);
+    const long base_index = (long)probe_recorded(g_probe) + RATE / 5;
+    long want[128];
+    for (int i = 0; i < n; i++) {
+      want[i] = base_index + (long)i * 1024 + i; /* residue i mod ksmps */
+      const double p[] = {1, 0, NOTE_FRAMES / (double)RATE, 0.5};
+      cr_assert(eq(int, csj_engine_score_event_at(e, 'i', p, 4, s + (jack_nframes_t)want[i]),
+                   CSJ_SUCCESS));
+    }
+    long got[128];
+    for (int i = 0; i < n; i++)
+      got[i] = onset_near(want[i], 400);
+    if (probe_discontinuities(g_probe) && attempt < 3) {
+      fprintf(stderr, "test: %s: the graph's clock jumped; again\n", base);
+      continue;
+    }
+    for (int i = 0; i < n; i++) {
+      cr_assert(eq(long, got[i], want[i]),
+                "event %d (ksmps %u, latency %u) for frame S+%ld sounded at S+%ld (%+ld)", i,
+                ksmps, st.latency, want[i], got[i], got[i] - want[i]);
+      check_note(got[i]);
+    }
+    break;
+  }
+  csj_engine_stats(e, &st);
+  cr_assert(eq(u64, st.events_late, 0));
+}
+
+Test(jack, stamped_events_sound_at_their_frames, .init = server_256, .fini = teardown,
+     .timeout = 60)
+{
+  stamped_at_frames("csjstamp", ORC(32), 32);
+}
+
+/* ksmps 96 does not divide the period: a FIFO of 64 frames (the latency
+ * csjack adds) and blocks that straddle cycles. The frame is still the
+ * frame at the output ports. */
+Test(jack, stamped_events_exact_with_partial_blocks, .init = server_256, .fini = teardown,
+     .timeout = 60)
+{
+  stamped_at_frames("csjstamp96", ORC(96), 96);
+}
+
+/*
+ * Constant-latency mode: 20 events queued at random moments each start
+ * exactly DELAY frames after the frame time at which they were queued.
+ * The stamp is taken inside the call, on this thread; the test reads
+ * csj_engine_frame_time() (the same clock, jack_frame_time) right before
+ * (b) and right after (a) the call, so the onset minus DELAY must lie in
+ * [b, a]. jack_frame_time is an estimate from the last cycle's start and
+ * the time since: across a cycle boundary it can step back by a few
+ * frames, so the window is widened by 8 frames each side (the read's
+ * uncertainty, not jitter: stamped_events_sound_at_their_frames shows
+ * the placement itself is exact).
+ */
+Test(jack, event_delay_gives_constant_latency, .init = server_256, .fini = teardown,
+     .timeout = 60)
+{
+  CsjEngine *e = engine_start("csjdelay", ORC(32));
+  const uint32_t delay = 2 * PERIOD;
+  csj_engine_set_event_delay(e, delay);
+  CsjStats st;
+  csj_engine_stats(e, &st);
+  cr_assert(eq(u32, st.event_delay, delay));
+  unsigned seed = 12;
+  for (int attempt = 1;; attempt++) {
+    const jack_nframes_t s = probe_fresh(e);
+    jack_nframes_t before[20], after[20];
+    for (int i = 0; i < 20; i++) {
+      harness_sleep_ms(8 + rand_r(&seed) % 23); /* at random moments, notes apart */
+      const double p[] = {1, 0, NOTE_FRAMES / (double)RATE, 0.5};
+      before[i] = csj_engine_frame_time(e);
+      CsjStatus r = csj_engine_score_event(e, 'i', p, 4, false);
+      after[i] = csj_engine_frame_time(e);
+      cr_assert(eq(int, r, CSJ_SUCCESS));
+    }
+    long got[20];
+    for (int i = 0; i < 20; i++)
+      got[i] = onset_near((long)(before[i] + delay - s), 100); /* notes are >= 144 frames apart */
+    if (probe_discontinuities(g_probe) && attempt < 3) {
+      fprintf(stderr, "test: the graph's clock jumped (%u times); again\n",
+              probe_discontinuities(g_probe));
+      continue;
+    }
+    long spread = 0;
+    for (int i = 0; i < 20; i++) {
+      cr_assert(ge(long, got[i], 0L), "event %d never sounded", i);
+      check_note(got[i]);
+      const long lo = (long)(before[i] - s) + delay, hi = (long)(after[i] - s) + delay;
+      cr_assert(ge(long, got[i], lo - 8), "event %d: %ld frames before its stamp + delay", i,
+                lo - got[i]);
+      cr_assert(le(long, got[i], hi + 8), "event %d: %ld frames after its stamp + delay", i,
+                got[i] - hi);
+      if (hi - lo > spread)
+        spread = hi - lo;
+    }
+    fprintf(stderr, "test: 20 events at their stamp + %u frames; the widest [before, after] "
+                    "read window was %ld frames\n", delay, spread);
+    break;
+  }
+  csj_engine_stats(e, &st);
+  cr_assert(eq(u64, st.events_late, 0), "events late at a delay of two periods");
+}
+
+/*
+ * An event stamped 100 ms in the past is late: counted in events_late,
+ * and played at once, at the start of the cycle that ran it: a cycle
+ * boundary no later than the first cycle that began after the call.
+ */
+Test(jack, past_event_is_late_and_plays_in_the_next_cycle, .init = server_256,
+     .fini = teardown, .timeout = 60)
+{
+  CsjEngine *e = engine_start("csjlate", ORC(32));
+  for (int attempt = 1;; attempt++) {
+    const jack_nframes_t s = probe_fresh(e);
+    harness_sleep_ms(50);
+    CsjStats st0, st1;
+    csj_engine_stats(e, &st0);
+    const double p[] = {1, 0, NOTE_FRAMES / (double)RATE, 0.5};
+    const jack_nframes_t b = csj_engine_frame_time(e);
+    cr_assert(eq(int, csj_engine_score_event_at(e, 'i', p, 4, b - RATE / 10), CSJ_SUCCESS));
+    const jack_nframes_t a = csj_engine_frame_time(e);
+    const long on = onset_near((long)(b - s), 4 * PERIOD);
+    if (probe_discontinuities(g_probe) && attempt < 3)
+      continue;
+    cr_assert(ge(long, on, 0L), "the late event never sounded");
+    csj_engine_stats(e, &st1);
+    cr_assert(eq(u64, st1.events_late, st0.events_late + 1));
+    cr_assert(eq(long, on % PERIOD, 0L), "not at a cycle's start: S+%ld", on);
+    /* No lower bound: a cycle that runs late (its callback behind the
+     * graph's clock, on a loaded machine) runs it at its own, earlier,
+     * frame; that is what late means. */
+    fprintf(stderr, "test: the late event sounded %ld frames after the call's frame\n",
+            on - (long)(b - s));
+    cr_assert(le(long, on, (long)(a - s) + PERIOD), "sounded %ld frames after the call",
+              on - (long)(a - s));
+    break;
+  }
+}

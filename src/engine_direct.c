@@ -86,6 +86,20 @@ direct_check_abort(CsjEngine *e)
   }
 }
 
+/* The reply of a direct or prompt call: @p result as csound_adapter's
+ * compile_tree gives it (0 success), @p failure the status for anything
+ * else, with Csound's captured words in @p error. */
+static CsjStatus
+call_reply(Job *capture, int result, CsjStatus failure, char *error, size_t error_size)
+{
+  if (result == 0) {
+    return CSJ_SUCCESS;
+  }
+  capture->status = failure;
+  job_copy_message(capture, error, error_size);
+  return failure;
+}
+
 CsjStatus
 csj_engine_eval_code_direct(CsjEngine *e, const char *code, double *value, char *error,
                             size_t error_size)
@@ -105,12 +119,7 @@ csj_engine_eval_code_direct(CsjEngine *e, const char *code, double *value, char 
   if (value) {
     *value = retval;
   }
-  if (result != 0) {
-    capture.status = CSJ_ERR_EVAL;
-    job_copy_message(&capture, error, error_size);
-    return CSJ_ERR_EVAL;
-  }
-  return CSJ_SUCCESS;
+  return call_reply(&capture, result, CSJ_ERR_EVAL, error, error_size);
 }
 
 CsjStatus
@@ -127,12 +136,7 @@ csj_engine_compile_orc_direct(CsjEngine *e, const char *code, char *error, size_
   const int result = csound_adapter_compile_orc(e->csound, code);
   direct_check_abort(e);
   direct_end(e);
-  if (result != 0) {
-    capture.status = CSJ_ERR_COMPILE;
-    job_copy_message(&capture, error, error_size);
-    return CSJ_ERR_COMPILE;
-  }
-  return CSJ_SUCCESS;
+  return call_reply(&capture, result, CSJ_ERR_COMPILE, error, error_size);
 }
 
 /* ---- The prompt path ------------------------------------------------------- */
@@ -433,9 +437,7 @@ prompt_run(CsjEngine *e, int kind, const char *code, int timeout_ms, double *val
     if (value) {
       *value = NAN;
     }
-    capture.status = failure;
-    job_copy_message(&capture, error, error_size);
-    return failure;
+    return call_reply(&capture, -1, failure, error, error_size);
   }
   pthread_mutex_lock(&e->parse_mutex);
   uint64_t deadline = 0;
@@ -476,12 +478,7 @@ prompt_run(CsjEngine *e, int kind, const char *code, int timeout_ms, double *val
   if (value) {
     *value = result == 0 ? retval : NAN;
   }
-  if (result != 0) {
-    capture.status = failure;
-    job_copy_message(&capture, error, error_size);
-    return failure;
-  }
-  return CSJ_SUCCESS;
+  return call_reply(&capture, result, failure, error, error_size);
 }
 
 CsjStatus

@@ -274,8 +274,12 @@ midi_write(CSOUND *csound, void *user_data, const unsigned char *buf, int nbytes
 void
 csound_adapter_enable_midi(CsoundAdapter *cs)
 {
-  csoundSetMIDIInput(cs->csound, "0");
-  csoundSetMIDIOutput(cs->csound, "0");
+  /* Through the option parser, not csoundSetMIDIInput/Output: in 6.18 those
+   * copy the name into a buffer one byte short (AddressSanitizer: a heap
+   * overflow inside Csound). -M0 -Q0 name the devices, which is what makes
+   * Csound call the host's MIDI callbacks. */
+  csound_adapter_set_option(cs, "-M0");
+  csound_adapter_set_option(cs, "-Q0");
 }
 
 bool

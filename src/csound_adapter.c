@@ -431,9 +431,17 @@ csound_adapter_check_option(const char *option, char *why, size_t why_size)
   }
   if (!jumped) {
     csoundDestroy(scratch);
+  } else {
+    /* After a jump the scratch instance cannot be destroyed (its state is
+     * Csound's after a long jump): it is kept, a few kilobytes per refused
+     * option at start-up, and still pointed to. */
+    static CSOUND *abandoned[16];
+    static atomic_int n_abandoned;
+    const int slot = atomic_fetch_add_explicit(&n_abandoned, 1, memory_order_relaxed);
+    if (slot < (int)(sizeof abandoned / sizeof abandoned[0])) {
+      abandoned[slot] = scratch;
+    }
   }
-  /* After a jump the scratch instance is left as it is: a few kilobytes,
-   * once per refused option at start-up. */
   return refused ? -1 : 0;
 }
 

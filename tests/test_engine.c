@@ -1085,6 +1085,11 @@ async_done(void *data, const CsjResult *result)
 
 Test(jack, fatal_parse_error_async_paths, .init = server_256, .fini = teardown, .timeout = 30)
 {
+  if (harness_time_scale() > 1.0) {
+    /* Csound's parser loses what it had allocated when a fatal error jumps
+     * out of it: a leak by design, which memcheck would report. */
+    cr_skip_test("not under memcheck: a fatal parse error leaks Csound's parse");
+  }
   CsjEngine *e = engine_new("csjasync");
   compile_orc_ok(e, SINE_ORC);
   start_ok(e);

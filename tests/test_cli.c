@@ -34,8 +34,21 @@ static HarnessChild g_child[MAX_CHILDREN];
 static int g_nchild;
 static HarnessProbe *g_probe;
 
+/* A child's stderr kept for a failure message: freed here, since a failed
+ * assertion leaves the test before its own free. */
+static char *g_err_text;
+
+static char *keep_err(char *text)
+{
+  free(g_err_text);
+  g_err_text = text;
+  return text;
+}
+
 static void teardown(void)
 {
+  free(g_err_text);
+  g_err_text = NULL;
   for (int i = 0; i < g_nchild; i++)
     harness_child_cleanup(&g_child[i]);
   g_nchild = 0;
@@ -93,6 +106,8 @@ static char *cli_expect_exit(const char *const *args, int status)
 {
   char *err;
   int rc = cli_run(args, 10000, &err, NULL);
+  if (rc != status)
+    keep_err(err); /* freed by teardown: the assertion leaves the test */
   cr_assert(eq(int, rc, status), "stderr:\n%s", err);
   return err;
 }
@@ -379,13 +394,13 @@ Test(jack, cli_csound_option_forms, .init = server_256, .fini = teardown, .timeo
                           harness_data("finite.csd"), "--", cases[i][0], cases[i][1], NULL};
     char *err;
     const int rc = cli_run(args, 10000, &err, NULL);
+    keep_err(err);
     cr_assert(eq(int, rc, 0), "-- %s %s: exit %d. stderr:\n%s", cases[i][0],
               cases[i][1] ? cases[i][1] : "", rc, err);
     if (cases[i][2]) {
       cr_assert(ne(ptr, strstr(err, cases[i][2]), NULL), "-- %s: no notice. stderr:\n%s",
                 cases[i][0], err);
     }
-    free(err);
   }
 }
 
@@ -400,10 +415,10 @@ Test(jack, cli_refused_option_is_usage_error, .init = server_256, .fini = teardo
                           harness_data("finite.csd"), "--", bad[i], NULL};
     char *err;
     const int rc = cli_run(args, 10000, &err, NULL);
+    keep_err(err);
     cr_assert(eq(int, rc, 2), "-- %s: exit %d. stderr:\n%s", bad[i], rc, err);
     cr_assert(ne(ptr, strstr(err, bad[i]), NULL), "the error does not name %s:\n%s", bad[i],
               err);
-    free(err);
   }
   /* the same inside a CSD's <CsOptions> */
   const char *args[] = {"--no-connect", "-n", harness_name("csjbad"),
@@ -454,9 +469,8 @@ Test(jack, cli_sigint_while_start_hangs, .init = server_256, .fini = teardown,
   harness_sleep_ms(500);
   cr_assert(eq(int, kill(ch->pid, SIGINT), 0));
   const int rc = harness_child_wait(ch, 15000);
-  char *err = harness_read_file(ch->err_path);
+  const char *err = keep_err(harness_read_file(ch->err_path));
   cr_assert(eq(int, rc, 9), "exit %d. stderr:\n%s", rc, err);
-  free(err);
 }
 
 /* The orchestra's sr is not JACK's: a notice on stderr, then the run at
@@ -851,7 +865,7 @@ Test(jack, cli_ten_instances_stopped_together, .init = server_256, .fini = teard
     for (int i = 0; i < TEN; i++) {
       if (rc[i] != 0 && first_bad < 0) {
         first_bad = i;
-        first_err = harness_read_file(ch[i].err_path);
+        first_err = keep_err(harness_read_file(ch[i].err_path));
       }
       close(in[i]);
       harness_child_cleanup(&ch[i]);

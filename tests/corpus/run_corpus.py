@@ -265,6 +265,8 @@ class Csjack:
         self.stderr = collections.deque(maxlen=200)
         self.playing = threading.Event()
         self.saw_playing = False
+        self.watchdog_said = []   # kept apart: a child of system_i can
+                                  # print hundreds of lines after it
         self.t_out = threading.Thread(target=self._read_out, daemon=True)
         self.t_err = threading.Thread(target=self._read_err, daemon=True)
         self.t_out.start()
@@ -282,6 +284,8 @@ class Csjack:
         for raw in self.p.stderr:
             line = strip_ansi(raw.decode('utf-8', 'replace').rstrip('\n'))
             self.stderr.append(line)
+            if WATCHDOG_STDERR.search(line):
+                self.watchdog_said.append(line)
             if 'playing as JACK client' in line:
                 self.saw_playing = True
                 self.playing.set()
@@ -362,7 +366,9 @@ class Csjack:
             return None
 
     def watchdog(self):
-        return watchdog_line(self.p.returncode, self.stderr)
+        """csjack's watchdog line when it ended with EXIT_HUNG (after
+        finish(): the readers have been joined)."""
+        return watchdog_line(self.p.returncode, self.watchdog_said)
 
     def finish(self):
         """Kill what is left, reap it, join the readers."""
@@ -534,7 +540,7 @@ class Runner:
         res['rc'] = rc
         res['exit'] = describe_rc(rc)
         res['tail'] = c.tail()
-        wd = watchdog_line(rc, c.stderr)
+        wd = c.watchdog()
         if wd:
             res['watchdog_line'] = wd
         if stopped is None:
@@ -631,7 +637,7 @@ class Runner:
         res['rc'] = rc
         res['exit'] = describe_rc(rc)
         res['tail'] = c.tail()
-        wd = watchdog_line(rc, c.stderr)
+        wd = c.watchdog()
         if wd:
             res['watchdog_line'] = wd
         if stopped is None:
@@ -716,7 +722,8 @@ def classify(res, ref, needs):
     if res['status'] != 'fails':
         return
     tail = ' '.join(res.get('tail', []))
-    if watchdog_line(res.get('rc'), res.get('tail', [])):   # an older run's
+    if watchdog_line(res.get('rc'), [res.get('watchdog_line', '')]
+                     + res.get('tail', [])):                # an older run's
         res['status'] = 'watchdog'
     elif 'display' in needs or (DISPLAY_STDERR.search(tail) and 'FL' in tail):
         res['status'] = 'needs-display'
@@ -741,7 +748,8 @@ def headline_reason(rec):
             last = [l for l in r.get('tail', []) if l.strip()]
             err = [l for l in last if 'error' in l.lower()
                    and not re.match(r'\s*\d+ errors? in performance', l)]
-            wd = [l[l.index('csjack:'):] for l in last
+            wd = [l[l.index('csjack:'):] for l in
+                  [r.get('watchdog_line', '')] + last
                   if WATCHDOG_STDERR.search(l)]
             detail = (wd if head == 'watchdog' else []) or err or last or ['']
             detail = detail[-1]

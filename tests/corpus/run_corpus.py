@@ -15,11 +15,22 @@ examples, gzipped ones unpacked into a temporary copy) this runs:
 The live paths then send the example's i and f score lines, ':eval return 1'
 and ':quit'. Each path gets a category; the example's headline is its worst:
 
-  crash, hang, csjack-fails, needs-display, needs-device, needs-network,
-  csound-rejects, plays
+  crash, hang, watchdog, csjack-fails, needs-display, needs-device,
+  needs-network, csound-rejects, plays
+
+crash is strict: killed by a signal, or exit 134/139. hang: no exit within
+the limits after the stop (':quit', then SIGTERM). watchdog: csjack ended
+the performance itself with status 9 (EXIT_HUNG) because one Csound call
+ran longer than the hang limit (its 'Csound has been inside one call on ...'
+line, or an error reply on a live path and then status 9, or status 9 one
+second after SIGTERM with Csound still inside); a clean, documented end.
+A start-up whose compile takes long in Csound too gets the reference's time
+x 3 + 10 s (at least 30 s) for its "playing" line.
 
 Only crashes and hangs are failures: the last line printed is
-'N passed, M failed' and the exit status is 1 when M > 0.
+'N passed, M failed' and the exit status is 1 when M > 0. With --out-json
+each record is also appended to OUT.partial as it comes (one JSON object a
+line), which --reclassify reads when a run did not finish.
 
 Every child runs with JACK_DEFAULT_SERVER set to a private server (started
 here unless --server is given, and always stopped at the end),
@@ -51,8 +62,8 @@ import time
 DEFAULT_EXAMPLES = '/usr/share/doc/csound-doc/html/examples'
 
 # Worst first: an example's headline is the first of these any path got.
-CATEGORIES = ['crash', 'hang', 'csjack-fails', 'needs-display', 'needs-device',
-              'needs-network', 'csound-rejects', 'plays']
+CATEGORIES = ['crash', 'hang', 'watchdog', 'csjack-fails', 'needs-display',
+              'needs-device', 'needs-network', 'csound-rejects', 'plays']
 PATHS = ['reference', 'startup', 'live-staged', 'live-direct']
 CSJACK_PATHS = PATHS[1:]
 
@@ -60,6 +71,9 @@ REFERENCE_TIMEOUT = 10.0      # reference run: timing out counts as accepted
 START_TIMEOUT = 30.0          # until "playing as JACK client" or exit
 REPLY_TIMEOUT = 15.0          # one console reply (the console itself waits 5 s)
 EXIT_TIMEOUT = 10.0           # after :quit
+TERM_TIMEOUT = 5.0            # after SIGTERM (csjack exits 9 within 1 s of it
+                              # when Csound does not let go)
+EXIT_HUNG = 9                 # csjack's exit status when the watchdog ended it
 LINE_MAX = 65536              # the console's line limit
 SCORE_LINES_MAX = 200         # score lines sent on the live paths
 TAIL = 12                     # stderr lines kept per path
@@ -79,6 +93,11 @@ NETWORK_STDERR = re.compile(r'OSC|socket|address|network|host', re.I)
 DEVICE_OPTIONS = re.compile(
     r'(^|\s)(-M\s*\S*|-Q\s*\S*|--midi-device|--midioutfile|-F\s*\S*|'
     r'--midifile|-+rtmidi=\S+|-iadc\S*|-i\s+adc\S*|--input=adc\S*)')
+# csjack's watchdog (one Csound call longer than the hang limit) and its
+# SIGINT/SIGTERM path when Csound does not let go; both exit EXIT_HUNG.
+WATCHDOG_STDERR = re.compile(
+    r'csjack: error: Csound has been inside one call on|'
+    r'csjack: stopped by \S+, but Csound did not let go')
 DEVICE_STDERR = re.compile(r'MIDI|device|portmidi|alsa|adc|audio input|'
                            r'capture', re.I)
 
@@ -222,6 +241,16 @@ def is_crash(rc):
     return rc is not None and (rc < 0 or rc in (134, 135, 136, 137, 139))
 
 
+def watchdog_line(rc, lines):
+    """The watchdog's line when csjack ended with EXIT_HUNG and said why."""
+    if rc != EXIT_HUNG:
+        return None
+    for l in lines:
+        if WATCHDOG_STDERR.search(l):
+            return l.strip()
+    return None
+
+
 class Csjack:
     """A csjack child with pipes: replies from stdout through a queue,
     stderr kept in a ring, an event set once it plays."""
@@ -236,6 +265,8 @@ class Csjack:
         self.stderr = collections.deque(maxlen=200)
         self.playing = threading.Event()
         self.saw_playing = False
+        self.watchdog_said = []   # kept apart: a child of system_i can
+                                  # print hundreds of lines after it
         self.t_out = threading.Thread(target=self._read_out, daemon=True)
         self.t_err = threading.Thread(target=self._read_err, daemon=True)
         self.t_out.start()
@@ -253,15 +284,27 @@ class Csjack:
         for raw in self.p.stderr:
             line = strip_ansi(raw.decode('utf-8', 'replace').rstrip('\n'))
             self.stderr.append(line)
+            if WATCHDOG_STDERR.search(line):
+                self.watchdog_said.append(line)
             if 'playing as JACK client' in line:
                 self.saw_playing = True
                 self.playing.set()
         self.playing.set()                     # exited: stop waiting
 
     def wait_playing(self, timeout):
-        """True once it plays, False if it exited first, None on timeout."""
-        if not self.playing.wait(timeout):
-            return None
+        """True once it plays, False if it exited first, None on timeout.
+        An exit counts without stderr's EOF: a child it forked (system_i's)
+        can hold stderr open long after it."""
+        deadline = now() + timeout
+        exited_at = None
+        while not self.playing.wait(0.25):
+            t = now()
+            if self.p.poll() is not None:
+                exited_at = exited_at or t
+                if t - exited_at >= 0.5:
+                    return self.saw_playing
+            if t >= deadline:
+                return None
         return self.saw_playing
 
     def send(self, line):
@@ -273,11 +316,23 @@ class Csjack:
             return False
 
     def reply(self, timeout):
-        """The next reply line; None at EOF; TimeoutError when none came."""
-        try:
-            return self.replies.get(timeout=timeout)
-        except queue.Empty:
-            raise TimeoutError from None
+        """The next reply line; None at EOF or once csjack has exited and
+        said nothing more (a child it forked, system_i's, can hold its
+        stdout open long after it); TimeoutError when none came."""
+        deadline = now() + timeout
+        exited_at = None
+        while True:
+            try:
+                return self.replies.get(timeout=0.25)
+            except queue.Empty:
+                pass
+            t = now()
+            if self.p.poll() is not None:
+                exited_at = exited_at or t
+                if t - exited_at >= 0.5:
+                    return None
+            if t >= deadline:
+                raise TimeoutError
 
     def command(self, line, timeout=REPLY_TIMEOUT):
         if not self.send(line):
@@ -293,6 +348,27 @@ class Csjack:
             return True
         except subprocess.TimeoutExpired:
             return False
+
+    def stop(self, quit_timeout=EXIT_TIMEOUT):
+        """:quit, then SIGTERM to csjack itself when it has not exited.
+        'exited' (by itself or after :quit), 'terminated' (after SIGTERM) or
+        None (still running: a hang)."""
+        if self.quit(quit_timeout):
+            return 'exited'
+        try:
+            self.p.send_signal(signal.SIGTERM)
+        except ProcessLookupError:
+            pass
+        try:
+            self.p.wait(TERM_TIMEOUT)
+            return 'terminated'
+        except subprocess.TimeoutExpired:
+            return None
+
+    def watchdog(self):
+        """csjack's watchdog line when it ended with EXIT_HUNG (after
+        finish(): the readers have been joined)."""
+        return watchdog_line(self.p.returncode, self.watchdog_said)
 
     def finish(self):
         """Kill what is left, reap it, join the readers."""
@@ -370,12 +446,14 @@ class Runner:
         argv = ['csound', '--nosound', '-+rtaudio=null', '-+rtmidi=null', '-d',
                 name]
         res = {'argv': argv}
+        t0 = now()
         p = subprocess.Popen(argv, cwd=work, env=self.env,
                              stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
                              stderr=subprocess.STDOUT, start_new_session=True)
         CHILDREN.add(p)
         try:
             out, _ = p.communicate(timeout=REFERENCE_TIMEOUT)
+            res['elapsed'] = round(now() - t0, 2)
             res['timed_out'] = False
         except subprocess.TimeoutExpired:
             kill_group(p)
@@ -383,6 +461,7 @@ class Runner:
                 out, _ = p.communicate(timeout=10)
             except subprocess.TimeoutExpired:
                 out = b'run_corpus: the output pipe stayed open after SIGKILL\n'
+            res['elapsed'] = round(now() - t0, 2)
             res['timed_out'] = True
         kill_group(p)              # whatever it forked and left behind
         CHILDREN.remove(p)
@@ -433,41 +512,66 @@ class Runner:
     def client_name(self, idx, tag):
         return 'corpus-%d-%04d-%s' % (os.getpid(), idx, tag)
 
-    def startup(self, work, name, idx):
+    def startup(self, work, name, idx, ref_elapsed=0.0):
         argv = [self.args.csjack, '--no-connect', '-n',
                 self.client_name(idx, 's'), name]
         c = Csjack(argv, work, self.env)
         res = {'argv': argv}
+        # A CSD whose compile takes long in Csound too (system_i running an
+        # analysis at init) gets the reference's time x 3 + 10 s to start.
+        start_limit = max(START_TIMEOUT, 3 * ref_elapsed + 10)
+        stopped = None
         try:
+            t0 = now()
             played = c.wait_playing(START_TIMEOUT)
+            if played is None and start_limit > START_TIMEOUT:
+                res['start_extended'] = round(start_limit, 1)
+                played = c.wait_playing(start_limit - START_TIMEOUT)
+            res['start_s'] = round(now() - t0, 2)
             res['played'] = bool(played)
-            if played is None:
-                res['status'] = 'hang'
-                res['reason'] = 'no "playing" line and no exit within %gs' % START_TIMEOUT
-            else:
-                if played:
-                    deadline = now() + self.args.seconds
-                    while c.p.poll() is None and now() < deadline:
-                        time.sleep(0.05)
-                exited = c.quit()
-                if not exited:
-                    res['status'] = 'hang'
-                    res['reason'] = 'did not exit within %gs of :quit' % EXIT_TIMEOUT
+            if played:
+                deadline = now() + self.args.seconds
+                while c.p.poll() is None and now() < deadline:
+                    time.sleep(0.05)
+            stopped = c.stop()
+            res['stopped'] = stopped
         finally:
             rc = c.finish()
         res['rc'] = rc
         res['exit'] = describe_rc(rc)
         res['tail'] = c.tail()
-        if 'status' not in res:
-            if is_crash(rc):
-                res['status'] = 'crash'
-                res['reason'] = 'exit %s' % describe_rc(rc)
-            elif rc == 0:
-                res['status'] = 'plays'
+        wd = c.watchdog()
+        if wd:
+            res['watchdog_line'] = wd
+        if stopped is None:
+            res['status'] = 'hang'
+            if played is None:
+                res['reason'] = ('no "playing" line and no exit within %gs, nor '
+                                 'within %gs of :quit and SIGTERM'
+                                 % (start_limit, EXIT_TIMEOUT + TERM_TIMEOUT))
             else:
-                res['status'] = 'fails'
-                res['reason'] = 'exit %s%s' % (
-                    describe_rc(rc), '' if res['played'] else ' before playing')
+                res['reason'] = ('did not exit within %gs of :quit nor %gs of '
+                                 'SIGTERM' % (EXIT_TIMEOUT, TERM_TIMEOUT))
+        elif is_crash(rc):
+            res['status'] = 'crash'
+            res['reason'] = 'exit %s' % describe_rc(rc)
+        elif wd:
+            res['status'] = 'watchdog'
+            res['reason'] = 'exit %d%s%s' % (
+                rc, '' if played else ' before playing',
+                ' after SIGTERM' if stopped == 'terminated' else '')
+        elif played is None or stopped == 'terminated':
+            res['status'] = 'hang'
+            res['reason'] = ('no "playing" line within %gs' % start_limit
+                             if played is None else
+                             'did not exit within %gs of :quit' % EXIT_TIMEOUT) + \
+                ' (exit %s after SIGTERM)' % describe_rc(rc)
+        elif rc == 0:
+            res['status'] = 'plays'
+        else:
+            res['status'] = 'fails'
+            res['reason'] = 'exit %s%s' % (
+                describe_rc(rc), '' if played else ' before playing')
         return res
 
     def live(self, work, idx, orc, score, direct):
@@ -524,17 +628,37 @@ class Runner:
                                 status, reason = 'fails', 'second :eval -> %s' % r[:200]
         except TimeoutError:
             status, reason = 'hang', 'no console reply within %gs' % REPLY_TIMEOUT
+        stopped = None
         try:
-            if status != 'hang' and not c.quit():
-                status, reason = 'hang', 'did not exit within %gs of :quit' % EXIT_TIMEOUT
+            stopped = c.stop()
+            res['stopped'] = stopped
         finally:
             rc = c.finish()
         res['rc'] = rc
         res['exit'] = describe_rc(rc)
         res['tail'] = c.tail()
-        if is_crash(rc) and status != 'hang':
+        wd = c.watchdog()
+        if wd:
+            res['watchdog_line'] = wd
+        if stopped is None:
+            status, reason = 'hang', '%sdid not exit within %gs of :quit nor %gs of SIGTERM' % (
+                (reason + ', then ') if status == 'hang' else '', EXIT_TIMEOUT, TERM_TIMEOUT)
+        elif is_crash(rc):
             status, reason = 'crash', 'exit %s%s' % (
                 describe_rc(rc), (' (' + reason + ')') if reason else '')
+        elif wd or (rc == EXIT_HUNG and status == 'fails' and any(
+                (res.get(k) or '').startswith('error')
+                for k in ('orc_reply', 'eval_reply', 'eval2_reply'))):
+            # The watchdog ended it (the reply, if any, was an error), or
+            # csjack ended itself 1 s after SIGTERM with Csound still inside.
+            status, reason = 'watchdog', 'exit %d%s%s' % (
+                rc, ' after SIGTERM' if stopped == 'terminated' else '',
+                (' (' + reason + ')') if reason else '')
+        elif status == 'hang' or stopped == 'terminated':
+            status, reason = 'hang', '%s (exit %s%s)' % (
+                reason if status == 'hang' else
+                'did not exit within %gs of :quit' % EXIT_TIMEOUT,
+                describe_rc(rc), ' after SIGTERM' if stopped == 'terminated' else '')
         elif status is None:
             if rc == 0:
                 status = 'plays'
@@ -558,7 +682,8 @@ class Runner:
             rec = {'name': name, 'paths': {}}
             ref = self.reference(work, name)
             rec['paths']['reference'] = ref
-            rec['paths']['startup'] = self.startup(work, name, idx)
+            rec['paths']['startup'] = self.startup(work, name, idx,
+                                                   ref.get('elapsed', 0.0))
             rec['paths']['live-staged'] = self.live(work, idx, orc, score, False)
             rec['paths']['live-direct'] = self.live(work, idx, orc, score, True)
             rec['needs'] = example_needs(orc, opts)
@@ -597,7 +722,10 @@ def classify(res, ref, needs):
     if res['status'] != 'fails':
         return
     tail = ' '.join(res.get('tail', []))
-    if 'display' in needs or (DISPLAY_STDERR.search(tail) and 'FL' in tail):
+    if watchdog_line(res.get('rc'), [res.get('watchdog_line', '')]
+                     + res.get('tail', [])):                # an older run's
+        res['status'] = 'watchdog'
+    elif 'display' in needs or (DISPLAY_STDERR.search(tail) and 'FL' in tail):
         res['status'] = 'needs-display'
     elif not ref['accepts']:
         res['status'] = 'csound-rejects'
@@ -618,8 +746,13 @@ def headline_reason(rec):
         if r['status'] == head:
             why = r.get('reason', '')
             last = [l for l in r.get('tail', []) if l.strip()]
-            err = [l for l in last if 'error' in l.lower()]
-            detail = (err or last or [''])[-1]
+            err = [l for l in last if 'error' in l.lower()
+                   and not re.match(r'\s*\d+ errors? in performance', l)]
+            wd = [l[l.index('csjack:'):] for l in
+                  [r.get('watchdog_line', '')] + last
+                  if WATCHDOG_STDERR.search(l)]
+            detail = (wd if head == 'watchdog' else []) or err or last or ['']
+            detail = detail[-1]
             if p == 'reference':
                 return 'reference: %s' % why
             return '%s: %s%s' % (p, why, (' | ' + detail) if detail else '')
@@ -726,16 +859,19 @@ def write_md(path, meta, records):
             str(counts[p][cat]) for p in PATHS + ['headline'])))
     out.append('| total | %s |' % ' | '.join(
         str(sum(counts[p].values())) for p in PATHS + ['headline']))
-    out += ['', '## Examples that do not simply play', '',
-            '| example | headline | reference | startup | live-staged | live-direct | reason |',
-            '|---|---|---|---|---|---|---|']
-    for r in sorted(records, key=lambda r: (CATEGORIES.index(r['headline']), r['name'])):
-        if r['headline'] == 'plays':
+    out += ['', '## Examples that do not simply play, by headline']
+    for cat in CATEGORIES[:-1]:
+        group = sorted((r for r in records if r['headline'] == cat),
+                       key=lambda r: r['name'])
+        if not group:
             continue
-        out.append('| %s | %s | %s | %s | %s | %s | %s |' % (
-            r['name'], r['headline'],
-            *(r['paths'][p]['status'] for p in PATHS),
-            md_escape(r['reason'][:240])))
+        out += ['', '### %s (%d)' % (cat, len(group)), '',
+                '| example | reference | startup | live-staged | live-direct | reason |',
+                '|---|---|---|---|---|---|']
+        for r in group:
+            out.append('| %s | %s | %s | %s | %s | %s |' % (
+                r['name'], *(r['paths'][p]['status'] for p in PATHS),
+                md_escape(r['reason'][:240])))
     with open(path, 'w') as f:
         f.write('\n'.join(out) + '\n')
 
@@ -771,9 +907,22 @@ def read_list(path, available):
     return names
 
 
+def read_results(path):
+    """An --out-json file, or the .partial file (one record a line) that a
+    run writes as it goes, for a run that did not finish."""
+    with open(path) as f:
+        text = f.read()
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError:
+        records = [json.loads(l) for l in text.splitlines() if l.strip().startswith('{')]
+        meta = {'partial': path, 'count': len(records), 'interrupted': True}
+        return {'meta': meta, 'examples': records}
+
+
 def reclassify(args):
-    with open(args.reclassify) as f:
-        data = json.load(f)
+    data = read_results(args.reclassify)
+    data['examples'].sort(key=lambda r: r['name'])
     tmp = tempfile.mkdtemp(prefix='csjcorpus-')
     try:
         shared = os.path.join(tmp, 'examples')
@@ -793,7 +942,7 @@ def reclassify(args):
                 r = rec['paths'][pname]
                 if 'raw' not in r:      # a run from before 'raw' was kept
                     r['raw'] = 'fails' if r['status'] not in (
-                        'plays', 'crash', 'hang') else r['status']
+                        'plays', 'crash', 'hang', 'watchdog') else r['status']
             apply_classification(rec)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
@@ -869,12 +1018,18 @@ def main():
         runner = Runner(args, shared, env, base_orc)
         total = len(names)
         done = 0
+        # Each record as it comes, one a line: --reclassify reads this file
+        # when the run did not finish.
+        partial = open(args.out_json + '.partial', 'w') if args.out_json else None
         with concurrent.futures.ThreadPoolExecutor(max_workers=max(1, args.jobs)) as ex:
             futs = {ex.submit(runner.run, i, n): n for i, n in enumerate(names)}
             try:
                 for fut in concurrent.futures.as_completed(futs):
                     rec = fut.result()
                     records.append(rec)
+                    if partial:
+                        partial.write(json.dumps(rec) + '\n')
+                        partial.flush()
                     done += 1
                     print('[%d/%d] %-40s %-14s %s' % (
                         done, total, rec['name'], rec['headline'],

@@ -265,6 +265,15 @@ typedef struct {
   /** The constant-latency delay in frames (csj_engine_set_event_delay),
    * 0 when off. */
   uint32_t event_delay;
+  /** Stamped 'i' events held now by the JACK thread for a later cycle
+   * (their frame lies beyond the cycle that ran their command): each is
+   * released in the cycle whose output holds its frame. At most
+   * CSJ_HELD_EVENTS at once. */
+  uint32_t events_held;
+  /** Stamped events that found the held queue full: each was handed to
+   * Csound's own scheduler at once instead (exact while Csound's clock
+   * follows JACK's: no pause, dropped cycle or xrun before its frame). */
+  uint64_t events_overflow;
 } CsjStats;
 
 /**
@@ -560,6 +569,9 @@ CSJ_API CsjStatus csj_engine_toggle_pause(CsjEngine *e);
 
 /** The most p-fields csj_engine_score_event takes. */
 #define CSJ_MAX_PFIELDS 1024
+/** The most stamped events the JACK thread holds at once for later cycles
+ *  (csj_engine_score_event_at). */
+#define CSJ_HELD_EVENTS 4096
 /**
  * Sends a score event, like csoundScoreEvent(): @p type is 'i', 'f', 'e',
  * 'q', 'a'; @p pfields holds p1, p2, ... (@p count of them, at most
@@ -603,18 +615,30 @@ CSJ_API CsjStatus csj_engine_score_event(CsjEngine *e, char type, const double *
  * types run at once as csj_engine_score_event would.
  *
  * The JACK thread, when it runs the command (the cycle after it was
- * queued, at the latest the one after), finds how many samples after
- * Csound's current time the frame lies, from the cycle's
- * jack_last_frame_time and the output FIFO, and hands Csound the event
- * with that p2 (csjack runs Csound with --sample-accurate). An event later
- * than the current cycle is scheduled by Csound: it follows Csound's
- * sample clock, which equals JACK's as long as no cycle is lost (an xrun,
- * a JACK2 dummy driver re-estimating its clock). An event whose frame has
+ * queued, at the latest the one after), finds where the frame lies
+ * against the k-blocks this cycle performs, from the cycle's
+ * jack_last_frame_time and the output FIFO. Inside them, it hands Csound
+ * the event with a p2 of that many samples (csjack runs Csound with
+ * --sample-accurate). Beyond them, it holds the event in a queue of its
+ * own, by frame (preallocated: at most CSJ_HELD_EVENTS at once,
+ * CsjStats.events_held), and hands it to Csound in the cycle whose output
+ * holds the frame, as scsynth holds a timestamped bundle: the event
+ * stays on its JACK frame whatever happens to Csound's clock meanwhile (a
+ * pause, cycles dropped by a direct call). Events for the same frame
+ * start in the order they were sent. When the queue is full the event is
+ * handed to Csound at once instead, with its distance as p2, and counted
+ * in CsjStats.events_overflow: Csound's own scheduler then starts it,
+ * exactly as long as Csound's sample clock follows JACK's (no pause,
+ * dropped cycle or xrun before its frame). The frame must lie within
+ * 2^31 frames of now (about 12 hours at 48 kHz). An event whose frame has
  * passed starts at once (at the start of Csound's next k-block, in this
- * cycle's output) and counts in CsjStats.events_late. To be on time, a
- * frame must be at least one period plus CsjStats.latency after the
- * moment of the call (a command waits up to a cycle to be run), more on a
- * loaded machine.
+ * cycle's output) and counts in CsjStats.events_late; so does a held
+ * event whose frame passed while csjack was paused or its cycles were
+ * dropped. To be on time, a frame must be at least one period plus
+ * CsjStats.latency after the moment of the call (a command waits up to a
+ * cycle to be run), more on a loaded machine. csj_engine_flush answers
+ * once the event has been taken in (held or handed to Csound), not once
+ * it has sounded.
  *
  * Thread:         any but the JACK thread.
  * Real-time safe: no (as csj_engine_score_event).

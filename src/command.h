@@ -61,6 +61,11 @@ typedef enum {
 
 #define INLINE_PFIELDS 28
 
+/* Stamped score events held on the JACK thread for a later cycle
+ * (event_queue.h): at most this many at once; more are handed to Csound's
+ * own scheduler at once and counted (CsjStats.events_overflow). */
+#define HELD_EVENTS CSJ_HELD_EVENTS
+
 /*
  * Work that needs memory beyond a ring slot, or a reply. Made by the
  * caller's thread; the JACK thread reads and fills it but never frees it;
@@ -180,6 +185,10 @@ typedef struct {
    * already waiting in the output FIFO. Stamped events are placed
    * against it. */
   uint32_t next_block_frame;
+  /* How many frames of Csound's output, from next_block_frame on, this
+   * cycle performs (its whole k-blocks; 0 while paused): a stamped event
+   * that starts beyond them is held (CsjEngine.held) for a later cycle. */
+  uint32_t horizon;
 } CommandExecState;
 
 /* What a cycle's commands left the engine to do. */

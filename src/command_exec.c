@@ -333,6 +333,119 @@ command_info(unsigned type)
   return info && info->run ? info : NULL;
 }
 
+/* ---- Held events: stamped events for a later cycle ------------------------ */
+
+/*
+ * The JACK frame at which a stamped 'i' event starts (its stamp plus p2),
+ * or false for any other command: other event types, and events placed
+ * as Csound places them (absp2, a non-finite p2, one over 2^31 frames
+ * away), are not held.
+ */
+static bool
+stamped_start(const CsjEngine *e, const Command *cmd, uint32_t *start)
+{
+  char type;
+  const double *p;
+  size_t count;
+  bool absp2, stamped;
+  uint32_t frame;
+  if (cmd->type == CMD_SCORE_EVENT) {
+    type = cmd->u.event.type;
+    p = cmd->u.event.pfields;
+    count = cmd->u.event.count;
+    absp2 = cmd->u.event.absp2;
+    stamped = cmd->u.event.stamped;
+    frame = cmd->u.event.frame;
+  } else if (cmd->type == CMD_SCORE_EVENT_JOB) {
+    const Job *job = cmd->u.job;
+    type = job->event_type;
+    p = job->values;
+    count = job->count;
+    absp2 = job->absp2;
+    stamped = job->stamped;
+    frame = job->frame;
+  } else {
+    return false;
+  }
+  if (!stamped || absp2 || type != 'i' || count < 2 || !isfinite(p[1])) {
+    return false;
+  }
+  const double offset =
+    p[1] * (double)atomic_load_explicit(&e->jack_rate, memory_order_relaxed);
+  if (!(fabs(offset) < 2147483647.0)) {
+    return false;
+  }
+  *start = frame + (uint32_t)(int32_t)llround(offset);
+  return true;
+}
+
+/*
+ * Holds a stamped 'i' event that starts beyond what this cycle performs,
+ * to be released by release_held in the cycle whose output holds its
+ * frame. Its p2 is folded into the stamp (p2 0, frame = start), so the
+ * release places it as any stamped event. A job event keeps its job,
+ * unanswered, until then. False when the event is for this cycle, or the
+ * queue is full (counted: the caller then places it now, and Csound's own
+ * scheduler holds it, exact while Csound's clock follows JACK's).
+ */
+static bool
+hold_event(CsjEngine *e, const Command *cmd)
+{
+  uint32_t start;
+  if (!e->held || !stamped_start(e, cmd, &start)) {
+    return false;
+  }
+  const int32_t ahead = (int32_t)(start - e->exec.next_block_frame);
+  if (ahead < (int32_t)e->exec.horizon) {
+    return false;
+  }
+  Command held = *cmd;
+  if (held.type == CMD_SCORE_EVENT) {
+    held.u.event.pfields[1] = 0;
+    held.u.event.frame = start;
+  }
+  if (!event_queue_push(e->held, start, &held)) {
+    atomic_fetch_add_explicit(&e->events_overflow, 1, memory_order_relaxed);
+    return false;
+  }
+  if (held.type == CMD_SCORE_EVENT_JOB) {
+    /* The JACK thread has the job to itself until it completes it. */
+    held.u.job->values[1] = 0;
+    held.u.job->frame = start;
+  }
+  atomic_store_explicit(&e->events_held, event_queue_count(e->held), memory_order_relaxed);
+  return true;
+}
+
+/*
+ * Releases, in frame order, the held events that start in what this cycle
+ * performs, and those whose frame has passed (late: a paused or dropped
+ * cycle kept them), before the cycle's commands run: all that are due,
+ * whatever the command budget, since a deferred one would be late.
+ */
+static void
+release_held(CsjEngine *e)
+{
+  uint32_t frame;
+  bool released = false;
+  while (e->held && event_queue_peek(e->held, &frame) &&
+         (int32_t)(frame - e->exec.next_block_frame) < (int32_t)e->exec.horizon &&
+         !csound_adapter_aborted(e->csound)) {
+    Command cmd;
+    event_queue_pop(e->held, NULL, &cmd);
+    released = true;
+    if (cmd.type == CMD_SCORE_EVENT) {
+      run_score_event(e, &cmd, NULL);
+    } else {
+      run_score_event_job(e, &cmd, cmd.u.job);
+      complete(e, cmd.u.job);
+    }
+  }
+  if (released) {
+    atomic_store_explicit(&e->events_held, event_queue_count(e->held), memory_order_relaxed);
+  }
+}
+
 /* Runs one command through its row. False when it must wait for the next
  * cycle (a compile not parsed or not all merged yet). */
 static bool
@@ -341,6 +454,9 @@ run_command(CsjEngine *e, const Command *cmd)
   const CommandInfo *info = command_info(cmd->type);
   if (!info) {
     return true; /* not a command csjack queues: nothing to run or answer */
+  }
+  if (hold_event(e, cmd)) {
+    return true; /* accepted: runs when its cycle comes (release_held) */
   }
   Job *job = info->kind == COMMAND_JOB ? cmd->u.job : NULL;
   if (!info->run(e, cmd, job)) {
@@ -374,6 +490,7 @@ release_stash(CsjEngine *e)
 DrainOutcome
 commands_drain(CsjEngine *e)
 {
+  release_held(e);
   if (e->exec.stash_full) {
     if (!run_command(e, &e->exec.stash)) {
       wake_worker(e);

@@ -629,6 +629,8 @@ csj_engine_stats(const CsjEngine *e, CsjStats *out)
   out->midi_out_dropped = atomic_load_explicit(&m->midi_out_dropped, memory_order_relaxed);
   out->events_late = atomic_load_explicit(&m->events_late, memory_order_relaxed);
   out->event_delay = atomic_load_explicit(&m->event_delay, memory_order_relaxed);
+  out->events_held = atomic_load_explicit(&m->events_held, memory_order_relaxed);
+  out->events_overflow = atomic_load_explicit(&m->events_overflow, memory_order_relaxed);
   out->ring_capacity = m->ring ? command_ring_capacity(m->ring) : 0;
   out->ring_high_water = m->ring ? command_ring_high_water(m->ring) : 0;
   out->paused = atomic_load_explicit(&m->paused_flag, memory_order_relaxed);

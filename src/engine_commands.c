@@ -732,9 +732,10 @@ CsjStatus
 commands_init(CsjEngine *e)
 {
   e->ring = command_ring_new(RING_SLOTS);
+  e->held = event_queue_new(HELD_EVENTS, sizeof(Command));
   /* Every job in flight fits, so the JACK thread's push never fails. */
   e->done_ring = spsc_ring_new(2u * MAX_JOBS * (uint32_t)(sizeof(uint32_t) + sizeof(Job *)));
-  if (!e->ring || !e->done_ring) {
+  if (!e->ring || !e->done_ring || !e->held) {
     return CSJ_ERR_NO_MEMORY;
   }
   atomic_init(&e->jobs_in_flight, 0);
@@ -762,6 +763,11 @@ commands_shutdown(CsjEngine *e)
   while (command_ring_pop(e->ring, bound, &cmd, &size)) {
     commands_answer_not_run(e, &cmd);
   }
+  /* Held events never released: the same, after the ring's (they were
+   * queued before anything still in the ring). */
+  while (e->held && event_queue_pop(e->held, NULL, &cmd)) {
+    commands_answer_not_run(e, &cmd);
+  }
   worker_stop(e);
   worker_drop_queued(e);
   Recorder *left = atomic_exchange_explicit(&e->active_recording, NULL, memory_order_acq_rel);
@@ -776,6 +782,8 @@ commands_shutdown(CsjEngine *e)
     e->channels = next;
   }
   command_ring_free(e->ring);
+  event_queue_free(e->held);
+  e->held = NULL;
   spsc_ring_free(e->done_ring);
   free(e->parse_queue);
   e->ring = NULL;

@@ -227,6 +227,9 @@ perform_cycle(CsjEngine *e, uint32_t nframes, const float *const *in, float *con
     engine_reset_for_period(e, nframes);
   }
   e->exec.next_block_frame = jack_backend_cycle_frame_time(e->jack) + e->fifo_frames;
+  /* The k-blocks this cycle will perform, whose output starts there: a
+   * stamped event beyond them waits in the held queue. */
+  e->exec.horizon = e->exec.paused ? 0 : (e->in_fill + nframes) / e->ksmps * e->ksmps;
   if (commands_drain(e) == DRAIN_CSOUND_ABORTED) {
     /* A fatal error in a merge left Csound's lock with this thread. */
     engine_finish(e, CSJ_END_CSOUND_ERROR, csound_adapter_exit_code(e->csound));

@@ -13,6 +13,7 @@
 #include "command.h"
 #include "command_ring.h"
 #include "csound_adapter.h"
+#include "event_queue.h"
 #include "jack_backend.h"
 #include "message_log.h"
 #include "midi_parse.h"
@@ -115,6 +116,9 @@ struct CsjEngineImpl {
 
   /* Commands. */
   CommandRing *ring;
+  /* Stamped events for later cycles, by frame: the JACK thread's while
+   * performing (command_exec.c), the control thread's after close. */
+  EventQueue *held;
   SpscRing *done_ring;      /* JACK thread -> worker: finished jobs */
   _Atomic int jobs_in_flight;
   _Atomic int submit_timeout_ms;
@@ -192,6 +196,8 @@ struct CsjEngineImpl {
   _Atomic uint64_t midi_out_events;
   _Atomic uint64_t midi_out_dropped;
   _Atomic uint64_t events_late;   /* stamped events whose frame had passed */
+  _Atomic uint32_t events_held;   /* stamped events waiting in `held` now */
+  _Atomic uint64_t events_overflow; /* ... that found `held` full */
   _Atomic uint32_t event_delay;   /* frames: constant-latency mode, 0 off */
   /* For the watchdog: when the JACK thread's current callback began, and
    * when a direct caller entered Csound (0: not inside). */

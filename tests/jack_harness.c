@@ -520,6 +520,11 @@ struct HarnessProbe {
   atomic_size_t recorded;
   atomic_uint discont;
   jack_nframes_t start_frame; /* published by the release store of recorded */
+  /* Where the recording jumped: from index jump_index[i] on, recording
+   * index k is frame jump_frame[i] + (k - jump_index[i]). Published by the
+   * release store of recorded, like start_frame. */
+  size_t jump_index[PROBE_MAX_JUMPS];
+  jack_nframes_t jump_frame[PROBE_MAX_JUMPS];
 };
 
 static int probe_process(jack_nframes_t n, void *arg)
@@ -535,8 +540,13 @@ static int probe_process(jack_nframes_t n, void *arg)
     st = PROBE_RUNNING;
     atomic_store_explicit(&p->state, PROBE_RUNNING, memory_order_release);
   }
-  if (st == PROBE_RUNNING && now != p->next_frame)
-    atomic_fetch_add(&p->discont, 1u);
+  if (st == PROBE_RUNNING && now != p->next_frame) {
+    const unsigned d = atomic_fetch_add(&p->discont, 1u);
+    if (d < PROBE_MAX_JUMPS) {
+      p->jump_index[d] = p->pos;
+      p->jump_frame[d] = now;
+    }
+  }
 
   for (int i = 0; i < p->n_out; i++) {
     float *b = jack_port_get_buffer(p->outs[i], n);
@@ -684,6 +694,37 @@ jack_nframes_t probe_start_frame(const HarnessProbe *p)
 unsigned probe_discontinuities(const HarnessProbe *p)
 {
   return atomic_load(&((HarnessProbe *)p)->discont);
+}
+
+long probe_index_of(const HarnessProbe *p, jack_nframes_t frame)
+{
+  const size_t recorded = probe_recorded(p); /* acquire: the jump log too */
+  const unsigned jumps = probe_discontinuities(p);
+  if (jumps > PROBE_MAX_JUMPS)
+    return -2;
+  /* The segments: [0, first jump), [jump i, jump i+1), ... The frame is in
+   * the last one that began at or before it, if that one reaches it. */
+  size_t seg_index = 0;
+  jack_nframes_t seg_frame = p->start_frame;
+  size_t seg_end = jumps ? p->jump_index[0] : (size_t)-1;
+  long found = -1;
+  for (unsigned i = 0;; i++) {
+    const int32_t d = (int32_t)(frame - seg_frame);
+    if (d >= 0 && seg_index + (size_t)d < seg_end)
+      found = (long)(seg_index + (size_t)d);
+    if (i == jumps)
+      break;
+    seg_index = p->jump_index[i];
+    seg_frame = p->jump_frame[i];
+    seg_end = i + 1 < jumps ? p->jump_index[i + 1] : (size_t)-1;
+  }
+  if (found < 0 && getenv("CSJ_PROBE_DEBUG")) {
+    fprintf(stderr, "probe_index_of(%u): start %u, recorded %zu, %u jumps:", frame, p->start_frame, recorded, jumps);
+    for (unsigned i = 0; i < jumps && i < PROBE_MAX_JUMPS; i++)
+      fprintf(stderr, " [%zu: %u]", p->jump_index[i], p->jump_frame[i]);
+    fprintf(stderr, "\n");
+  }
+  return found;
 }
 
 jack_client_t *probe_client(HarnessProbe *p) { return p->client; }

@@ -148,6 +148,19 @@ jack_nframes_t probe_start_frame(const HarnessProbe *p);
 /** Cycles in which the frame time did not follow on from the last one. */
 unsigned probe_discontinuities(const HarnessProbe *p);
 
+/** The most discontinuities probe_index_of follows. */
+#define PROBE_MAX_JUMPS 64
+
+/**
+ * The recording index at which JACK frame @p frame was recorded, following
+ * the frame clock across discontinuities (a cycle whose frame time jumped:
+ * an xrun, JACK2's dummy driver re-estimating its clock). -1 when the
+ * frame was skipped by a jump; for a frame after the last jump, the index
+ * it will be recorded at if no further jump comes (it may lie beyond what
+ * is recorded yet); -2 after more than PROBE_MAX_JUMPS jumps.
+ */
+long probe_index_of(const HarnessProbe *p, jack_nframes_t frame);
+
 jack_client_t *probe_client(HarnessProbe *p);
 
 /** Deactivates and closes. NULL is a no-op. */

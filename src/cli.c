@@ -146,6 +146,9 @@ usage(FILE *to)
         "      --record FILE        record the outputs to a WAV file (24-bit)\n"
         "      --hang-limit MS      end the performance when one Csound call runs\n"
         "                           longer than MS milliseconds (default 2000; 0: never)\n"
+        "      --event-delay FRAMES constant latency: each event (midi_in, a plain\n"
+        "                           numeric i line) sounds exactly FRAMES frames after\n"
+        "                           it came in (default 0: at the next k-block)\n"
         "  -h, --help               show this help\n"
         "      --version            show the version\n"
         "\n"
@@ -216,6 +219,7 @@ main(int argc, char **argv)
     OPT_NO_MIDI,
     OPT_CONNECT_MIDI_IN,
     OPT_CONNECT_MIDI_OUT,
+    OPT_EVENT_DELAY,
   };
   static const struct option long_options[] = {
     {"name", required_argument, NULL, 'n'},
@@ -230,11 +234,13 @@ main(int argc, char **argv)
     {"no-midi", no_argument, NULL, OPT_NO_MIDI},
     {"connect-midi-in", required_argument, NULL, OPT_CONNECT_MIDI_IN},
     {"connect-midi-out", required_argument, NULL, OPT_CONNECT_MIDI_OUT},
+    {"event-delay", required_argument, NULL, OPT_EVENT_DELAY},
     {NULL, 0, NULL, 0},
   };
   CsjOptions opts;
   csj_options_init(&opts);
   const char *record_path = NULL;
+  unsigned long event_delay = 0;
   opterr = 0;
   int c;
   /* '+' stops at the first non-option, so Csound's options after the file
@@ -261,6 +267,20 @@ main(int argc, char **argv)
         return EXIT_USAGE;
       }
       opts.hang_limit_ms = ms == 0 ? -1 : (int)ms;
+      break;
+    }
+    case OPT_EVENT_DELAY: {
+      char *end = NULL;
+      errno = 0;
+      event_delay = strtoul(optarg, &end, 10);
+      /* At most ten minutes at 192 kHz: far below the frame clock's
+       * 2^31-frame horizon. */
+      if (!end || end == optarg || *end || errno || optarg[0] == '-' ||
+          event_delay > 192000ul * 600) {
+        fprintf(stderr, "csjack: error: --event-delay takes frames, 0 to %lu (see csjack "
+                        "--help)\n", 192000ul * 600);
+        return EXIT_USAGE;
+      }
       break;
     }
     default:
@@ -347,6 +367,8 @@ main(int argc, char **argv)
     return exit_code_for(status);
   }
   atomic_store_explicit(&running_engine, e, memory_order_release);
+  /* Before the first cycle, so that every MIDI event is delayed alike. */
+  csj_engine_set_event_delay(e, (uint32_t)event_delay);
   if ((status = csj_engine_compile_file(e, path)) != CSJ_SUCCESS ||
       (status = csj_engine_start(e)) != CSJ_SUCCESS) {
     atomic_store_explicit(&running_engine, NULL, memory_order_release);
@@ -366,6 +388,16 @@ main(int argc, char **argv)
           "%u in, %u out, added latency %u frames\n",
           path, csj_engine_client_name(e), stats.sample_rate, stats.period, stats.ksmps,
           stats.inputs, stats.outputs, stats.latency);
+  if (event_delay) {
+    const uint32_t reach = stats.period + stats.latency;
+    fprintf(stderr,
+            "csjack: constant latency: MIDI and plain score lines sound %lu frames (%.1f ms) "
+            "after they come in%s\n",
+            event_delay, 1000.0 * (double)event_delay / stats.sample_rate,
+            event_delay < 2 * reach ? "; under two periods plus the added latency, some "
+                                      "score lines may be late (see :stats events_late)"
+                                    : "");
+  }
 
   /* The live console reads commands from stdin on its own thread (none if
    * stdin is closed). It inherits the blocked SIGINT/SIGTERM. */

@@ -219,7 +219,8 @@ print_stats(FILE *out, CsjEngine *e)
           "outputs=%u paused=%d running=%d callback_ns_last=%llu callback_ns_max=%llu "
           "own_ns_max=%llu callbacks_late=%llu record_errors=%llu commands_deferred=%llu "
           "compile_wait_ns_max=%llu midi_in_events=%llu midi_in_dropped=%llu "
-          "midi_out_events=%llu midi_out_dropped=%llu",
+          "midi_out_events=%llu midi_out_dropped=%llu event_delay=%u events_late=%llu "
+          "events_held=%u events_overflow=%llu",
           (unsigned long long)s.cycles, (unsigned long long)s.ksmps_blocks,
           (unsigned long long)s.xruns, (unsigned long long)s.messages_dropped,
           (unsigned long long)s.dropped_cycles, (unsigned long long)s.commands_run,
@@ -232,7 +233,9 @@ print_stats(FILE *out, CsjEngine *e)
           (unsigned long long)s.record_errors, (unsigned long long)s.commands_deferred,
           (unsigned long long)s.compile_wait_ns_max, (unsigned long long)s.midi_in_events,
           (unsigned long long)s.midi_in_dropped, (unsigned long long)s.midi_out_events,
-          (unsigned long long)s.midi_out_dropped);
+          (unsigned long long)s.midi_out_dropped, (unsigned)s.event_delay,
+          (unsigned long long)s.events_late, (unsigned)s.events_held,
+          (unsigned long long)s.events_overflow);
   console_end_reply(out);
 }
 

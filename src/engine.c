@@ -517,6 +517,10 @@ csj_engine_start(CsjEngine *e)
       set_error(e, "%s", why);
       return status;
     }
+    if (!e->midi_held.bytes && !midi_queue_init(&e->midi_held, MIDI_HELD_BYTES)) {
+      set_error(e, "out of memory");
+      return CSJ_ERR_NO_MEMORY;
+    }
   }
   midi_parser_init(&e->midi_out_parser);
   engine_reset_for_period(e, period);
@@ -719,6 +723,7 @@ csj_engine_destroy(CsjEngine *e)
   for (uint32_t c = 0; c < JACK_BACKEND_MAX_PORTS; ++c) {
     free(e->fifo[c]);
   }
+  midi_queue_free(&e->midi_held);
   for (int i = 0; i < e->user_option_count; ++i) {
     free(e->user_options[i]);
   }

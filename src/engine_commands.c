@@ -13,6 +13,7 @@
  */
 
 #include "engine_internal.h"
+#include "score_line.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -284,6 +285,17 @@ push_text(CsjEngine *e, CommandType type, const char *name, const char *text, bo
 CsjStatus
 csj_engine_input_message(CsjEngine *e, const char *line)
 {
+  /* Constant-latency mode: a plain numeric 'i' line becomes a stamped
+   * score event (exact to the frame); other text goes to Csound as it is,
+   * at once. Rewriting p2 in the text instead would not do: the line
+   * would still start at the cycle that runs it, a period of jitter. */
+  if (line && atomic_load_explicit(&e->event_delay, memory_order_relaxed)) {
+    double p[CSJ_MAX_PFIELDS];
+    int count = 0;
+    if (score_line_numeric(line, p, CSJ_MAX_PFIELDS, &count)) {
+      return csj_engine_score_event(e, 'i', p, count, false);
+    }
+  }
   return push_text(e, CMD_INPUT_MESSAGE, NULL, line, true);
 }
 

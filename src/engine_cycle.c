@@ -87,6 +87,53 @@ perform_block(CsjEngine *e)
   return true;
 }
 
+/* Hands Csound one midi_in event; counted either way. */
+static void
+midi_give(CsjEngine *e, const uint8_t *data, size_t size)
+{
+  if (csound_adapter_midi_in_push(e->csound, data, size)) {
+    atomic_fetch_add_explicit(&e->midi_in_events, 1, memory_order_relaxed);
+  } else {
+    atomic_fetch_add_explicit(&e->midi_in_dropped, 1, memory_order_relaxed);
+  }
+}
+
+/*
+ * Constant-latency mode: every midi_in event of this cycle joins the held
+ * queue for its own frame plus the delay (the queue is in frame order:
+ * events come in order and the delay is one for all). Also while the
+ * delay is 0 but events are still held, so that none overtakes them. A
+ * full queue drops the event and counts it (midi_in_dropped).
+ */
+static void
+midi_hold_cycle(CsjEngine *e, JackMidiCycle *m, uint32_t delay)
+{
+  uint32_t frame;
+  const uint8_t *data;
+  size_t size;
+  while (jack_backend_midi_in_event(m, e->midi_in_next, &frame, &data, &size)) {
+    ++e->midi_in_next;
+    if (size && !midi_queue_push(&e->midi_held, e->cycle_frame + frame + delay, data, size)) {
+      atomic_fetch_add_explicit(&e->midi_in_dropped, 1, memory_order_relaxed);
+    }
+  }
+}
+
+/* Hands Csound the held events due before frame @p until of this cycle's
+ * input (and any whose frame has passed), in order. */
+static void
+midi_feed_held(CsjEngine *e, uint32_t until)
+{
+  uint32_t frame;
+  const uint8_t *data;
+  size_t size;
+  while (midi_queue_peek(&e->midi_held, &frame, &data, &size) &&
+         (int32_t)(frame - e->cycle_frame) < (int32_t)until) {
+    midi_give(e, data, size);
+    midi_queue_pop(&e->midi_held);
+  }
+}
+
 /* Hands Csound the midi_in events with frames before @p until (the end of
  * the input frames just put in spin), in order. */
 static void
@@ -97,10 +144,8 @@ midi_feed(CsjEngine *e, JackMidiCycle *m, uint32_t until)
   size_t size;
   while (jack_backend_midi_in_event(m, e->midi_in_next, &frame, &data, &size) && frame < until) {
     ++e->midi_in_next;
-    if (size && csound_adapter_midi_in_push(e->csound, data, size)) {
-      atomic_fetch_add_explicit(&e->midi_in_events, 1, memory_order_relaxed);
-    } else if (size) {
-      atomic_fetch_add_explicit(&e->midi_in_dropped, 1, memory_order_relaxed);
+    if (size) {
+      midi_give(e, data, size);
     }
   }
 }
@@ -155,6 +200,13 @@ perform_frames(CsjEngine *e, uint32_t nframes, const float *const *in, float *co
   if (nframes != e->period) {
     engine_reset_for_period(e, nframes);
   }
+  /* Constant-latency mode: this cycle's events go to the held queue, and
+   * the blocks take from there what is due. */
+  const uint32_t delay = atomic_load_explicit(&e->event_delay, memory_order_relaxed);
+  const bool held = midi && (delay || !midi_queue_empty(&e->midi_held));
+  if (held) {
+    midi_hold_cycle(e, midi, delay);
+  }
 
   double *spin = csound_adapter_spin(e->csound);
   const uint32_t k = e->ksmps;
@@ -174,7 +226,9 @@ perform_frames(CsjEngine *e, uint32_t nframes, const float *const *in, float *co
         dst[(size_t)i * e->n_in] = src[i] * e->to_csound;
       }
     }
-    if (midi) {
+    if (held) {
+      midi_feed_held(e, done + n);
+    } else if (midi) {
       midi_feed(e, midi, done + n);
     }
     e->in_fill += n;
@@ -226,7 +280,8 @@ perform_cycle(CsjEngine *e, uint32_t nframes, const float *const *in, float *con
   if (nframes != e->period) {
     engine_reset_for_period(e, nframes);
   }
-  e->exec.next_block_frame = jack_backend_cycle_frame_time(e->jack) + e->fifo_frames;
+  e->cycle_frame = jack_backend_cycle_frame_time(e->jack);
+  e->exec.next_block_frame = e->cycle_frame + e->fifo_frames;
   /* The k-blocks this cycle will perform, whose output starts there: a
    * stamped event beyond them waits in the held queue. */
   e->exec.horizon = e->exec.paused ? 0 : (e->in_fill + nframes) / e->ksmps * e->ksmps;

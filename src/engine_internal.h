@@ -17,6 +17,7 @@
 #include "jack_backend.h"
 #include "message_log.h"
 #include "midi_parse.h"
+#include "midi_queue.h"
 #include "recorder.h"
 #include "spsc_ring.h"
 
@@ -106,6 +107,10 @@ struct CsjEngineImpl {
   MidiParser midi_out_parser;
   JackMidiCycle *midi_cycle;  /* this cycle's, while a block's output is placed */
   uint32_t midi_out_frame;    /* the frame of that block's first output */
+  /* Constant-latency mode's midi_in events, each for its frame plus the
+   * delay, held across cycles (allocated with the MIDI ports). */
+  MidiQueue midi_held;
+  uint32_t cycle_frame;       /* this cycle's jack_last_frame_time */
   /* The JACK thread's side of the commands (command_exec.c). */
   CommandExecState exec;
   /* The JACK thread's time budget for commands in one cycle (csjack's
@@ -234,6 +239,11 @@ struct CsjEngineImpl {
   _Atomic uint64_t prompt_dropped;   /* cycles dropped while a prompt caller held Csound */
   _Atomic int hang_limit_ms;
 };
+
+/* Bytes of midi_in events constant-latency mode holds at once: about
+ * 5000 three-byte messages (a record is 12 bytes), five seconds of a
+ * saturated 31250-baud MIDI cable. */
+#define MIDI_HELD_BYTES 65536u
 
 /* CLOCK_MONOTONIC through the vDSO: no syscall, safe on the JACK thread. */
 static inline uint64_t

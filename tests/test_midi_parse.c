@@ -9,6 +9,7 @@
 
 #include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <criterion/criterion.h>
@@ -277,4 +278,79 @@ Test(midi_parse, oversized_sysex_cut_by_a_status, .init = fresh)
   FEED(0xC1, 3);
   cr_assert(eq(int, out.count, 1));
   EXPECT_MSG(0, 0xC1, 3);
+}
+
+/* ---- midi_queue: MIDI events held across cycles (src/midi_queue.c) ------ */
+
+#include "midi_queue.h"
+
+/* Random pushes and pops of random sizes against a FIFO model, on a small
+ * ring so that it wraps often: every event comes out whole, in order; a
+ * push is refused only when the ring has no room for it. */
+Test(midi_queue, fifo_across_wraps)
+{
+  MidiQueue q;
+  cr_assert(midi_queue_init(&q, 256));
+  struct {
+    uint32_t frame;
+    size_t size;
+    uint8_t first;
+  } model[256];
+  int head = 0, n = 0;
+  unsigned seed = 3;
+  uint32_t frame = 0;
+  int refused = 0, pushed = 0;
+  for (int step = 0; step < 200000; ++step) {
+    if (rand_r(&seed) % 2) {
+      const size_t size = 1 + rand_r(&seed) % (rand_r(&seed) % 8 ? 3 : 60);
+      uint8_t b[64];
+      for (size_t i = 0; i < size; ++i)
+        b[i] = (uint8_t)(frame + i);
+      if (midi_queue_push(&q, frame, b, size)) {
+        cr_assert(lt(int, n, 256));
+        model[(head + n) % 256].frame = frame;
+        model[(head + n) % 256].size = size;
+        model[(head + n) % 256].first = b[0];
+        ++n;
+        ++pushed;
+      } else {
+        /* Refused only when nearly full: the records held leave less
+         * than this one (8 + size, rounded) plus one wrap's waste. */
+        cr_assert(gt(int, n, 0), "an empty ring refused %zu bytes", size);
+        ++refused;
+      }
+      ++frame;
+    } else if (n) {
+      uint32_t f;
+      const uint8_t *d;
+      size_t size;
+      cr_assert(midi_queue_peek(&q, &f, &d, &size));
+      cr_assert(eq(u32, f, model[head].frame), "step %d", step);
+      cr_assert(eq(sz, size, model[head].size));
+      for (size_t i = 0; i < size; ++i)
+        cr_assert(eq(u8, d[i], (uint8_t)(model[head].first + i)));
+      midi_queue_pop(&q);
+      head = (head + 1) % 256;
+      --n;
+    } else {
+      uint32_t f;
+      const uint8_t *d;
+      size_t size;
+      cr_assert(not(midi_queue_peek(&q, &f, &d, &size)));
+    }
+    cr_assert(eq(int, midi_queue_empty(&q), n == 0));
+  }
+  cr_assert(gt(int, refused, 0), "the test filled the ring");
+  cr_assert(gt(int, pushed, 10000));
+  /* 256 bytes hold 21 three-byte events (12 bytes each); the 22nd is
+   * refused. */
+  while (!midi_queue_empty(&q))
+    midi_queue_pop(&q);
+  const uint8_t note[3] = {0x90, 60, 100};
+  int fit = 0;
+  while (midi_queue_push(&q, (uint32_t)fit, note, 3))
+    ++fit;
+  cr_assert(eq(int, fit, 256 / 12));
+  cr_assert(not(midi_queue_push(&q, 0, note, 0)), "an empty event is refused");
+  midi_queue_free(&q);
 }

@@ -17,11 +17,17 @@
  * 1, so an event's first sample is its first non-zero sample.
  */
 
+#include <errno.h>
+#include <fcntl.h>
 #include <math.h>
+#include <poll.h>
+#include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include <criterion/criterion.h>
 #include <criterion/new/assert.h>
@@ -455,4 +461,194 @@ Test(jack, held_queue_overflow_goes_to_csound_and_is_counted, .init = server_256
     }
     break;
   }
+}
+
+/* ---- the csjack command: --event-delay on console score lines ----------- */
+
+typedef struct {
+  HarnessChild ch;
+  int to_fd, from_fd;
+  char buf[8192];
+  size_t len;
+  char orc_path[256];
+} Cli;
+
+static Cli g_cli = {.to_fd = -1, .from_fd = -1};
+
+static void cli_teardown(void)
+{
+  if (g_cli.to_fd >= 0)
+    close(g_cli.to_fd);
+  if (g_cli.from_fd >= 0)
+    close(g_cli.from_fd);
+  g_cli.to_fd = g_cli.from_fd = -1;
+  if (g_cli.ch.pid > 0)
+    harness_child_cleanup(&g_cli.ch);
+  if (g_cli.orc_path[0])
+    unlink(g_cli.orc_path);
+  teardown();
+}
+
+/* csjack on @p orc with pipes on stdin and stdout, stderr to a file. */
+static void cli_start(char *const argv[])
+{
+  signal(SIGPIPE, SIG_IGN);
+  snprintf(g_cli.ch.err_path, sizeof g_cli.ch.err_path, "/tmp/csjtest-%d-timing.err",
+           (int)getpid());
+  int in[2], out[2];
+  cr_assert(eq(int, pipe2(in, O_CLOEXEC), 0));
+  cr_assert(eq(int, pipe2(out, O_CLOEXEC), 0));
+  const pid_t parent = getpid();
+  fflush(NULL);
+  const pid_t pid = fork();
+  cr_assert(ge(int, pid, 0));
+  if (pid == 0) {
+    harness_child_setup(parent);
+    dup2(in[0], 0);
+    dup2(out[1], 1);
+    const int err = open(g_cli.ch.err_path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    if (err < 0)
+      _exit(126);
+    dup2(err, 2);
+    execv(argv[0], argv);
+    _exit(127);
+  }
+  close(in[0]);
+  close(out[1]);
+  g_cli.ch.pid = pid;
+  g_cli.to_fd = in[1];
+  g_cli.from_fd = out[0];
+}
+
+/* Sends one line; returns its reply (valid until the next call). */
+static const char *cli_cmd(const char *line)
+{
+  static char reply[8192];
+  const size_t n = strlen(line);
+  cr_assert(eq(long, (long)write(g_cli.to_fd, line, n), (long)n));
+  cr_assert(eq(long, (long)write(g_cli.to_fd, "\n", 1), 1L));
+  for (;;) {
+    char *nl = memchr(g_cli.buf, '\n', g_cli.len);
+    if (nl) {
+      const size_t k = (size_t)(nl - g_cli.buf);
+      memcpy(reply, g_cli.buf, k);
+      reply[k] = '\0';
+      memmove(g_cli.buf, nl + 1, g_cli.len - k - 1);
+      g_cli.len -= k + 1;
+      return reply;
+    }
+    struct pollfd pfd = {g_cli.from_fd, POLLIN, 0};
+    const int r = poll(&pfd, 1, 10000);
+    if (r <= 0) {
+      char *err = harness_read_file(g_cli.ch.err_path);
+      cr_fatal("no reply to '%s'; csjack's stderr:\n%s", line, err);
+    }
+    const ssize_t got = read(g_cli.from_fd, g_cli.buf + g_cli.len, sizeof g_cli.buf - g_cli.len);
+    if (got < 0 && errno == EINTR)
+      continue;
+    cr_assert(gt(long, (long)got, 0L), "csjack closed its stdout");
+    g_cli.len += (size_t)got;
+  }
+}
+
+static double stats_value(const char *stats, const char *key)
+{
+  char pat[64];
+  snprintf(pat, sizeof pat, " %s=", key);
+  const char *v = strstr(stats, pat);
+  cr_assert(v != NULL, "no %s in '%s'", key, stats);
+  return strtod(v + strlen(pat), NULL);
+}
+
+/*
+ * csjack --event-delay D: score lines typed on the console ("i 1 0 ...")
+ * start exactly D frames after the console read them. The test reads
+ * JACK's frame time right before writing each line (b) and right after its
+ * reply (a): csjack stamps the line in between, so its onset minus D lies
+ * in [b, a] (widened by 8 frames each side: jack_frame_time's estimate can
+ * step back a few frames across a cycle boundary). Without the delay the
+ * same lines start at the cycle that runs them, a period of jitter.
+ */
+Test(jack, cli_event_delay_console_lines_start_delay_frames_later, .init = server_256,
+     .fini = cli_teardown, .timeout = 120)
+{
+  const uint32_t delay = 4 * PERIOD + 77;
+  snprintf(g_cli.orc_path, sizeof g_cli.orc_path, "/tmp/csjtest-%d-delay.orc", (int)getpid());
+  FILE *f = fopen(g_cli.orc_path, "w");
+  cr_assert(f != NULL);
+  fputs(ORC(32), f);
+  fclose(f);
+  const char *bin = getenv("CSJACK_BIN");
+  cr_assert(bin != NULL, "CSJACK_BIN is not set (run via meson test)");
+  const char *name = harness_name("csjclidelay");
+  char delay_arg[32];
+  snprintf(delay_arg, sizeof delay_arg, "%u", delay);
+  char *const argv[] = {(char *)bin, "--no-connect", "-n", (char *)name, "--event-delay",
+                        delay_arg, g_cli.orc_path, NULL};
+  cli_start(argv);
+  cr_assert(eq(str, (char *)cli_cmd(":eval return 1"), "ok eval 1"));
+  g_probe = probe_open("probe", 0, 1, 20 * RATE);
+  char src[160];
+  snprintf(src, sizeof src, "%s:out_1", name);
+  cr_assert(harness_wait_port(probe_client(g_probe), src, 10000));
+  const char *stats = cli_cmd(":stats");
+  cr_assert(eq(dbl, stats_value(stats, "event_delay"), (double)delay), "%s", stats);
+  unsigned seed = 5;
+  for (int attempt = 1;; attempt++) {
+    probe_close(g_probe);
+    g_probe = probe_open("probe", 0, 1, 20 * RATE);
+    cr_assert(eq(int, harness_connect(probe_client(g_probe), src, probe_port(g_probe, "in_1")), 0));
+    harness_sleep_ms(30);
+    probe_arm(g_probe);
+    cr_assert(probe_wait_recorded(g_probe, 1, 3000), "the probe does not record");
+    const jack_nframes_t s = probe_start_frame(g_probe);
+    const double late0 = stats_value(cli_cmd(":stats"), "events_late");
+    jack_client_t *clock = probe_client(g_probe);
+    jack_nframes_t before[20], after[20];
+    for (int i = 0; i < 20; i++) {
+      harness_sleep_ms(8 + rand_r(&seed) % 23);
+      before[i] = jack_frame_time(clock);
+      const char *r = cli_cmd("i 1 0 0.005 0.5");
+      after[i] = jack_frame_time(clock);
+      cr_assert(eq(str, (char *)r, "ok score"));
+    }
+    long got[20], lo[20], hi[20];
+    bool skipped = false;
+    for (int i = 0; i < 20; i++) {
+      long at_b, at_a;
+      (void)onset_at_frame(s, (long)(before[i] - s) + delay, 0, &at_b);
+      got[i] = onset_at_frame(s, (long)(after[i] - s) + delay, 0, &at_a);
+      lo[i] = at_b;
+      hi[i] = at_a;
+      skipped |= at_b < 0 || at_a < 0;
+      if (!skipped)
+        got[i] = first_nonzero(lo[i] - 100, hi[i] + 100);
+    }
+    const double late = stats_value(cli_cmd(":stats"), "events_late") - late0;
+    if ((skipped || late > 0) && attempt < 3) {
+      fprintf(stderr, "test: a frame skipped (%d) or %g lines late; again\n", skipped, late);
+      continue;
+    }
+    long spread = 0;
+    for (int i = 0; i < 20; i++) {
+      cr_assert(ge(long, lo[i], 0L), "line %d: the graph's clock skipped its frame", i);
+      cr_assert(ge(long, got[i], 0L), "line %d never sounded", i);
+      check_note(got[i]);
+      cr_assert(ge(long, got[i], lo[i] - 8), "line %d: %ld frames before its stamp + delay", i,
+                lo[i] - got[i]);
+      cr_assert(le(long, got[i], hi[i] + 8), "line %d: %ld frames after its stamp + delay", i,
+                got[i] - hi[i]);
+      if (hi[i] - lo[i] > spread)
+        spread = hi[i] - lo[i];
+    }
+    cr_assert(eq(dbl, late, 0.0));
+    fprintf(stderr, "test: 20 console lines at their stamp + %u frames; the widest [before, "
+                    "after] window was %ld frames\n", delay, spread);
+    break;
+  }
+  char *err = harness_read_file(g_cli.ch.err_path);
+  cr_assert(strstr(err, "constant latency") != NULL, "csjack says it delays: %s", err);
+  free(err);
+  cr_assert(eq(str, (char *)cli_cmd(":quit"), "ok quit"));
+  cr_assert(eq(int, harness_child_wait(&g_cli.ch, 10000), 0));
 }

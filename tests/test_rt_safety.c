@@ -510,12 +510,46 @@ static void midi_teardown(void)
   harness_server_stop();
 }
 
-Test(jack, rt_midi_run_makes_no_forbidden_calls, .init = server_256, .fini = midi_teardown,
-     .timeout = 60)
+/* Under constant latency: stamped events for later cycles, submitted
+ * while the run goes on (some score events, some plain score lines), so
+ * the held queue fills and empties on the JACK thread. */
+typedef struct {
+  CsjEngine *e;
+  _Atomic bool stop;
+  _Atomic long submitted;
+  _Atomic uint32_t held_max;
+} StampThread;
+
+static void *stamp_thread(void *p)
+{
+  StampThread *t = p;
+  unsigned i = 0;
+  while (!atomic_load(&t->stop)) {
+    const double note[] = {3, 0, 0.01};
+    CsjStatus st;
+    if (i % 2) {
+      st = csj_engine_score_event_at(t->e, 'i', note, 3,
+                                     csj_engine_frame_time(t->e) + RATE / 5 + (i * 37) % 256);
+    } else {
+      st = csj_engine_input_message(t->e, "i 3 0 0.01");
+    }
+    if (st == CSJ_SUCCESS)
+      atomic_fetch_add(&t->submitted, 1);
+    CsjStats s;
+    csj_engine_stats(t->e, &s);
+    if (s.events_held > atomic_load(&t->held_max))
+      atomic_store(&t->held_max, s.events_held);
+    ++i;
+    nap_us(3000);
+  }
+  return NULL;
+}
+
+static void midi_run(const char *base, const char *title, uint32_t delay)
 {
   CsjOptions o;
   csj_options_init(&o);
-  o.client_name = harness_name("csjrtmidi");
+  o.client_name = harness_name(base);
   o.no_connect = true;
   o.message_fn = msg_quiet;
   CsjEngine *e = NULL;
@@ -544,15 +578,31 @@ Test(jack, rt_midi_run_makes_no_forbidden_calls, .init = server_256, .fini = mid
   snprintf(theirs, sizeof theirs, "%s:midi_out", csj_engine_client_name(e));
   cr_assert(eq(int, jack_connect(m->client, theirs, mine), 0));
 
+  csj_engine_set_event_delay(e, delay);
+  StampThread stamps = {.e = e};
+  pthread_t stamper;
+  if (delay) {
+    cr_assert(eq(int, pthread_create(&stamper, NULL, stamp_thread, &stamps), 0));
+  }
   harness_sleep_ms(500); /* warm-up: the voices' first allocations */
   rt_reset();
   CsjStats before;
   csj_engine_stats(e, &before);
   harness_sleep_ms(2000);
   char why[4096];
-  const uint64_t forbidden = report("MIDI run (2 s, both ways)", why, sizeof why);
+  const uint64_t forbidden = report(title, why, sizeof why);
   CsjStats after;
   csj_engine_stats(e, &after);
+  if (delay) {
+    atomic_store(&stamps.stop, true);
+    pthread_join(stamper, NULL);
+    fprintf(stderr, "  delay %u frames: %ld stamped events and lines submitted, at most %u "
+                    "held at once, %llu late, %llu overflowed\n",
+            delay, atomic_load(&stamps.submitted), atomic_load(&stamps.held_max),
+            (unsigned long long)after.events_late, (unsigned long long)after.events_overflow);
+    cr_assert(gt(long, atomic_load(&stamps.submitted), 100L), "hardly any events submitted");
+    cr_assert(gt(u32, atomic_load(&stamps.held_max), 10u), "the held queue stayed empty");
+  }
   fprintf(stderr, "  MIDI in %llu (dropped %llu), out %llu (dropped %llu), sent %ld, back %ld\n",
           (unsigned long long)(after.midi_in_events - before.midi_in_events),
           (unsigned long long)after.midi_in_dropped,
@@ -567,6 +617,21 @@ Test(jack, rt_midi_run_makes_no_forbidden_calls, .init = server_256, .fini = mid
   cr_assert(not(csj_engine_finished(e)));
   cr_assert(eq(u64, forbidden, 0), "csjack made %llu forbidden calls on the JACK thread: %s",
             (unsigned long long)forbidden, why);
+}
+
+Test(jack, rt_midi_run_makes_no_forbidden_calls, .init = server_256, .fini = midi_teardown,
+     .timeout = 60)
+{
+  midi_run("csjrtmidi", "MIDI run (2 s, both ways)", 0);
+}
+
+/* The same under constant latency (1500 frames): every MIDI event waits in
+ * the held MIDI queue for a few cycles, and stamped events and score
+ * lines wait in the held event queue. */
+Test(jack, rt_delayed_midi_run_makes_no_forbidden_calls, .init = server_256,
+     .fini = midi_teardown, .timeout = 60)
+{
+  midi_run("csjrtdelay", "delayed MIDI and stamped events (2 s, delay 1500)", 1500);
 }
 
 /* ---- the functions csjack.h marks CSJ_REALTIME ------------------------------------- */

@@ -21,3 +21,9 @@ instr 2
   asig oscili kamp, cpsmidi()
   out asig
 endin
+
+; Score events for the delayed run: short notes, held by the JACK thread
+; until their frame.
+instr 3
+  out oscili(0.05, 440)
+endin

@@ -96,6 +96,9 @@ struct BaselineImpl {
   char client[NAME_MAX_LEN];
   char out_ports[MAX_CHANNELS][NAME_MAX_LEN + 16];
   char in_ports[MAX_CHANNELS][NAME_MAX_LEN + 16];
+  bool midi;
+  char midi_in[NAME_MAX_LEN];  /* Csound's JACK MIDI input port */
+  char midi_out[NAME_MAX_LEN];
   /* The last error Csound printed, kept during baseline_start only. */
   bool keep_errors;
   char last_error[256];
@@ -317,6 +320,14 @@ baseline_start(const BaselineOptions *opts, char *why, size_t why_size)
     set_why(why, why_size, "baseline: Csound refused an option");
     goto fail;
   }
+  /* Csound's own JACK MIDI module: -M0/-Q0 name its device 0 (a client
+   * of its own each way, csound6-midi_in and csound6-midi_out). */
+  if (opts->midi &&
+      (add_option(b, "-+rtmidi=jack") || add_option(b, "-M0") || add_option(b, "-Q0"))) {
+    set_why(why, why_size, "baseline: Csound refused a MIDI option");
+    goto fail;
+  }
+  b->midi = opts->midi;
   if (csoundCompileOrc(b->cs, opts->orchestra) != 0) {
     set_why(why, why_size, "baseline: orchestra does not compile: %s", b->last_error);
     goto fail;
@@ -372,6 +383,32 @@ baseline_start(const BaselineOptions *opts, char *why, size_t why_size)
     goto fail;
   }
   arrange_connections(b, helper, opts->connect_physical);
+  if (b->midi) {
+    /* Csound's JACK MIDI clients have fixed names and no exact-name flag:
+     * find them by their port type and name, and leave them unconnected
+     * (device 0 may have been connected to some other client's port). */
+    const char **ports = jack_get_ports(helper, "^csound6-midi_(in|out)", JACK_DEFAULT_MIDI_TYPE, 0);
+    for (size_t k = 0; ports && ports[k]; ++k) {
+      jack_port_t *port = jack_port_by_name(helper, ports[k]);
+      const bool input = port && (jack_port_flags(port) & JackPortIsInput);
+      snprintf(input ? b->midi_in : b->midi_out, NAME_MAX_LEN, "%s", ports[k]);
+      const char **peers = port ? jack_port_get_all_connections(helper, port) : NULL;
+      for (size_t i = 0; peers && peers[i]; ++i) {
+        if (input) {
+          jack_disconnect(helper, peers[i], ports[k]);
+        } else {
+          jack_disconnect(helper, ports[k], peers[i]);
+        }
+      }
+      jack_free(peers);
+    }
+    jack_free(ports);
+    if (!b->midi_in[0] || !b->midi_out[0]) {
+      set_why(why, why_size, "baseline: Csound's JACK MIDI ports (csound6-midi_in/out) not found");
+      csoundCleanup(b->cs);
+      goto fail;
+    }
+  }
   jack_client_close(helper);
   helper = NULL;
 
@@ -402,6 +439,18 @@ fail:
   pthread_mutex_destroy(&b->lock);
   free(b);
   return NULL;
+}
+
+const char *
+baseline_midi_in_port(const Baseline *b)
+{
+  return b && b->midi ? b->midi_in : NULL;
+}
+
+const char *
+baseline_midi_out_port(const Baseline *b)
+{
+  return b && b->midi ? b->midi_out : NULL;
 }
 
 int

@@ -23,6 +23,9 @@ typedef struct {
   int buffer_B;             /* -B (default: max(2 * b, 256)) */
   const char *orchestra;    /* orchestra text, started with csoundStart */
   bool connect_physical;    /* let rtjack autoconnect (default false) */
+  /* Csound's own JACK MIDI too (-+rtmidi=jack -M0 -Q0): its clients
+   * csound6-midi_in and csound6-midi_out, left unconnected. */
+  bool midi;
 } BaselineOptions;
 
 /** Starts Csound and its performance thread; NULL and a reason on failure.
@@ -52,6 +55,11 @@ int baseline_score_event(Baseline *b, char type, const double *pfields, int coun
  *  channel 1 is "<client>:output1". NULL when out of range. */
 const char *baseline_output_port(const Baseline *b, int channel);
 const char *baseline_input_port(const Baseline *b, int channel);
+
+/** With BaselineOptions.midi: the full names of Csound's JACK MIDI input
+ *  (what plays into Csound) and output ports; NULL without. */
+const char *baseline_midi_in_port(const Baseline *b);
+const char *baseline_midi_out_port(const Baseline *b);
 
 /** Stops the performance thread, joins, and destroys Csound. */
 void baseline_stop(Baseline *b);

@@ -85,6 +85,80 @@ def check_period(obj, where, errors):
         errors.append(f"{where}: missing 'not_measured'")
     if obj.get("ring") is None and "ring" not in obj.get("not_measured", {}):
         errors.append(f"{where}.ring: null without a not_measured reason")
+    check_midi_loop(obj, where, errors)
+
+
+MIDI_SYSTEMS = ["csjack", "baseline"]
+MIDI_PROBE_KEYS = ["sent", "returned", "strays", "latency", "peak_jitter", "median_of_runs",
+                   "runs"]
+MIDI_LATENCY_KEYS = ["n", "mean", "min", "p50", "p99", "max"]
+MIDI_TOOL_KEYS = ["sent", "received", "runs_ok", "average", "lowest", "highest",
+                  "peak_jitter", "average_jitter", "runs"]
+
+
+def is_number(v):
+    return isinstance(v, (int, float)) and not isinstance(v, bool) and not (
+        isinstance(v, float) and math.isnan(v))
+
+
+def check_midi_loop(obj, where, errors):
+    """midi_loop_frames: per system the probe's figures and
+    jack_midi_latency_test's, each an object or null with a reason."""
+    if "midi_loop_frames" not in obj:
+        errors.append(f"{where}: missing 'midi_loop_frames'")
+        return
+    loop = obj["midi_loop_frames"]
+    if loop is None:
+        if "midi_loop_frames" not in obj.get("not_measured", {}):
+            errors.append(f"{where}.midi_loop_frames: null without a not_measured reason")
+        return
+    at = f"{where}.midi_loop_frames"
+    for key in ["messages", "runs", "ksmps"]:
+        if not is_number(loop.get(key)):
+            errors.append(f"{at}.{key}: not a number")
+    for key in ["load_before", "load_after"]:
+        if not isinstance(loop.get(key), list) or len(loop[key]) != 3:
+            errors.append(f"{at}.{key}: not a list of 3")
+    systems = loop.get("systems")
+    if not isinstance(systems, dict):
+        errors.append(f"{at}.systems: not an object")
+        return
+    for name in MIDI_SYSTEMS:
+        system = systems.get(name)
+        if not isinstance(system, dict):
+            errors.append(f"{at}.systems: missing '{name}'")
+            continue
+        reasons = system.get("not_measured")
+        if not isinstance(reasons, dict):
+            errors.append(f"{at}.systems.{name}: missing 'not_measured' object")
+            reasons = {}
+        for part, keys in [("probe", MIDI_PROBE_KEYS),
+                           ("jack_midi_latency_test", MIDI_TOOL_KEYS)]:
+            p = f"{at}.systems.{name}.{part}"
+            if part not in system:
+                errors.append(f"{p}: missing")
+                continue
+            value = system[part]
+            if value is None:
+                if part not in reasons:
+                    errors.append(f"{p}: null without a not_measured reason")
+                continue
+            for key in keys:
+                if key not in value:
+                    errors.append(f"{p}: missing '{key}'")
+                elif key == "runs":
+                    if not isinstance(value[key], list):
+                        errors.append(f"{p}.runs: not a list")
+                elif key == "latency":
+                    for sub_key in MIDI_LATENCY_KEYS:
+                        if not is_number(value[key].get(sub_key)):
+                            errors.append(f"{p}.latency.{sub_key}: not a number")
+                elif key == "median_of_runs":
+                    for sub_key in ["min", "p50", "max", "peak_jitter"]:
+                        if not is_number(value[key].get(sub_key)):
+                            errors.append(f"{p}.median_of_runs.{sub_key}: not a number")
+                elif not is_number(value[key]):
+                    errors.append(f"{p}.{key}: not a number")
 
 
 def check(doc):

@@ -50,6 +50,7 @@
 #include "results.h"
 #include "systems.h"
 #include "workloads.h"
+#include "midi_loop.h"
 
 #include <jack/jack.h>
 
@@ -79,7 +80,10 @@ usage(FILE *f, const char *argv0)
           "  --json FILE         write the results as JSON\n"
           "  --plot DIR          write CDF data and draw SVG plots with gnuplot\n"
           "  --seed N            seed of the random gaps (default 1)\n"
-          "  --quick             a short smoke run (20 calls, 20 events, 1 s idle)\n"
+          "  --midi-messages N   MIDI loop: messages per run and system (default 200; 0: off)\n"
+          "  --midi-runs N       MIDI loop: runs per system, at most 8 (default 3)\n"
+          "  --quick             a short smoke run (20 calls, 20 events, 1 s idle, 50 MIDI\n"
+          "                      messages once)\n"
           "  -h, --help          this help\n"
           "Environment: CSJ_BENCH_VERBOSE=1 shows Csound's messages, CSJ_BENCH_DEBUG=1 prints\n"
           "every event's latency by both clocks, BASELINE_VERBOSE=1 the baseline's messages.\n",
@@ -150,6 +154,7 @@ run_period(const Config *cfg, int period, PeriodResult *pr, CostRecorder *cost, 
     run_system(bench_systems[k], &pr->sys[k], cfg, pr, &probe, cost, rng);
   }
   bench_probe_close(&probe);
+  run_midi_loop(pr, cfg);
   bench_stop_private_server(jackd);
 }
 
@@ -167,10 +172,14 @@ main(int argc, char **argv)
     .iodelay_s = 3,
     .seed = 1,
     .note_s = 0.02,
+    .midi_messages = 200,
+    .midi_runs = 3,
   };
   int calls = -1, events = -1, impulses = -1;
   double idle = -1;
-  enum { OPT_BB = 256, OPT_BBB, OPT_CALLS, OPT_EVENTS, OPT_IMPULSES, OPT_IDLE, OPT_SEED };
+  enum { OPT_BB = 256, OPT_BBB, OPT_CALLS, OPT_EVENTS, OPT_IMPULSES, OPT_IDLE, OPT_SEED,
+         OPT_MIDI_MESSAGES, OPT_MIDI_RUNS };
+  int midi_messages = -1, midi_runs = -1;
   static const struct option options[] = {
     {"period", required_argument, NULL, 'p'},
     {"rate", required_argument, NULL, 'r'},
@@ -185,6 +194,8 @@ main(int argc, char **argv)
     {"json", required_argument, NULL, 'j'},
     {"plot", required_argument, NULL, 'o'},
     {"seed", required_argument, NULL, OPT_SEED},
+    {"midi-messages", required_argument, NULL, OPT_MIDI_MESSAGES},
+    {"midi-runs", required_argument, NULL, OPT_MIDI_RUNS},
     {"quick", no_argument, NULL, 'q'},
     {"help", no_argument, NULL, 'h'},
     {NULL, 0, NULL, 0}};
@@ -210,6 +221,8 @@ main(int argc, char **argv)
     case 'j': cfg.json = optarg; break;
     case 'o': cfg.plot = optarg; break;
     case OPT_SEED: cfg.seed = strtoull(optarg, NULL, 10); break;
+    case OPT_MIDI_MESSAGES: midi_messages = atoi(optarg); break;
+    case OPT_MIDI_RUNS: midi_runs = atoi(optarg); break;
     case 'q': cfg.quick = true; break;
     case 'h': usage(stdout, argv[0]); return 0;
     default: usage(stderr, argv[0]); return 2;
@@ -225,7 +238,11 @@ main(int argc, char **argv)
     cfg.impulses = 5;
     cfg.idle_s = 1;
     cfg.iodelay_s = 1.5;
+    cfg.midi_messages = 50;
+    cfg.midi_runs = 1;
   }
+  if (midi_messages >= 0) cfg.midi_messages = midi_messages > 16000 ? 16000 : midi_messages;
+  if (midi_runs >= 0) cfg.midi_runs = midi_runs > 8 ? 8 : midi_runs;
   if (calls >= 0) cfg.calls = calls;
   if (events >= 0) cfg.events = events;
   if (impulses >= 0) cfg.impulses = impulses;

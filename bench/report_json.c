@@ -370,12 +370,20 @@ j_period(Json *j, const char *key, PeriodResult *pr, const Config *cfg)
   } else {
     j_null(j, "ring");
   }
+  if (pr->midi_json[0]) {
+    j_raw(j, "midi_loop_frames", pr->midi_json);
+  } else {
+    j_null(j, "midi_loop_frames");
+  }
   j_open(j, "not_measured", '{');
   if (pr->why[0]) {
     j_str(j, "all", pr->why);
   }
   if (!pr->ring_json[0]) {
     j_str(j, "ring", pr->ring_why);
+  }
+  if (!pr->midi_json[0]) {
+    j_str(j, "midi_loop_frames", pr->midi_why);
   }
   j_close(j, '}');
   {

@@ -224,6 +224,12 @@ print_table(PeriodResult *pr, const Config *cfg)
     printf("not measured: %s\n", pr->ring_why);
   }
 
+  if (pr->midi_table[0]) {
+    fputs(pr->midi_table, stdout);
+  } else {
+    printf("\nMIDI loop not measured: %s\n", pr->midi_why);
+  }
+
   /* Goals, reported against, not asserted. */
   if (pr->period == 256 && pr->rate == 48000) {
     printf("\nGoals at period 256 / 48 kHz (seed's baseline: queued mean 2.3 ms, p99 5.2 ms; "
@@ -277,6 +283,10 @@ print_table(PeriodResult *pr, const Config *cfg)
   }
   if (!pr->ring_table[0]) {
     printf("  ring: %s\n", pr->ring_why);
+    none = 0;
+  }
+  if (!pr->midi_json[0]) {
+    printf("  midi_loop_frames: %s\n", pr->midi_why);
     none = 0;
   }
   if (none) {

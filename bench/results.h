@@ -37,6 +37,8 @@ typedef struct {
   bool quick;
   uint64_t seed;
   double note_s;
+  int midi_messages; /* midi_loop_frames: messages per run and system */
+  int midi_runs;     /* runs per system */
 } Config;
 
 /* ---- Workloads: their ids, in the order they run (workloads.c) ---------------- */
@@ -117,6 +119,11 @@ typedef struct {
   char ring_json[4096];
   char ring_table[4096];
   char ring_why[WHY_SIZE];
+  /* midi_loop_frames (midi_loop.c): its JSON object and text table, or
+   * why it was not measured. */
+  char midi_json[16384];
+  char midi_table[4096];
+  char midi_why[WHY_SIZE];
 } PeriodResult;
 
 #endif

@@ -89,8 +89,8 @@ def check_period(obj, where, errors):
 
 
 MIDI_SYSTEMS = ["csjack", "baseline"]
-MIDI_PROBE_KEYS = ["sent", "returned", "strays", "latency", "peak_jitter", "median_of_runs",
-                   "runs"]
+MIDI_PROBE_KEYS = ["sent", "returned", "strays", "xruns", "latency", "peak_jitter",
+                   "median_of_runs", "runs_without_xruns", "runs"]
 MIDI_LATENCY_KEYS = ["n", "mean", "min", "p50", "p99", "max"]
 MIDI_TOOL_KEYS = ["sent", "received", "runs_ok", "average", "lowest", "highest",
                   "peak_jitter", "average_jitter", "runs"]
@@ -153,6 +153,10 @@ def check_midi_loop(obj, where, errors):
                     for sub_key in MIDI_LATENCY_KEYS:
                         if not is_number(value[key].get(sub_key)):
                             errors.append(f"{p}.latency.{sub_key}: not a number")
+                elif key == "runs_without_xruns":
+                    if not isinstance(value[key], dict) or not is_number(
+                            value[key].get("count")):
+                        errors.append(f"{p}.runs_without_xruns: no count")
                 elif key == "median_of_runs":
                     for sub_key in ["min", "p50", "max", "peak_jitter"]:
                         if not is_number(value[key].get(sub_key)):

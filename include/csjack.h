@@ -657,9 +657,24 @@ CSJ_API CsjStatus csj_engine_score_event_at(CsjEngine *e, char type, const doubl
  * @p frames covers one period plus CsjStats.latency plus the scheduling
  * delay of the JACK thread; events that arrive too late still play, at
  * once, and are counted in CsjStats.events_late. 0 turns it off (events
- * start at the start of the cycle that runs them, as before). Applies to
- * score events only: score text (csj_engine_input_message, the console's
- * score lines) and MIDI are not delayed.
+ * start at the start of the cycle that runs them, as before).
+ *
+ * Every source of events gets it:
+ *   - score events (csj_engine_score_event), as above;
+ *   - score text (csj_engine_input_message, the console's score lines):
+ *     a plain numeric 'i' line ("i 1 0 2 0.5 60": only decimal numbers,
+ *     at least three p-fields, an optional ';' comment) becomes a stamped
+ *     score event; other text (other statements, named instruments,
+ *     carry and ramp symbols, expressions, macros, several statements on
+ *     one line) goes to Csound as text, at once, not delayed;
+ *   - midi_in: each event reaches Csound in the k-block that holds its
+ *     own JACK frame plus @p frames (so it sounds @p frames later than it
+ *     would without the delay, to the k-block), held across cycles in a
+ *     preallocated FIFO of 64 KiB (about 5000 short messages); an event
+ *     that finds it full is dropped and counted in
+ *     CsjStats.midi_in_dropped. MIDI is never late: any delay works.
+ * Changing the delay while MIDI is held keeps MIDI in order: new events
+ * queue behind the held ones. csjack's --event-delay sets it at start.
  *
  * Thread:         any.
  * Real-time safe: yes (one atomic store).
@@ -683,7 +698,9 @@ CSJ_API CSJ_REALTIME uint32_t csj_engine_frame_time(const CsjEngine *e);
 /**
  * Sends score text, as csoundInputMessage() (e.g. "i 1 0 1 0.5 60"). Queued;
  * as with csj_engine_score_event, Csound reports what is wrong with the
- * text through the message callback. Csound takes up to 1998 p-fields a
+ * text through the message callback. In constant-latency mode
+ * (csj_engine_set_event_delay) a plain numeric 'i' line is sent as a
+ * stamped score event instead (see there). Csound takes up to 1998 p-fields a
  * line and drops the rest ("too many pfields"). A newline is added to text
  * that lacks one (Csound 6.18 corrupts its heap adding it to text over
  * 32 KiB itself).

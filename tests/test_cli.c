@@ -292,6 +292,22 @@ Test(jack, cli_unknown_option, .init = harness_no_server, .fini = teardown,
   free(err);
 }
 
+/* --event-delay takes frames: a negative, non-numeric or huge value is a
+ * usage error that says what it takes, before JACK is reached. */
+Test(jack, cli_bad_event_delay_is_usage_error, .init = harness_no_server, .fini = teardown,
+     .timeout = 30)
+{
+  const char *bad[] = {"-5", "ten", "", "12x", "999999999999"};
+  for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+    const char *args[] = {"--event-delay", bad[i], "-n", harness_name("csjbaddelay"),
+                          harness_data("sine.orc"), NULL};
+    char *err = cli_expect_exit(args, 2);
+    cr_expect(ne(ptr, strstr(err, "--event-delay takes frames"), NULL),
+              "'%s': stderr does not say what --event-delay takes:\n%s", bad[i], err);
+    free(err);
+  }
+}
+
 Test(jack, cli_no_file_is_usage_error, .init = harness_no_server,
      .fini = teardown, .timeout = 30)
 {

@@ -83,11 +83,37 @@ worker_end_merge(CsjEngine *e)
 
 /* ---- The worker ------------------------------------------------------------- */
 
+bool
+worker_is_current(const CsjEngine *e)
+{
+  return e->worker_started && pthread_equal(pthread_self(), e->worker);
+}
+
+/* An off-thread task the JACK thread has handed over (it holds the line
+ * until the state says done). True when the job came for that, and so
+ * comes back once more, finished, to be released. */
+static bool
+worker_run_task(CsjEngine *e, Job *job)
+{
+  int expected = TASK_HANDED;
+  if (job->type != CMD_TASK_OFF_THREAD ||
+      !atomic_compare_exchange_strong_explicit(&job->task_state, &expected, TASK_RUNNING,
+                                               memory_order_acquire, memory_order_relaxed)) {
+    return false; /* finished (or never reached): release it */
+  }
+  job->task_fn(e, job->task_data);
+  atomic_store_explicit(&job->task_state, TASK_DONE, memory_order_release);
+  return true;
+}
+
 static void
 worker_finish_jobs(CsjEngine *e)
 {
   Job *job;
   while (spsc_ring_pop(e->done_ring, &job, sizeof(job)) == sizeof(job)) {
+    if (worker_run_task(e, job)) {
+      continue;
+    }
     if (job->fn) {
       const CsjResult result = {job->status, job->value, job->message};
       job->fn(job->fn_data, &result);

@@ -23,6 +23,8 @@
 
 /* ---- Producers ------------------------------------------------------------- */
 
+static bool refused_on_worker(CsjEngine *e);
+
 static bool
 accepting(const CsjEngine *e)
 {
@@ -107,7 +109,7 @@ static CsjStatus
 submit_and_wait(CsjEngine *e, Job *job, int timeout_ms, void (*read)(const Job *, void *),
                 void *read_data)
 {
-  CsjStatus status = push_job(e, job);
+  CsjStatus status = refused_on_worker(e) ? CSJ_ERR_STATE : push_job(e, job);
   if (status != CSJ_SUCCESS) {
     atomic_store_explicit(&job->refs, 1, memory_order_relaxed);
     job_release(e, job);
@@ -128,6 +130,23 @@ static void
 set_last_error_text(CsjEngine *e, const char *text)
 {
   engine_set_error_text(e, text);
+}
+
+/*
+ * On the worker (an off-thread task, or a result callback), a call that
+ * waits for a reply would wait for the worker itself, or for the line an
+ * off-thread task holds: refused at once, before anything is queued.
+ */
+static bool
+refused_on_worker(CsjEngine *e)
+{
+  if (!worker_is_current(e)) {
+    return false;
+  }
+  set_last_error_text(e, "refused on csjack's worker thread (inside an off-thread task or a "
+                         "result callback): it would wait for the line that thread holds; "
+                         "use the _direct or _async forms there");
+  return true;
 }
 
 void
@@ -379,6 +398,9 @@ static CsjStatus
 run_code(CsjEngine *e, CommandType type, const char *code, int timeout_ms, double *value,
          char *error, size_t error_size)
 {
+  if (refused_on_worker(e)) {
+    return CSJ_ERR_STATE;
+  }
   Job *job = NULL;
   CsjStatus status = submit_code(e, type, code, 2, NULL, NULL, &job);
   if (status != CSJ_SUCCESS) {
@@ -553,6 +575,30 @@ csj_engine_task(CsjEngine *e, CsjTaskFn fn, void *data)
 }
 
 CsjStatus
+csj_engine_task_off_thread(CsjEngine *e, CsjOffThreadFn fn, void *data)
+{
+  if (!fn) {
+    return CSJ_ERR_BAD_ARG;
+  }
+  if (!accepting(e)) {
+    return CSJ_ERR_STATE;
+  }
+  /* One reference, the system's: nobody waits for it. */
+  Job *job = job_new(e, CMD_TASK_OFF_THREAD, 1);
+  if (!job) {
+    return CSJ_ERR_RING_FULL;
+  }
+  job->task_fn = fn;
+  job->task_data = data;
+  atomic_init(&job->task_state, TASK_QUEUED);
+  CsjStatus status = push_job(e, job);
+  if (status != CSJ_SUCCESS) {
+    job_release(e, job);
+  }
+  return status;
+}
+
+CsjStatus
 csj_engine_set_process_callback(CsjEngine *e, CsjProcessFn fn, void *data)
 {
   Command cmd = {.type = CMD_PROCESS_CALLBACK};
@@ -623,7 +669,7 @@ csj_engine_record(CsjEngine *e, const char *path, int bits)
   if (!e || !path || (bits != 16 && bits != 24 && bits != 32)) {
     return CSJ_ERR_BAD_ARG;
   }
-  if (!accepting(e)) {
+  if (!accepting(e) || refused_on_worker(e)) {
     return CSJ_ERR_STATE;
   }
   pthread_mutex_lock(&e->record_lock);
@@ -664,6 +710,9 @@ csj_engine_record(CsjEngine *e, const char *path, int bits)
 CsjStatus
 csj_engine_stop_record(CsjEngine *e)
 {
+  if (refused_on_worker(e)) {
+    return CSJ_ERR_STATE;
+  }
   pthread_mutex_lock(&e->record_lock);
   Recorder *r = atomic_load_explicit(&e->active_recording, memory_order_acquire);
   if (!r) {

@@ -143,9 +143,15 @@ def _load():
     tried = []
     for label, path in _candidates():
         try:
-            return ctypes.CDLL(path), path
+            loaded = ctypes.CDLL(path)
         except OSError as exc:
             tried.append(f"  {label}: {exc}")
+            continue
+        if tried:
+            import warnings
+            warnings.warn("csjack: loaded " + path + " after failing with:\n" + "\n".join(tried),
+                          RuntimeWarning, stacklevel=3)
+        return loaded, path
     raise ImportError("csjack: cannot load libcsjack; tried, in order:\n" + "\n".join(tried) +
                       "\nBuild it (meson setup build && meson compile -C build), install it, "
                       "or point CSJACK_LIBRARY at libcsjack.so.0.")

@@ -30,6 +30,15 @@ def _server_up(name):
     return False
 
 
+def pytest_sessionstart(session):
+    # meson test names the library under test: it must be the one loaded.
+    wanted = os.environ.get("CSJACK_LIBRARY")
+    if wanted:
+        import csjack
+        assert os.path.realpath(csjack.LIBRARY_PATH) == os.path.realpath(wanted), \
+            f"CSJACK_LIBRARY={wanted} but {csjack.LIBRARY_PATH} was loaded"
+
+
 @pytest.fixture(scope="session")
 def jack_server():
     if not shutil.which("jackd"):

@@ -259,10 +259,13 @@ class Csound:
             user = self._message_callback
 
             def sink(_data, attr, text):
+                _in_callback.active = True  # a Csound collected here is destroyed elsewhere
                 try:
                     user(attr, text.decode("utf-8", "replace") if text else "")
                 except BaseException:
                     _report_exception("the message callback")
+                finally:
+                    _in_callback.active = False
 
             self._message_fn = _lib.MESSAGE_FN(sink)
             opts.message_fn = self._message_fn

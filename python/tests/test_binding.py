@@ -107,3 +107,46 @@ def test_library_from_the_environment(server):
                    extra_env={"CSJACK_LIBRARY": lib})
     assert r.returncode == 0, r.stderr
     assert r.stdout.strip() == lib
+
+
+COUNT_ORC = r'''
+sr = 48000
+ksmps = 64
+nchnls = 1
+0dbfs = 1
+instr 2
+  chnset chnget:i("hits") + p4, "hits"
+  turnoff
+endin
+'''
+
+
+def test_score_text_events_before_the_start_and_stats(server):
+    cs = ct.Csound(no_connect=True)
+    try:
+        cs.compileOrc(COUNT_ORC)
+        cs.setControlChannel("hits", 0)
+        cs.scoreEvent("i", (2, 0, 0.01, 1))          # before the start: sent at the start
+        cs.inputMessage("i 2 0 0.01 10")
+        pt = cs.performanceThread()
+        pt.play()
+        pt.inputMessage("i 2 0 0.01 100")
+        pt.setScoreOffsetSeconds(0)
+        pt.scoreEvent(1, "i", (2, 0, 0.01, 1000))     # absp2: at score time 0, i.e. now
+        pt.flush()
+
+        def hits():
+            return cs.controlChannel("hits")[0]
+        end = time.monotonic() + 5
+        while hits() < 1111 and time.monotonic() < end:
+            time.sleep(0.005)
+        time.sleep(0.05)
+        assert hits() == 1111.0
+        s = cs.stats()
+        assert s["sample_rate"] == 48000 and s["ksmps"] == 64 and s["outputs"] == 1
+        assert cs.sr() == 48000.0 and cs.ksmps() == 64 and cs.nchnls() == 1
+        assert s["commands_run"] >= 4 and s["cycles"] > 0
+        pt.stop()
+        assert pt.join() == 1
+    finally:
+        cs.destroy()

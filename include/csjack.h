@@ -711,8 +711,9 @@ typedef struct {
  * parses queued compiles, so a callback must not wait for csjack: no
  * csj_engine_compile_orc, csj_engine_eval_code, csj_engine_flush,
  * csj_engine_table_get, csj_engine_table_copy_out, csj_engine_record,
- * csj_engine_stop_record or csj_engine_destroy in it. Queueing calls and
- * the _async forms are fine.
+ * csj_engine_stop_record or csj_engine_destroy in it (all but destroy
+ * return CSJ_ERR_STATE there at once, and csj_last_error says why).
+ * Queueing calls and the _async forms are fine.
  */
 typedef void (*CsjResultFn)(void *data, const CsjResult *result);
 

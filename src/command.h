@@ -24,6 +24,7 @@
 #define CSJ_COMMAND_H
 
 #include "csjack.h"
+#include "command_ring.h"
 #include "recorder.h"
 
 #include <semaphore.h>
@@ -228,8 +229,10 @@ void job_copy_message(const Job *job, char *error, size_t error_size);
 
 CsjStatus worker_start(struct CsjEngineImpl *e);
 void worker_stop(struct CsjEngineImpl *e);
-/* Hands a compile job to the worker's parse queue. Not the JACK thread. */
-bool worker_queue_parse(struct CsjEngineImpl *e, Job *job);
+/* Pushes a compile's command into the ring and its job into the parse
+ * queue in one step (the same order in both). Not the JACK thread. */
+CommandRingResult worker_push_compile(struct CsjEngineImpl *e, const void *cmd, uint32_t size,
+                                      Job *job);
 /* Drops the references of jobs still waiting to be parsed (at shutdown). */
 void worker_drop_queued(struct CsjEngineImpl *e);
 /* Parses @p text with Csound, one parse at a time and never during a

@@ -21,21 +21,29 @@
 
 #define WORKER_TICK_NS (20 * 1000 * 1000)
 
-/* Hands a job to the worker's parse queue (a plain mutex: no RT thread here). */
-bool
-worker_queue_parse(CsjEngine *e, Job *job)
+/* The ring push and the parse queue's push of a compile, in one step under
+ * the parse queue's lock: compiles from several threads then reach the
+ * worker in the order they reach the JACK thread. Pushed one after the
+ * other, two threads could interleave them (A and B in the ring, B before
+ * A in the parse queue); the worker would parse B and wait for the JACK
+ * thread to merge it, while the JACK thread held the line for A, which the
+ * worker never parsed. The ring push never waits. */
+CommandRingResult
+worker_push_compile(CsjEngine *e, const void *cmd, uint32_t size, Job *job)
 {
   pthread_mutex_lock(&e->parse_lock);
-  const size_t used = e->parse_tail - e->parse_head;
-  bool ok = used < e->parse_capacity;
-  if (ok) {
-    e->parse_queue[e->parse_tail++ % e->parse_capacity] = job;
+  CommandRingResult r = COMMAND_RING_FULL; /* a full parse queue: cannot happen (MAX_JOBS) */
+  if (e->parse_tail - e->parse_head < e->parse_capacity) {
+    r = command_ring_push(e->ring, cmd, size);
+    if (r == COMMAND_RING_OK) {
+      e->parse_queue[e->parse_tail++ % e->parse_capacity] = job;
+    }
   }
   pthread_mutex_unlock(&e->parse_lock);
-  if (ok) {
+  if (r == COMMAND_RING_OK) {
     sem_post(&e->worker_wake);
   }
-  return ok;
+  return r;
 }
 
 /* Parses under the parse mutex, and only while the JACK thread is not

@@ -32,8 +32,10 @@ accepting(const CsjEngine *e)
   return state == ENGINE_PERFORMING;
 }
 
+/* Queues @p cmd; a compile's @p parse_job (else NULL) goes into the
+ * worker's parse queue in the same step. */
 static CsjStatus
-push(CsjEngine *e, const Command *cmd, size_t size)
+push_with(CsjEngine *e, const Command *cmd, size_t size, Job *parse_job)
 {
   if (!accepting(e)) {
     return CSJ_ERR_STATE;
@@ -42,7 +44,10 @@ push(CsjEngine *e, const Command *cmd, size_t size)
   struct timespec start;
   clock_gettime(CLOCK_MONOTONIC, &start);
   for (;;) {
-    switch (command_ring_push(e->ring, cmd, (uint32_t)size)) {
+    const CommandRingResult r = parse_job
+                                  ? worker_push_compile(e, cmd, (uint32_t)size, parse_job)
+                                  : command_ring_push(e->ring, cmd, (uint32_t)size);
+    switch (r) {
     case COMMAND_RING_OK: return CSJ_SUCCESS;
     case COMMAND_RING_TOO_BIG: return CSJ_ERR_TOO_BIG;
     case COMMAND_RING_FULL: break;
@@ -53,6 +58,12 @@ push(CsjEngine *e, const Command *cmd, size_t size)
     }
     engine_sleep_us(200);
   }
+}
+
+static CsjStatus
+push(CsjEngine *e, const Command *cmd, size_t size)
+{
+  return push_with(e, cmd, size, NULL);
 }
 
 #define COMMAND_SIZE(field) (offsetof(Command, u) + sizeof(((Command *)0)->u.field))
@@ -375,19 +386,13 @@ submit_code(CsjEngine *e, CommandType type, const char *code, int refs, CsjResul
   /* The job takes the worker's own reference while it waits to be parsed:
    * the JACK thread may not see it parsed, or even reach it, before then. */
   atomic_fetch_add_explicit(&job->refs, 1, memory_order_relaxed);
-  CsjStatus status = push_job(e, job);
+  Command cmd = {.type = (uint8_t)job->type};
+  cmd.u.job = job;
+  CsjStatus status = push_with(e, &cmd, COMMAND_SIZE(job), job);
   if (status != CSJ_SUCCESS) {
     atomic_store_explicit(&job->refs, 1, memory_order_relaxed);
     job_release(e, job);
     return status;
-  }
-  if (!worker_queue_parse(e, job)) {
-    /* Cannot happen: the queue holds MAX_JOBS. Publish a failed unit. */
-    job->status = CSJ_ERR_RING_FULL;
-    job->trees = &job->tree;
-    job->total = 1;
-    atomic_store_explicit(&job->published, 1, memory_order_release);
-    job_release(e, job);
   }
   *out = job;
   return CSJ_SUCCESS;

@@ -752,8 +752,9 @@ typedef struct {
  * parses queued compiles, so a callback must not wait for csjack: no
  * csj_engine_compile_orc, csj_engine_eval_code, csj_engine_flush,
  * csj_engine_table_get, csj_engine_table_copy_out, csj_engine_record,
- * csj_engine_stop_record or csj_engine_destroy in it. Queueing calls and
- * the _async forms are fine.
+ * csj_engine_stop_record or csj_engine_destroy in it (all but destroy
+ * return CSJ_ERR_STATE there at once, and csj_last_error says why).
+ * Queueing calls and the _async forms are fine.
  */
 typedef void (*CsjResultFn)(void *data, const CsjResult *result);
 
@@ -1249,6 +1250,61 @@ typedef void (*CsjTaskFn)(CsjEngine *e, void *csound, void *data);
  *                      while waiting for room): nothing queued.
  */
 CSJ_API CsjStatus csj_engine_task(CsjEngine *e, CsjTaskFn fn, void *data);
+
+/** Work run once on csjack's worker thread (never the JACK thread) while
+ *  it holds the line: see csj_engine_task_off_thread. It gets no CSOUND*:
+ *  the JACK thread goes on performing meanwhile, so Csound is reached only
+ *  through csjack's calls that take it between cycles (the _direct ones,
+ *  csj_engine_set_control, ...). */
+typedef void (*CsjOffThreadFn)(CsjEngine *e, void *data);
+/**
+ * Queues @p fn to run once, in order with other commands, on csjack's
+ * worker thread instead of the JACK thread: for work that must not run in
+ * real time (a language runtime such as Python's, file I/O, a compile)
+ * yet must keep its place in line. When the JACK thread reaches the
+ * command it hands it to the worker and holds the line: it goes on
+ * performing cycles (the music plays on) but runs no command queued after
+ * it until @p fn has returned; they run from the next cycle after that.
+ * So what @p fn does to Csound through the direct calls
+ * (csj_engine_compile_orc_direct, csj_engine_eval_code_direct,
+ * csj_engine_set_control, csj_engine_get_string_channel, ...), which
+ * take Csound between two cycles and work inside @p fn, takes effect
+ * before any command queued after this one: compile an instrument in
+ * @p fn, queue an event for it right after this call, and the event finds
+ * the instrument.
+ *
+ * Inside @p fn, calls that would wait for the line @p fn holds, or for
+ * the worker, return CSJ_ERR_STATE at once (csj_last_error says why)
+ * instead of waiting for ever: csj_engine_compile_orc, csj_engine_eval_code
+ * and their _prompt forms, csj_engine_table_get, csj_engine_table_copy_out,
+ * csj_engine_flush, csj_engine_record, csj_engine_stop_record (the same
+ * holds in a result callback, which runs on the worker too). Queueing
+ * calls (events, the _async forms) are fine: they run after @p fn.
+ * Lifecycle calls (join, wait, destroy) must not be made from @p fn. While
+ * @p fn runs, result callbacks and job frees wait on the worker; a @p fn
+ * that never returns holds the line for ever (the music plays on; later
+ * commands never run).
+ *
+ * If the performance ends before the line reaches the command, @p fn is
+ * never called and nothing says so; once reached, it is called even if
+ * the performance ends meanwhile (direct calls then return CSJ_ERR_STATE),
+ * at the latest while csj_engine_destroy runs.
+ *
+ * Thread:         any but the JACK thread (the worker too: an off-thread
+ *                 task may queue the next one).
+ * Real-time safe: no (allocates a job; may sleep while waiting for room in
+ *                 the ring).
+ * Blocks:         never with a submit timeout of 0; else while the ring
+ *                 is full, up to the submit timeout.
+ * Returns:
+ *   CSJ_SUCCESS        queued.
+ *   CSJ_ERR_BAD_ARG    @p fn is NULL.
+ *   CSJ_ERR_STATE      not performing (not started, or ended).
+ *   CSJ_ERR_RING_FULL  the ring stayed full (or the performance ended
+ *                      while waiting for room), or too many commands are
+ *                      in flight: nothing queued.
+ */
+CSJ_API CsjStatus csj_engine_task_off_thread(CsjEngine *e, CsjOffThreadFn fn, void *data);
 
 /**
  * Called in the JACK thread once per cycle, after the commands are drained

@@ -24,6 +24,7 @@
 #define CSJ_COMMAND_H
 
 #include "csjack.h"
+#include "command_ring.h"
 #include "recorder.h"
 
 #include <semaphore.h>
@@ -56,6 +57,7 @@ typedef enum {
   CMD_FLUSH,
   CMD_RECORD_START,
   CMD_RECORD_STOP,
+  CMD_TASK_OFF_THREAD, /* job: run by the worker while it holds the line */
   CMD_COUNT,          /* not a command: the table's size */
 } CommandType;
 
@@ -109,7 +111,25 @@ typedef struct Job {
   sem_t done;
   CsjResultFn fn;          /* callback form: run on the worker thread */
   void *fn_data;
+  /* CMD_TASK_OFF_THREAD: the function the worker runs once the JACK thread
+   * has reached the command, and where it is (TaskState). */
+  CsjOffThreadFn task_fn;
+  void *task_data;
+  _Atomic int task_state;
 } Job;
+
+/*
+ * An off-thread task's way: queued in the ring; handed to the worker by the
+ * JACK thread when the line reaches it (the job goes through the done ring
+ * once for that, and once more when it is finished); run by the worker;
+ * done, which the JACK thread sees at its next cycle and lets the line go.
+ */
+typedef enum {
+  TASK_QUEUED = 0,
+  TASK_HANDED,
+  TASK_RUNNING,
+  TASK_DONE,
+} TaskState;
 
 /* One ring slot's payload. */
 typedef struct {
@@ -218,8 +238,10 @@ void job_copy_message(const Job *job, char *error, size_t error_size);
 
 CsjStatus worker_start(struct CsjEngineImpl *e);
 void worker_stop(struct CsjEngineImpl *e);
-/* Hands a compile job to the worker's parse queue. Not the JACK thread. */
-bool worker_queue_parse(struct CsjEngineImpl *e, Job *job);
+/* Pushes a compile's command into the ring and its job into the parse
+ * queue in one step (the same order in both). Not the JACK thread. */
+CommandRingResult worker_push_compile(struct CsjEngineImpl *e, const void *cmd, uint32_t size,
+                                      Job *job);
 /* Drops the references of jobs still waiting to be parsed (at shutdown). */
 void worker_drop_queued(struct CsjEngineImpl *e);
 /* Parses @p text with Csound, one parse at a time and never during a
@@ -229,6 +251,10 @@ void *worker_guarded_parse(struct CsjEngineImpl *e, Job *capture, const char *te
  * running, so merge next cycle instead. Real-time safe. */
 bool worker_begin_merge(struct CsjEngineImpl *e);
 void worker_end_merge(struct CsjEngineImpl *e);
+/* Whether the calling thread is @p e's worker (a result callback or an
+ * off-thread task runs there): calls that wait for the worker, or for
+ * the line a task holds, refuse on it. Any thread. */
+bool worker_is_current(const struct CsjEngineImpl *e);
 
 /* ---- command_exec.c --------------------------------------------------------- */
 

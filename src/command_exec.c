@@ -260,6 +260,29 @@ run_task(CsjEngine *e, const Command *cmd, Job *job)
   return true;
 }
 
+/*
+ * An off-thread task: the first time the line reaches it, it is handed to
+ * the worker through the done ring (which the worker drains, running it),
+ * and held; each cycle after that looks whether the worker has run it. The
+ * JACK thread never waits: it performs its cycles meanwhile.
+ */
+static bool
+run_task_off_thread(CsjEngine *e, const Command *cmd, Job *job)
+{
+  (void)cmd;
+  const int state = atomic_load_explicit(&job->task_state, memory_order_acquire);
+  if (state == TASK_QUEUED) {
+    atomic_store_explicit(&job->task_state, TASK_HANDED, memory_order_relaxed);
+    Job *ptr = job;
+    /* Cannot fail: the done ring holds two entries for every job in
+     * flight, and a job comes back through it at most twice. */
+    (void)spsc_ring_push(e->done_ring, &ptr, sizeof(ptr));
+    e->exec.worker_has_jobs = true;
+    return false;
+  }
+  return state == TASK_DONE;
+}
+
 static bool
 run_process_callback(CsjEngine *e, const Command *cmd, Job *job)
 {
@@ -324,6 +347,7 @@ static const CommandInfo command_table[CMD_COUNT] = {
   [CMD_FLUSH] = {"flush", COMMAND_JOB, run_flush},
   [CMD_RECORD_START] = {"record", COMMAND_JOB, run_record_start},
   [CMD_RECORD_STOP] = {"stop recording", COMMAND_JOB, run_record_stop},
+  [CMD_TASK_OFF_THREAD] = {"off-thread task", COMMAND_JOB, run_task_off_thread},
 };
 
 const CommandInfo *

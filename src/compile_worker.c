@@ -21,21 +21,29 @@
 
 #define WORKER_TICK_NS (20 * 1000 * 1000)
 
-/* Hands a job to the worker's parse queue (a plain mutex: no RT thread here). */
-bool
-worker_queue_parse(CsjEngine *e, Job *job)
+/* The ring push and the parse queue's push of a compile, in one step under
+ * the parse queue's lock: compiles from several threads then reach the
+ * worker in the order they reach the JACK thread. Pushed one after the
+ * other, two threads could interleave them (A and B in the ring, B before
+ * A in the parse queue); the worker would parse B and wait for the JACK
+ * thread to merge it, while the JACK thread held the line for A, which the
+ * worker never parsed. The ring push never waits. */
+CommandRingResult
+worker_push_compile(CsjEngine *e, const void *cmd, uint32_t size, Job *job)
 {
   pthread_mutex_lock(&e->parse_lock);
-  const size_t used = e->parse_tail - e->parse_head;
-  bool ok = used < e->parse_capacity;
-  if (ok) {
-    e->parse_queue[e->parse_tail++ % e->parse_capacity] = job;
+  CommandRingResult r = COMMAND_RING_FULL; /* a full parse queue: cannot happen (MAX_JOBS) */
+  if (e->parse_tail - e->parse_head < e->parse_capacity) {
+    r = command_ring_push(e->ring, cmd, size);
+    if (r == COMMAND_RING_OK) {
+      e->parse_queue[e->parse_tail++ % e->parse_capacity] = job;
+    }
   }
   pthread_mutex_unlock(&e->parse_lock);
-  if (ok) {
+  if (r == COMMAND_RING_OK) {
     sem_post(&e->worker_wake);
   }
-  return ok;
+  return r;
 }
 
 /* Parses under the parse mutex, and only while the JACK thread is not
@@ -83,11 +91,37 @@ worker_end_merge(CsjEngine *e)
 
 /* ---- The worker ------------------------------------------------------------- */
 
+bool
+worker_is_current(const CsjEngine *e)
+{
+  return e->worker_started && pthread_equal(pthread_self(), e->worker);
+}
+
+/* An off-thread task the JACK thread has handed over (it holds the line
+ * until the state says done). True when the job came for that, and so
+ * comes back once more, finished, to be released. */
+static bool
+worker_run_task(CsjEngine *e, Job *job)
+{
+  int expected = TASK_HANDED;
+  if (job->type != CMD_TASK_OFF_THREAD ||
+      !atomic_compare_exchange_strong_explicit(&job->task_state, &expected, TASK_RUNNING,
+                                               memory_order_acquire, memory_order_relaxed)) {
+    return false; /* finished (or never reached): release it */
+  }
+  job->task_fn(e, job->task_data);
+  atomic_store_explicit(&job->task_state, TASK_DONE, memory_order_release);
+  return true;
+}
+
 static void
 worker_finish_jobs(CsjEngine *e)
 {
   Job *job;
   while (spsc_ring_pop(e->done_ring, &job, sizeof(job)) == sizeof(job)) {
+    if (worker_run_task(e, job)) {
+      continue;
+    }
     if (job->fn) {
       const CsjResult result = {job->status, job->value, job->message};
       job->fn(job->fn_data, &result);

@@ -24,6 +24,8 @@
 
 /* ---- Producers ------------------------------------------------------------- */
 
+static bool refused_on_worker(CsjEngine *e);
+
 static bool
 accepting(const CsjEngine *e)
 {
@@ -31,8 +33,10 @@ accepting(const CsjEngine *e)
   return state == ENGINE_PERFORMING;
 }
 
+/* Queues @p cmd; a compile's @p parse_job (else NULL) goes into the
+ * worker's parse queue in the same step. */
 static CsjStatus
-push(CsjEngine *e, const Command *cmd, size_t size)
+push_with(CsjEngine *e, const Command *cmd, size_t size, Job *parse_job)
 {
   if (!accepting(e)) {
     return CSJ_ERR_STATE;
@@ -41,7 +45,10 @@ push(CsjEngine *e, const Command *cmd, size_t size)
   struct timespec start;
   clock_gettime(CLOCK_MONOTONIC, &start);
   for (;;) {
-    switch (command_ring_push(e->ring, cmd, (uint32_t)size)) {
+    const CommandRingResult r = parse_job
+                                  ? worker_push_compile(e, cmd, (uint32_t)size, parse_job)
+                                  : command_ring_push(e->ring, cmd, (uint32_t)size);
+    switch (r) {
     case COMMAND_RING_OK: return CSJ_SUCCESS;
     case COMMAND_RING_TOO_BIG: return CSJ_ERR_TOO_BIG;
     case COMMAND_RING_FULL: break;
@@ -52,6 +59,12 @@ push(CsjEngine *e, const Command *cmd, size_t size)
     }
     engine_sleep_us(200);
   }
+}
+
+static CsjStatus
+push(CsjEngine *e, const Command *cmd, size_t size)
+{
+  return push_with(e, cmd, size, NULL);
 }
 
 #define COMMAND_SIZE(field) (offsetof(Command, u) + sizeof(((Command *)0)->u.field))
@@ -108,7 +121,7 @@ static CsjStatus
 submit_and_wait(CsjEngine *e, Job *job, int timeout_ms, void (*read)(const Job *, void *),
                 void *read_data)
 {
-  CsjStatus status = push_job(e, job);
+  CsjStatus status = refused_on_worker(e) ? CSJ_ERR_STATE : push_job(e, job);
   if (status != CSJ_SUCCESS) {
     atomic_store_explicit(&job->refs, 1, memory_order_relaxed);
     job_release(e, job);
@@ -129,6 +142,23 @@ static void
 set_last_error_text(CsjEngine *e, const char *text)
 {
   engine_set_error_text(e, text);
+}
+
+/*
+ * On the worker (an off-thread task, or a result callback), a call that
+ * waits for a reply would wait for the worker itself, or for the line an
+ * off-thread task holds: refused at once, before anything is queued.
+ */
+static bool
+refused_on_worker(CsjEngine *e)
+{
+  if (!worker_is_current(e)) {
+    return false;
+  }
+  set_last_error_text(e, "refused on csjack's worker thread (inside an off-thread task or a "
+                         "result callback): it would wait for the line that thread holds; "
+                         "use the _direct or _async forms there");
+  return true;
 }
 
 void
@@ -368,19 +398,13 @@ submit_code(CsjEngine *e, CommandType type, const char *code, int refs, CsjResul
   /* The job takes the worker's own reference while it waits to be parsed:
    * the JACK thread may not see it parsed, or even reach it, before then. */
   atomic_fetch_add_explicit(&job->refs, 1, memory_order_relaxed);
-  CsjStatus status = push_job(e, job);
+  Command cmd = {.type = (uint8_t)job->type};
+  cmd.u.job = job;
+  CsjStatus status = push_with(e, &cmd, COMMAND_SIZE(job), job);
   if (status != CSJ_SUCCESS) {
     atomic_store_explicit(&job->refs, 1, memory_order_relaxed);
     job_release(e, job);
     return status;
-  }
-  if (!worker_queue_parse(e, job)) {
-    /* Cannot happen: the queue holds MAX_JOBS. Publish a failed unit. */
-    job->status = CSJ_ERR_RING_FULL;
-    job->trees = &job->tree;
-    job->total = 1;
-    atomic_store_explicit(&job->published, 1, memory_order_release);
-    job_release(e, job);
   }
   *out = job;
   return CSJ_SUCCESS;
@@ -391,6 +415,9 @@ static CsjStatus
 run_code(CsjEngine *e, CommandType type, const char *code, int timeout_ms, double *value,
          char *error, size_t error_size)
 {
+  if (refused_on_worker(e)) {
+    return CSJ_ERR_STATE;
+  }
   Job *job = NULL;
   CsjStatus status = submit_code(e, type, code, 2, NULL, NULL, &job);
   if (status != CSJ_SUCCESS) {
@@ -565,6 +592,30 @@ csj_engine_task(CsjEngine *e, CsjTaskFn fn, void *data)
 }
 
 CsjStatus
+csj_engine_task_off_thread(CsjEngine *e, CsjOffThreadFn fn, void *data)
+{
+  if (!fn) {
+    return CSJ_ERR_BAD_ARG;
+  }
+  if (!accepting(e)) {
+    return CSJ_ERR_STATE;
+  }
+  /* One reference, the system's: nobody waits for it. */
+  Job *job = job_new(e, CMD_TASK_OFF_THREAD, 1);
+  if (!job) {
+    return CSJ_ERR_RING_FULL;
+  }
+  job->task_fn = fn;
+  job->task_data = data;
+  atomic_init(&job->task_state, TASK_QUEUED);
+  CsjStatus status = push_job(e, job);
+  if (status != CSJ_SUCCESS) {
+    job_release(e, job);
+  }
+  return status;
+}
+
+CsjStatus
 csj_engine_set_process_callback(CsjEngine *e, CsjProcessFn fn, void *data)
 {
   Command cmd = {.type = CMD_PROCESS_CALLBACK};
@@ -635,7 +686,7 @@ csj_engine_record(CsjEngine *e, const char *path, int bits)
   if (!e || !path || (bits != 16 && bits != 24 && bits != 32)) {
     return CSJ_ERR_BAD_ARG;
   }
-  if (!accepting(e)) {
+  if (!accepting(e) || refused_on_worker(e)) {
     return CSJ_ERR_STATE;
   }
   pthread_mutex_lock(&e->record_lock);
@@ -676,6 +727,9 @@ csj_engine_record(CsjEngine *e, const char *path, int bits)
 CsjStatus
 csj_engine_stop_record(CsjEngine *e)
 {
+  if (refused_on_worker(e)) {
+    return CSJ_ERR_STATE;
+  }
   pthread_mutex_lock(&e->record_lock);
   Recorder *r = atomic_load_explicit(&e->active_recording, memory_order_acquire);
   if (!r) {

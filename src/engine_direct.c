@@ -425,6 +425,13 @@ prompt_run(CsjEngine *e, int kind, const char *code, int timeout_ms, double *val
       csound_adapter_aborted(e->csound)) {
     return CSJ_ERR_STATE;
   }
+  if (worker_is_current(e)) {
+    /* It would wait for the line an off-thread task holds, then fall back
+     * to the ring behind it: refused, as the queued forms are. */
+    engine_set_error_text(e, "refused on csjack's worker thread (inside an off-thread task or "
+                             "a result callback): use the _direct form there");
+    return CSJ_ERR_STATE;
+  }
   const CsjStatus failure = kind == PROMPT_EVAL ? CSJ_ERR_EVAL : CSJ_ERR_COMPILE;
   /* Everything this thread queued before the call has a position below
    * this one. */

@@ -25,7 +25,9 @@
  * a plain Csound loop, ~80 KiB through csjack): at a random 0.05% share
  * (~4.5 evals/s) RSS grew 23.7 MiB in 60 s, all of it from the evals.
  * The task runs on the JACK thread and checks in place that its sequence
- * number is the producer's last seen + 1 (no allocation, atomics only).
+ * number is the producer's last seen + 1 (no allocation, atomics only);
+ * every OFF_TASK_INTERVAL_S one of the sequence goes as an off-thread task
+ * (csj_engine_task_off_thread), checked the same way on csjack's worker.
  *
  * Checks (the last line is exactly "N passed, N failed"):
  *   seq[p]   for each producer: no submission failed, zero in-place order
@@ -83,6 +85,9 @@
 enum { PRODUCERS = 3, RATE_PER_PRODUCER = 3000, TABLE = 100, TABLE_LEN = 1024 };
 #define RSS_BOUND_MIB 8.0
 #define EVAL_INTERVAL_S 3.0 /* per producer */
+/* Off-thread tasks (csj_engine_task_off_thread) in the same sequence as the
+ * JACK-thread tasks: each holds the line about a cycle, so on a cadence. */
+#define OFF_TASK_INTERVAL_S 0.05 /* per producer */
 #define CALIBRATION_EVALS 40
 #define EVAL_SLACK_KIB 8.0
 
@@ -137,6 +142,14 @@ static void seq_task(CsjEngine *e, void *csound, void *data)
   atomic_fetch_add_explicit(&l->received, 1, memory_order_relaxed);
 }
 
+/* The same check on csjack's worker: the JACK thread runs nothing queued
+ * after it until it has returned (acquire/release on the task's state), so
+ * the sequence stays one sequence. */
+static void seq_off_task(CsjEngine *e, void *data)
+{
+  seq_task(e, NULL, data);
+}
+
 /* ---- producers ------------------------------------------------------------ */
 
 typedef struct {
@@ -146,15 +159,16 @@ typedef struct {
   double seconds;
   uint64_t sent_tasks;
   uint64_t commands; /* all commands submitted (incl. channel writes) */
-  uint64_t by_kind[5];
+  uint64_t by_kind[6];
   uint64_t submit_errors;
   CsjStatus last_error;
   uint64_t evals, evals_wrong;
   char eval_why[256];
 } Producer;
 
-enum { K_TASK, K_CONTROL, K_TABLE, K_EVENT, K_EVAL };
-static const char *const KIND_NAMES[] = {"tasks", "controls", "table_sets", "events", "evals"};
+enum { K_TASK, K_CONTROL, K_TABLE, K_EVENT, K_EVAL, K_OFF_TASK };
+static const char *const KIND_NAMES[] = {"tasks", "controls", "table_sets", "events", "evals",
+                                         "off_thread_tasks"};
 
 static void note_error(Producer *p, CsjStatus st)
 {
@@ -172,6 +186,7 @@ static void *producer_main(void *arg)
   int eval_n = p->id * 1000000;
   /* staggered: producer i first evals at 0.5 + i s, then every EVAL_INTERVAL_S */
   uint64_t next_eval = t0 + (uint64_t)((0.5 + p->id) * 1e9);
+  uint64_t next_off = t0 + (uint64_t)(0.01 * (p->id + 1) * 1e9);
   for (;;) {
     const uint64_t now = bench_now_ns();
     if (now >= end)
@@ -203,6 +218,14 @@ static void *producer_main(void *arg)
                  csj_strerror(st), v, why);
       }
       st = CSJ_SUCCESS; /* counted by the eval check, not as a refusal */
+    } else if (now >= next_off) {
+      next_off += (uint64_t)(OFF_TASK_INTERVAL_S * 1e9);
+      kind = K_OFF_TASK;
+      const uint64_t seq = p->sent_tasks + 1;
+      const uint64_t d = ((uint64_t)p->id << 32) | seq;
+      st = csj_engine_task_off_thread(p->e, seq_off_task, (void *)(uintptr_t)d);
+      if (st == CSJ_SUCCESS)
+        p->sent_tasks = seq;
     } else if (r < 0.45) {
       kind = K_TASK;
       const uint64_t seq = p->sent_tasks + 1;
@@ -499,7 +522,7 @@ int main(int argc, char **argv)
     if (p->evals_wrong)
       eval_why = p->eval_why;
     printf("producer %d: %llu commands (", i, (unsigned long long)p->commands);
-    for (int k = 0; k < 5; k++)
+    for (int k = 0; k < 6; k++)
       printf("%s%s %llu", k ? ", " : "", KIND_NAMES[k], (unsigned long long)p->by_kind[k]);
     printf(")\n");
   }

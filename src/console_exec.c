@@ -207,6 +207,18 @@ print_help(FILE *out)
   reply_ok(out, "help");
 }
 
+/* More " key=value" pairs for :stats, from the application (the csjack
+ * command's UDP and OSC servers); set before any console starts. */
+static void (*g_stats_extra)(FILE *out, void *data);
+static void *g_stats_extra_data;
+
+void
+console_set_stats_extra(void (*fn)(FILE *out, void *data), void *data)
+{
+  g_stats_extra = fn;
+  g_stats_extra_data = data;
+}
+
 static void
 print_stats(FILE *out, CsjEngine *e)
 {
@@ -233,6 +245,11 @@ print_stats(FILE *out, CsjEngine *e)
           (unsigned long long)s.compile_wait_ns_max, (unsigned long long)s.midi_in_events,
           (unsigned long long)s.midi_in_dropped, (unsigned long long)s.midi_out_events,
           (unsigned long long)s.midi_out_dropped);
+  fprintf(out, " ring_used=%u events_late=%llu", (unsigned)s.ring_used,
+          (unsigned long long)s.events_late);
+  if (g_stats_extra) {
+    g_stats_extra(out, g_stats_extra_data);
+  }
   console_end_reply(out);
 }
 

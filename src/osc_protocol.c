@@ -42,14 +42,37 @@ bad(OscActionFn fn, void *data, uint64_t timetag, const char *fmt, ...)
   fn(data, &a);
 }
 
+/* liblo's argument pointers are 4-byte aligned inside its buffer, and
+ * lo_arg is a union with 8-byte members: read them with memcpy, never
+ * through the union. */
 static bool
 numeric(char type, const lo_arg *arg, double *out)
 {
   switch (type) {
-  case LO_INT32: *out = arg->i; return true;
-  case LO_FLOAT: *out = arg->f; return true;
-  case LO_DOUBLE: *out = arg->d; return true;
-  case LO_INT64: *out = (double)arg->h; return true;
+  case LO_INT32: {
+    int32_t v;
+    memcpy(&v, arg, sizeof(v));
+    *out = v;
+    return true;
+  }
+  case LO_FLOAT: {
+    float v;
+    memcpy(&v, arg, sizeof(v));
+    *out = v;
+    return true;
+  }
+  case LO_DOUBLE: {
+    double v;
+    memcpy(&v, arg, sizeof(v));
+    *out = v;
+    return true;
+  }
+  case LO_INT64: {
+    int64_t v;
+    memcpy(&v, arg, sizeof(v));
+    *out = (double)v;
+    return true;
+  }
   default: return false;
   }
 }
@@ -79,7 +102,7 @@ decode_message(const unsigned char *p, size_t n, uint64_t timetag, OscActionFn f
       bad(fn, data, timetag, "%s takes one string (type tag 's'), not '%s'", path, types);
     } else {
       a.kind = compile ? OSC_COMPILE : OSC_EVENT_TEXT;
-      a.text = &argv[0]->s;
+      a.text = (const char *)argv[0];
       fn(data, &a);
     }
   } else if (strcmp(path, "/csound/event/instr") == 0) {
@@ -118,7 +141,7 @@ decode_message(const unsigned char *p, size_t n, uint64_t timetag, OscActionFn f
     } else if (types[0] == LO_STRING) {
       a.kind = OSC_SET_STRING;
       a.name = name;
-      a.text = &argv[0]->s;
+      a.text = (const char *)argv[0];
       fn(data, &a);
     } else if (numeric(types[0], argv[0], &a.value) && isfinite(a.value)) {
       a.kind = OSC_SET_CONTROL;

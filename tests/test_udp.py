@@ -119,8 +119,13 @@ class Csjack:
 
     def ask(self, command, timeout=20.0):
         """One console line, its reply line (None if none came)."""
-        self.proc.stdin.write(command + "\n")
-        self.proc.stdin.flush()
+        try:
+            self.proc.stdin.write(command + "\n")
+            self.proc.stdin.flush()
+        except (BrokenPipeError, ValueError):
+            print(f"  csjack is gone (status {self.proc.poll()}); its stderr ends:\n"
+                  + self.stderr()[-3000:], flush=True)
+            return None
         try:
             return self.lines.get(timeout=timeout)
         except queue.Empty:

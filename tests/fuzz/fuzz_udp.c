@@ -19,7 +19,15 @@
  *   - malformed and dropped-block actions say why;
  *   - after a close, no block is open;
  *   - udp_action_free is idempotent.
+ *
+ * Each datagram also goes through the OSC decoder (src/osc_protocol.c,
+ * liblo's message parser under it), whose actions are checked too: a kind
+ * of OscKind; text for compile, event text and string channels; 1 to
+ * OSC_MAX_PFIELDS finite p-fields for an instr event; a channel name of 1
+ * to 255 bytes without '/'; a finite control value; a reason when
+ * malformed.
  */
+#include "osc_protocol.h"
 #include "udp_protocol.h"
 
 #include <math.h>
@@ -79,6 +87,38 @@ check_action(const UdpParser *p, UdpAction *a)
   CHECK(a->text == NULL);
 }
 
+static void
+check_osc(void *data, const OscAction *a)
+{
+  (void)data;
+  CHECK(a->kind >= OSC_COMPILE && a->kind <= OSC_MALFORMED);
+  CHECK(memchr(a->message, '\0', sizeof(a->message)) != NULL);
+  switch (a->kind) {
+  case OSC_COMPILE:
+  case OSC_EVENT_TEXT: CHECK(a->text != NULL); (void)strlen(a->text); break;
+  case OSC_EVENT_INSTR:
+    CHECK(a->count >= 1 && a->count <= OSC_MAX_PFIELDS && a->pfields != NULL);
+    for (int i = 0; i < a->count; ++i) {
+      CHECK(isfinite(a->pfields[i]));
+    }
+    break;
+  case OSC_SET_CONTROL:
+  case OSC_SET_STRING: {
+    CHECK(a->name != NULL);
+    const size_t n = strlen(a->name);
+    CHECK(n >= 1 && n <= 255 && strchr(a->name, '/') == NULL);
+    if (a->kind == OSC_SET_CONTROL) {
+      CHECK(isfinite(a->value));
+    } else {
+      CHECK(a->text != NULL);
+      (void)strlen(a->text);
+    }
+    break;
+  }
+  case OSC_MALFORMED: CHECK(a->message[0] != '\0'); break;
+  }
+}
+
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
@@ -94,6 +134,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     const char *stop = cut ? cut : end;
     UdpAction a = udp_parse_datagram(&p, s, (size_t)(stop - s));
     check_action(&p, &a);
+    osc_decode(s, (size_t)(stop - s), check_osc, NULL);
     s = stop + 1;
   }
   udp_parser_free(&p);

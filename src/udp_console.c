@@ -90,13 +90,25 @@ udp_console_send(UdpConsole *c, const char *text)
   if (!c || !text) {
     return;
   }
-  size_t n = strlen(text);
-  if (n > CONSOLE_MAX_DATAGRAM - 1) {
-    n = CONSOLE_MAX_DATAGRAM - 1;
+  /* The text and its NUL, as Csound's udp_socksend sends strlen + 1
+   * bytes; a text too long for one datagram is cut, still NUL-ended. */
+  const size_t n = strnlen(text, CONSOLE_MAX_DATAGRAM - 1);
+  ssize_t r;
+  if (text[n] == '\0') {
+    r = sendto(c->fd, text, n + 1, MSG_DONTWAIT | MSG_NOSIGNAL, (const struct sockaddr *)&c->to,
+               sizeof(c->to));
+  } else {
+    char *cut = malloc(n + 1);
+    if (!cut) {
+      atomic_fetch_add_explicit(&c->lost, 1, memory_order_relaxed);
+      return;
+    }
+    memcpy(cut, text, n);
+    cut[n] = '\0';
+    r = sendto(c->fd, cut, n + 1, MSG_DONTWAIT | MSG_NOSIGNAL, (const struct sockaddr *)&c->to,
+               sizeof(c->to));
+    free(cut);
   }
-  /* text and its NUL, as Csound's udp_socksend sends strlen + 1 bytes */
-  const ssize_t r = sendto(c->fd, text, n + 1, MSG_DONTWAIT | MSG_NOSIGNAL,
-                           (const struct sockaddr *)&c->to, sizeof(c->to));
   atomic_fetch_add_explicit(r < 0 ? &c->lost : &c->sent, 1, memory_order_relaxed);
 }
 

@@ -420,6 +420,21 @@ def test_udp(args, tmp):
               "a port in use is one line and exit status 12",
               f"status {second.returncode}: {second.stderr.strip()}")
 
+        # --listen 0.0.0.0: every interface, with a warning.
+        other = free_port()
+        wide = Csjack([args.csjack, "--no-connect", "-n", f"csjack_wide{os.getpid()}",
+                       "--listen", "0.0.0.0", "--port", str(other),
+                       os.path.join(args.data, "udp_live.orc")])
+        try:
+            up = wide.wait_listening("UDP server")
+            where = proc_net_udp_listeners(other)
+            warned = "warning: listening on 0.0.0.0" in wide.stderr()
+            check(up and warned and where == [("/proc/net/udp", "00000000")],
+                  "--listen 0.0.0.0 binds every interface and warns",
+                  f"{where}; warned {warned}")
+        finally:
+            wide.kill()
+
         # !!close!! ends the performance; csjack exits 0.
         dropped_cycles = cs.stats().get("dropped_cycles", 0)
         send(b"!!close!!")
@@ -445,6 +460,39 @@ def test_udp(args, tmp):
         cs.kill()
         console.close()
         replies.close()
+
+
+def test_csound_spelling(args, tmp):
+    """Csound's own options in <CsOptions>, as a CSD written for csound-mode
+    (csound --port=6000 --udp-console=127.0.0.1:6001) carries them."""
+    print("csoptions: --port= and --udp-console= in <CsOptions>", flush=True)
+    port, console_port = free_port(), free_port()
+    console = udp_socket(console_port)
+    csd = os.path.join(tmp, "live.csd")
+    with open(csd, "w") as f:
+        f.write("<CsoundSynthesizer>\n<CsOptions>\n"
+                f"-odac --port={port} --udp-console=127.0.0.1:{console_port}\n"
+                "</CsOptions>\n<CsInstruments>\nsr = 48000\nksmps = 32\nnchnls = 2\n"
+                "0dbfs = 1\n</CsInstruments>\n<CsScore>\nf 0 3600\n</CsScore>\n"
+                "</CsoundSynthesizer>\n")
+    cs = Csjack([args.csjack, "--no-connect", "-n", f"csjack_csd{os.getpid()}", csd])
+    try:
+        up = cs.wait_listening("UDP server")
+        err = cs.stderr()
+        check(up and f"'--port={port}' in <CsOptions>" in err,
+              "--port= in <CsOptions> starts csjack's UDP server and says where it came from",
+              "" if up else err[-1500:])
+        out = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        out.sendto(b"instr 1\n  out undefined_thing\nendin\n", ("127.0.0.1", port))
+        msgs = b"".join(recv_all(console, 3.0))
+        got = b"error:" in msgs and b"did not compile" in msgs
+        check(got, "--udp-console= in <CsOptions> gets Csound's error",
+              "" if got else msgs[:400].decode(errors="replace"))
+        out.sendto(b"##close##", ("127.0.0.1", port))
+        check(cs.finish(20) == 0, "##close## ends it, exit status 0")
+    finally:
+        cs.kill()
+        console.close()
 
 
 # ---- OSC ---------------------------------------------------------------------
@@ -590,7 +638,7 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--csjack", required=True)
     ap.add_argument("--data", required=True)
-    ap.add_argument("--only", choices=["udp", "osc"])
+    ap.add_argument("--only", choices=["udp", "csoptions", "osc"])
     args = ap.parse_args()
     for tool in ("jackd", "jack_lsp", "oscsend"):
         if not shutil.which(tool):
@@ -601,6 +649,8 @@ def main():
         with tempfile.TemporaryDirectory(prefix="csjack-udp-") as tmp:
             if args.only in (None, "udp"):
                 test_udp(args, tmp)
+            if args.only in (None, "csoptions"):
+                test_csound_spelling(args, tmp)
             answers = jack.alive() and jack.answers()
             if not check(answers, "the private jackd still answers",
                          "" if answers else jack.log_tail()):

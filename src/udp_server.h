@@ -14,8 +14,11 @@
  * polls its sockets with a short timeout (so a stop is prompt) and feeds
  * the engine through the public API with the engine's submit timeout (the
  * csjack command leaves it at 0: a full ring drops the datagram, counted,
- * and never blocks). It stops queueing when the command ring is three
- * quarters full, so the console always has room. Compiles go through the
+ * and never blocks). It queues at most 4000 commands a second (a burst of
+ * 512), since Csound's own work for a queued event happens in the k-cycles,
+ * outside the JACK thread's command budget, and stops queueing when the
+ * command ring is three quarters full, so the console always has room.
+ * Compiles go through the
  * staged queued path; their result (Csound's error text) is reported.
  *
  * Reports (one line each: errors, malformed datagrams, --udp-echo) go to

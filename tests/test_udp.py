@@ -402,7 +402,7 @@ def test_udp(args, tmp):
         accounted = st.get("udp_datagrams", 0) + st.get("udp_kernel_dropped", 0)
         print(f"  flood: 100000 datagrams in {flood_s:.2f} s; csjack read "
               f"{st.get('udp_datagrams')}, the kernel dropped {st.get('udp_kernel_dropped')}, "
-              f"csjack dropped {st.get('udp_dropped')} (ring busy); ring high water "
+              f"csjack dropped {st.get('udp_dropped')} (rate limit or ring busy); ring high water "
               f"{st.get('ring_high_water')} of {st.get('ring_capacity')}; "
               f"commands deferred {st.get('commands_deferred')}; xruns {st.get('xruns')}",
               flush=True)

@@ -542,6 +542,7 @@ main(int argc, char **argv)
     if (!server) {
       fprintf(stderr, "csjack: error: %s\n", why);
       udp_console_close(console_mirror);
+      console_mirror = NULL;
       return strncmp(why, "cannot listen", 13) == 0 ? EXIT_NETWORK : EXIT_USAGE;
     }
   }

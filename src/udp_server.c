@@ -40,6 +40,8 @@
  * cycles late. */
 #define COMMANDS_PER_SECOND 4000.0
 #define COMMANDS_BURST 512.0
+/* OSC messages other than events held for a future timetag, at most. */
+#define MAX_HELD 1024
 /* Distinct channel names the servers may create (each is a direct call). */
 #define MAX_CHANNELS 1024
 /* Reports of one kind per second; the rest are counted. */
@@ -82,9 +84,14 @@ struct UdpServerImpl {
   pthread_mutex_t report_lock;
   Limiter limit[R_KINDS];
   _Atomic uint64_t datagrams, malformed, dropped, kernel_dropped, compiles, compiled, compile_errors,
-    blocks_dropped, replies, osc_packets, osc_messages, osc_malformed, osc_dropped, osc_timed;
+    blocks_dropped, replies, osc_packets, osc_messages, osc_malformed, osc_dropped, osc_timed,
+    osc_held;
   /* the datagram being handled: its sender, for reports */
   char peer[32];
+  /* OSC messages other than events, held until their bundle's time (the
+   * server thread only; unsorted, at most MAX_HELD) */
+  struct Held *held;
+  int n_held;
   /* the token bucket of COMMANDS_PER_SECOND (the server thread only) */
   double tokens;
   uint64_t tokens_ns;
@@ -95,6 +102,16 @@ typedef struct {
   char peer[32];
   bool osc;
 } CompileContext;
+
+/* A timed OSC message that is not an event, held until its wall-clock time. */
+struct Held {
+  double due;            /* Unix time, seconds */
+  OscKind kind;
+  char name[256];
+  char *text;
+  double value;
+  char peer[32];
+};
 
 static uint64_t
 now_ms(void)
@@ -236,7 +253,8 @@ udp_server_open(const UdpServerOptions *opts, char *err, size_t err_size)
   s->buf = malloc(RECV_BUFFER);
   s->reply = malloc(MAX_STRING_REPLY + UDP_MAX_NAME + 8);
   s->names = calloc(MAX_CHANNELS, sizeof(*s->names));
-  if (!s->buf || !s->reply || !s->names) {
+  s->held = calloc(MAX_HELD, sizeof(*s->held));
+  if (!s->buf || !s->reply || !s->names || !s->held) {
     snprintf(err, err_size, "out of memory");
     udp_server_free(s);
     return NULL;
@@ -509,11 +527,101 @@ handle_udp(UdpServer *s, const char *data, size_t len)
 
 /* ---- OSC ------------------------------------------------------------------ */
 
+static double
+wall_now(void)
+{
+  struct timespec wall;
+  clock_gettime(CLOCK_REALTIME, &wall);
+  return (double)wall.tv_sec + (double)wall.tv_nsec * 1e-9;
+}
+
+/* Holds a timed message other than an event until its time; false when it
+ * should act now (its time has come, or no room: then it says so). */
+static bool
+hold(UdpServer *s, const OscAction *a)
+{
+  if (a->timetag == OSC_TIMETAG_IMMEDIATE) {
+    return false;
+  }
+  const double due = osc_timetag_to_unix(a->timetag);
+  const double ahead = due - wall_now();
+  if (ahead <= 0.0005) {
+    return false;
+  }
+  if (ahead > 86400.0 || s->n_held >= MAX_HELD) {
+    report(s, R_OSC, "csjack: OSC from %s: %s, so this timed message acts now", s->peer,
+           ahead > 86400.0 ? "its timetag is over a day ahead"
+                           : "1024 timed messages are already waiting");
+    return false;
+  }
+  struct Held *h = &s->held[s->n_held];
+  memset(h, 0, sizeof(*h));
+  if (a->text && !(h->text = strdup(a->text))) {
+    return false;
+  }
+  h->due = due;
+  h->kind = a->kind;
+  h->value = a->value;
+  if (a->name) {
+    snprintf(h->name, sizeof(h->name), "%s", a->name);
+  }
+  snprintf(h->peer, sizeof(h->peer), "%s", s->peer);
+  ++s->n_held;
+  inc(&s->osc_held);
+  return true;
+}
+
+static void act_osc(UdpServer *s, const OscAction *a);
+
 static void
 on_osc(void *data, const OscAction *a)
 {
   UdpServer *s = data;
   inc(&s->osc_messages);
+  if (a->kind != OSC_MALFORMED && a->kind != OSC_EVENT_INSTR && hold(s, a)) {
+    return;
+  }
+  act_osc(s, a);
+}
+
+/* Acts on held messages whose time has come; the milliseconds until the
+ * next one (POLL_MS when none). */
+static int
+release_held(UdpServer *s)
+{
+  int wait_ms = POLL_MS;
+  const double now = wall_now();
+  for (int i = 0; i < s->n_held;) {
+    struct Held *h = &s->held[i];
+    if (h->due <= now + 0.0005) {
+      OscAction a;
+      memset(&a, 0, sizeof(a));
+      a.kind = h->kind;
+      a.timetag = OSC_TIMETAG_IMMEDIATE;
+      a.name = h->name;
+      a.text = h->text;
+      a.value = h->value;
+      char peer[32];
+      memcpy(peer, s->peer, sizeof(peer));
+      memcpy(s->peer, h->peer, sizeof(peer));
+      act_osc(s, &a);
+      memcpy(s->peer, peer, sizeof(peer));
+      free(h->text);
+      s->held[i] = s->held[--s->n_held];
+      continue;
+    }
+    const double ms = (h->due - now) * 1000.0;
+    if (ms < wait_ms) {
+      wait_ms = ms < 1.0 ? 1 : (int)ms;
+    }
+    ++i;
+  }
+  return wait_ms;
+}
+
+static void
+act_osc(UdpServer *s, const OscAction *a)
+{
   CsjStatus st = CSJ_SUCCESS;
   switch (a->kind) {
   case OSC_MALFORMED:
@@ -528,9 +636,6 @@ on_osc(void *data, const OscAction *a)
   case OSC_EVENT_TEXT:
     if (!ring_has_room(s) || (st = csj_engine_input_message(s->e, a->text)) != CSJ_SUCCESS) {
       dropped(s, "/csound/event", true);
-    } else if (a->timetag != OSC_TIMETAG_IMMEDIATE) {
-      report(s, R_OSC, "csjack: OSC from %s: /csound/event (score text) in a timed bundle runs "
-                       "at once; use /csound/event/instr for an event at its timetag", s->peer);
     }
     return;
   case OSC_EVENT_INSTR: {
@@ -661,8 +766,9 @@ server_main(void *arg)
     fds[nfds] = (struct pollfd){.fd = s->osc_fd, .events = POLLIN};
     kinds[nfds++] = 1;
   }
+  int wait_ms = POLL_MS;
   while (!atomic_load_explicit(&s->stop, memory_order_acquire)) {
-    const int r = poll(fds, (nfds_t)nfds, POLL_MS);
+    const int r = poll(fds, (nfds_t)nfds, wait_ms);
     if (r > 0) {
       for (int i = 0; i < nfds; ++i) {
         if (fds[i].revents) {
@@ -670,8 +776,17 @@ server_main(void *arg)
         }
       }
     }
+    wait_ms = release_held(s);
     flush_all_hidden(s);
   }
+  if (s->n_held) {
+    report(s, R_OSC, "csjack: OSC: %d timed message%s not yet due dropped at the end", s->n_held,
+           s->n_held == 1 ? "" : "s");
+  }
+  for (int i = 0; i < s->n_held; ++i) {
+    free(s->held[i].text);
+  }
+  s->n_held = 0;
   return NULL;
 }
 
@@ -725,6 +840,7 @@ udp_server_free(UdpServer *s)
     freelocale(s->c_locale);
   }
   pthread_mutex_destroy(&s->report_lock);
+  free(s->held);
   free(s->names);
   free(s->reply);
   free(s->buf);
@@ -752,6 +868,7 @@ udp_server_stats(const UdpServer *s, UdpServerStats *o)
   o->osc_malformed = get(&s->osc_malformed);
   o->osc_dropped = get(&s->osc_dropped);
   o->osc_timed = get(&s->osc_timed);
+  o->osc_held = get(&s->osc_held);
 }
 
 void
@@ -764,7 +881,7 @@ udp_server_print_stats(const UdpServer *s, FILE *out)
           "udp_compiles=%llu udp_compiled=%llu udp_compile_errors=%llu udp_blocks_dropped=%llu "
           "udp_replies=%llu "
           "osc_packets=%llu osc_messages=%llu osc_malformed=%llu osc_dropped=%llu "
-          "osc_timed=%llu",
+          "osc_timed=%llu osc_held=%llu",
           (unsigned long long)st.datagrams, (unsigned long long)st.malformed,
           (unsigned long long)st.dropped, (unsigned long long)st.kernel_dropped,
           (unsigned long long)st.compiles, (unsigned long long)st.compiled,
@@ -772,5 +889,5 @@ udp_server_print_stats(const UdpServer *s, FILE *out)
           (unsigned long long)st.blocks_dropped, (unsigned long long)st.replies,
           (unsigned long long)st.osc_packets, (unsigned long long)st.osc_messages,
           (unsigned long long)st.osc_malformed, (unsigned long long)st.osc_dropped,
-          (unsigned long long)st.osc_timed);
+          (unsigned long long)st.osc_timed, (unsigned long long)st.osc_held);
 }

@@ -64,6 +64,7 @@ typedef struct {
   uint64_t osc_malformed;  /**< malformed OSC packets or messages */
   uint64_t osc_dropped;    /**< OSC messages dropped: the ring full or busy */
   uint64_t osc_timed;      /**< events placed at a bundle's timetag */
+  uint64_t osc_held;       /**< other messages held until their bundle's time */
 } UdpServerStats;
 
 typedef struct UdpServerImpl UdpServer;

@@ -604,6 +604,25 @@ def test_osc(args, tmp):
               "three events were placed at their timetags",
               f"osc_timed {before.get('osc_timed')} -> {after.get('osc_timed')}")
 
+        # A channel message in a timed bundle waits for its time: sent
+        # before an untimed one, it still acts after it.
+        held0 = after.get("osc_held", 0)
+        sock.sendto(osc_bundle(time.time() + 0.6, osc_message("/csound/channel/later", 1.0)),
+                    ("127.0.0.1", port))
+        sock.sendto(osc_message("/csound/channel/later", 2.0), ("127.0.0.1", port))
+        cs.wait_stat("osc_held", held0 + 1)
+        reply = None
+        end = time.monotonic() + 20
+        while time.monotonic() < end:
+            reply = cs.ask(":chn later")
+            if reply == "ok chn later 1":
+                break
+            time.sleep(0.1)
+        check(reply == "ok chn later 1" and cs.stats().get("osc_held", 0) == held0 + 1,
+              "a timed /csound/channel message is held until its time (after a later untimed one)",
+              reply)
+        after = cs.stats()
+
         # Garbage: counted, reported, nothing breaks.
         bad = [b"\xff\x00\x01\x02", osc_message("/csound/compile", 1),
                osc_message("/nowhere", "x"), b"#bundle\0\0\0\0\0\0\0\0\x01\0\0\0\x07",

@@ -392,12 +392,14 @@ queue_compile(UdpServer *s, const char *code, bool osc)
   c->s = s;
   c->osc = osc;
   snprintf(c->peer, sizeof(c->peer), "%s", s->peer);
+  /* Counted first: the result can reach on_compile before this returns. */
+  inc(&s->compiles);
   const CsjStatus st = csj_engine_compile_orc_async(s->e, code, on_compile, c);
   if (st != CSJ_SUCCESS) {
+    atomic_fetch_sub_explicit(&s->compiles, 1, memory_order_relaxed);
     free(c);
     return false;
   }
-  inc(&s->compiles);
   return true;
 }
 

@@ -274,6 +274,10 @@ typedef struct {
    * Csound's own scheduler at once instead (exact while Csound's clock
    * follows JACK's: no pause, dropped cycle or xrun before its frame). */
   uint64_t events_overflow;
+  /** Command ring slots in use now (a snapshot: approximate while other
+   * threads queue), out of ring_capacity. A producer that must leave room
+   * for others (csjack's UDP server) stops short of the full ring. */
+  uint32_t ring_used;
 } CsjStats;
 
 /**
@@ -694,6 +698,31 @@ CSJ_API CSJ_REALTIME void csj_engine_set_event_delay(CsjEngine *e, uint32_t fram
  * Returns:        the frame time; wraps around at 2^32.
  */
 CSJ_API CSJ_REALTIME uint32_t csj_engine_frame_time(const CsjEngine *e);
+
+/**
+ * The JACK frame time of a moment @p usecs microseconds from now (negative:
+ * in the past), for placing an event given in wall-clock time (an OSC
+ * bundle's timetag) with csj_engine_score_event_at: JACK's estimate of
+ * the frame time now (jack_frame_time(), which extrapolates from the
+ * current cycle's start over less than a period) plus @p usecs at the
+ * server's nominal sample rate. Precision: the estimate of now is good to
+ * a few frames on a steady server; the offset is exact as long as the
+ * driver runs at its nominal rate (a sound card's clock drifts by parts
+ * per million: 0.05 frames a second at 48 kHz and 1 ppm); the caller's
+ * reading of its wall clock and this call are microseconds apart (more if
+ * the thread is preempted between them); and a wall-clock time from
+ * another machine is only as good as the two clocks' synchronisation
+ * (NTP). JACK's own jack_time_to_frames is not used for the offset: it
+ * extrapolates with its delay-locked loop's period estimate, which on a
+ * loaded machine was off by 0.4 % (45 frames over 0.25 s). Frames wrap at
+ * 2^32, so keep @p usecs within hours, not days.
+ *
+ * Thread:         any.
+ * Real-time safe: yes (clock reads).
+ * Blocks:         never.
+ * Returns:        the frame time; wraps around at 2^32.
+ */
+CSJ_API CSJ_REALTIME uint32_t csj_engine_frame_time_in(const CsjEngine *e, int64_t usecs);
 
 /**
  * Sends score text, as csoundInputMessage() (e.g. "i 1 0 1 0.5 60"). Queued;

@@ -19,15 +19,21 @@
  *      loop), or it did not let go within a second of a stop signal
  *  10  Csound failed to start (csoundStart refused the orchestra)
  *  11  any other failure at start (out of memory, no thread)
+ *  12  a network port (--port, --osc-port) cannot be listened on: in use,
+ *      or not allowed
  */
 
 #include "console.h"
 #include "csjack.h"
+#include "csound_options.h"
+#include "udp_console.h"
+#include "udp_server.h"
 
 #include <errno.h>
 #include <getopt.h>
 #include <pthread.h>
 #include <signal.h>
+#include <strings.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -48,6 +54,7 @@ enum {
   EXIT_HUNG = 9,
   EXIT_CSOUND_START = 10,
   EXIT_INTERNAL = 11,
+  EXIT_NETWORK = 12,
 };
 
 /* The signals that end csjack: taken on a thread of their own, so that a
@@ -149,13 +156,25 @@ usage(FILE *to)
         "      --event-delay FRAMES constant latency: each event (midi_in, a plain\n"
         "                           numeric i line) sounds exactly FRAMES frames after\n"
         "                           it came in (default 0: at the next k-block)\n"
+        "      --port N             serve Csound's UDP live-coding protocol on port N\n"
+        "                           (what the VS Code, vim and emacs plugins send)\n"
+        "      --udp-console HOST:PORT  mirror Csound's and csjack's messages to\n"
+        "                           HOST:PORT, one datagram each (emacs' csound-mode)\n"
+        "      --udp-echo           print every datagram --port receives\n"
+        "      --osc-port N         serve OSC on port N (/csound/compile, /csound/event,\n"
+        "                           /csound/event/instr, /csound/channel/NAME; bundles\n"
+        "                           with timetags play at their JACK frame)\n"
+        "      --listen ADDR        listen on the IPv4 address ADDR (default 127.0.0.1;\n"
+        "                           another address lets anyone who reaches it run code)\n"
         "  -h, --help               show this help\n"
         "      --version            show the version\n"
         "\n"
         "csjack's options go before FILE; Csound's go after -- (for example\n"
         "-- -m 7 --ksmps=64), as on Csound's own command line. Options csjack does\n"
-        "itself (-o, -i, -b, -B, -r, -M, -Q, -+rtaudio, --port) are left out with a\n"
-        "notice; one Csound refuses is an error (status 2).\n"
+        "itself (-o, -i, -b, -B, -r, -M, -Q, -+rtaudio) are left out with a\n"
+        "notice; one Csound refuses is an error (status 2). Csound's --port=N,\n"
+        "--udp-console=HOST:PORT and --udp-echo, there or in <CsOptions>, start\n"
+        "csjack's own UDP server (see docs/live-coding.md).\n"
         "Csound's sample rate always follows the JACK server's.\n"
         "MIDI: the ports midi_in and midi_out are Csound's MIDI input and output\n"
         "(massign, midiin, ctrl7, midiout, ... with no -M or -Q), each event in\n"
@@ -173,8 +192,165 @@ usage(FILE *to)
         "JACK error; 6 client name in use; 7 no outputs or more than 64\n"
         "channels; 8 JACK server shut down during the run; 9 Csound hung\n"
         "(an endless loop); 10 Csound failed to start; 11 other start-up failure\n"
-        "(out of memory).\n",
+        "(out of memory); 12 a network port (--port, --osc-port) cannot be\n"
+        "listened on (in use, or not allowed).\n",
         to);
+}
+
+/* ---- the UDP and OSC servers' options ------------------------------------ */
+
+/* Where the UDP console mirror sends (NULL: nowhere). Set before the
+ * engine exists, read by the message sink on any thread but JACK's. */
+static UdpConsole *console_mirror;
+
+/* csjack's message sink: stderr, and the --udp-console mirror. csjack
+ * never calls it on the JACK thread (message_log.c). */
+static void
+cli_message_sink(void *data, int attr, const char *text)
+{
+  (void)data;
+  (void)attr;
+  fputs(text, stderr);
+  if (console_mirror) {
+    udp_console_send(console_mirror, text);
+  }
+}
+
+/* The UDP server's one-line reports, through the same sink. */
+static void
+cli_report(void *data, const char *line)
+{
+  char text[1100];
+  snprintf(text, sizeof(text), "%s\n", line);
+  cli_message_sink(data, 0, text);
+}
+
+static void
+print_server_stats(FILE *out, void *data)
+{
+  udp_server_print_stats(data, out);
+}
+
+/* The network options, from <CsOptions>, Csound's options after --, and
+ * csjack's own, each overriding the one before. */
+typedef struct {
+  int port;
+  char port_from[160];
+  char console[96];
+  bool echo;
+  int osc_port;
+  const char *listen;
+} NetOptions;
+
+static bool
+parse_port(const char *text, int *port)
+{
+  char *end = NULL;
+  const long p = strtol(text, &end, 10);
+  if (!end || *end || end == text || p < 1 || p > 65535) {
+    return false;
+  }
+  *port = (int)p;
+  return true;
+}
+
+/*
+ * Takes the options csound_options.c's table gives the host (OPTION_HOST:
+ * --port, --udp-console, --udp-mirror-console, --udp-echo) from @p count
+ * Csound words; @p from says where they were (for messages). Returns 0, or
+ * EXIT_USAGE after printing why.
+ */
+static int
+take_net_options(int count, const char *const *words, const char *from, NetOptions *net)
+{
+  int n = 0;
+  char **options = csound_options_normalize(count, words, &n);
+  if (!options) {
+    fputs("csjack: error: out of memory\n", stderr);
+    return EXIT_INTERNAL;
+  }
+  int status = 0;
+  for (int i = 0; i < n && status == 0; ++i) {
+    char replacement[128];
+    char notice[512];
+    const char *o = options[i];
+    if (csound_options_classify(o, 48000, true, replacement, sizeof(replacement), notice,
+                                sizeof(notice)) != OPTION_HOST) {
+      continue;
+    }
+    const char *eq = strchr(o, '=');
+    if (strcmp(o, "--udp-echo") == 0) {
+      net->echo = true;
+    } else if (strncmp(o, "--port", 6) == 0) {
+      if (!eq || !parse_port(eq + 1, &net->port)) {
+        fprintf(stderr, "csjack: error: '%s'%s: --port takes a port number, 1-65535\n", o,
+                from);
+        status = EXIT_USAGE;
+      } else {
+        snprintf(net->port_from, sizeof(net->port_from), "'%s'%s", o, from);
+      }
+    } else if (eq) { /* --udp-console=, --udp-mirror-console= */
+      snprintf(net->console, sizeof(net->console), "%s", eq + 1);
+    } else {
+      fprintf(stderr, "csjack: error: '%s'%s takes HOST:PORT\n", o, from);
+      status = EXIT_USAGE;
+    }
+  }
+  csound_options_free(options, n);
+  return status;
+}
+
+static bool
+is_orc(const char *path)
+{
+  const size_t n = strlen(path);
+  return n >= 4 && strcasecmp(path + n - 4, ".orc") == 0;
+}
+
+/* The network options in a CSD's <CsOptions> (the engine reads the rest). */
+static int
+take_csd_net_options(const char *path, NetOptions *net)
+{
+  if (is_orc(path)) {
+    return 0;
+  }
+  FILE *f = fopen(path, "rb");
+  if (!f) {
+    return 0; /* the engine says what is wrong with the file */
+  }
+  size_t cap = 1 << 16;
+  size_t len = 0;
+  char *text = malloc(cap);
+  size_t got;
+  while (text && (got = fread(text + len, 1, cap - len - 1, f)) > 0) {
+    len += got;
+    if (len + 1 == cap && cap < (64u << 20)) {
+      char *bigger = realloc(text, cap * 2);
+      if (!bigger) {
+        break;
+      }
+      text = bigger;
+      cap *= 2;
+    } else if (len + 1 == cap) {
+      break;
+    }
+  }
+  fclose(f);
+  if (!text) {
+    return 0;
+  }
+  text[len] = '\0';
+  char **words = NULL;
+  int count = 0;
+  char *rest = csound_options_take_from_csd(text, &words, &count);
+  int status = 0;
+  if (rest) {
+    status = take_net_options(count, (const char *const *)words, " in <CsOptions>", net);
+  }
+  csound_options_free(words, count);
+  free(rest);
+  free(text);
+  return status;
 }
 
 static int
@@ -220,6 +396,11 @@ main(int argc, char **argv)
     OPT_CONNECT_MIDI_IN,
     OPT_CONNECT_MIDI_OUT,
     OPT_EVENT_DELAY,
+    OPT_PORT,
+    OPT_UDP_CONSOLE,
+    OPT_UDP_ECHO,
+    OPT_OSC_PORT,
+    OPT_LISTEN,
   };
   static const struct option long_options[] = {
     {"name", required_argument, NULL, 'n'},
@@ -235,12 +416,21 @@ main(int argc, char **argv)
     {"connect-midi-in", required_argument, NULL, OPT_CONNECT_MIDI_IN},
     {"connect-midi-out", required_argument, NULL, OPT_CONNECT_MIDI_OUT},
     {"event-delay", required_argument, NULL, OPT_EVENT_DELAY},
+    {"port", required_argument, NULL, OPT_PORT},
+    {"udp-console", required_argument, NULL, OPT_UDP_CONSOLE},
+    {"udp-mirror-console", required_argument, NULL, OPT_UDP_CONSOLE},
+    {"udp-echo", no_argument, NULL, OPT_UDP_ECHO},
+    {"osc-port", required_argument, NULL, OPT_OSC_PORT},
+    {"listen", required_argument, NULL, OPT_LISTEN},
     {NULL, 0, NULL, 0},
   };
   CsjOptions opts;
   csj_options_init(&opts);
   const char *record_path = NULL;
   unsigned long event_delay = 0;
+  NetOptions own = {0};     /* csjack's own network options */
+  bool own_echo = false;
+  const char *own_console = NULL;
   opterr = 0;
   int c;
   /* '+' stops at the first non-option, so Csound's options after the file
@@ -258,6 +448,20 @@ main(int argc, char **argv)
     case 'h': usage(stdout); return EXIT_OK;
     case OPT_VERSION: printf("csjack %s\n", CSJ_VERSION_STRING); return EXIT_OK;
     case OPT_RECORD: record_path = optarg; break;
+    case OPT_PORT:
+    case OPT_OSC_PORT:
+      if (!parse_port(optarg, c == OPT_PORT ? &own.port : &own.osc_port)) {
+        fprintf(stderr, "csjack: error: --%s takes a port number, 1-65535, not '%s' (see "
+                        "csjack --help)\n", c == OPT_PORT ? "port" : "osc-port", optarg);
+        return EXIT_USAGE;
+      }
+      if (c == OPT_PORT) {
+        snprintf(own.port_from, sizeof(own.port_from), "'--port %s'", optarg);
+      }
+      break;
+    case OPT_UDP_CONSOLE: own_console = optarg; break;
+    case OPT_UDP_ECHO: own_echo = true; break;
+    case OPT_LISTEN: own.listen = optarg; break;
     case OPT_HANG_LIMIT: {
       char *end = NULL;
       const long ms = strtol(optarg, &end, 10);
@@ -317,6 +521,52 @@ main(int argc, char **argv)
     return EXIT_FILE;
   }
 
+  /* The UDP server and console: Csound's own options for them (in
+   * <CsOptions>, then after --), then csjack's, which win. Bound now, so a
+   * port in use is one line and status 12 before JACK is touched. */
+  NetOptions net = {0};
+  int net_status = take_csd_net_options(path, &net);
+  if (net_status == 0) {
+    net_status = take_net_options(opts.csound_argc, opts.csound_argv, " (after --)", &net);
+  }
+  if (net_status != 0) {
+    return net_status;
+  }
+  if (own.port) {
+    net.port = own.port;
+    snprintf(net.port_from, sizeof(net.port_from), "%s", own.port_from);
+  }
+  if (own_console) {
+    snprintf(net.console, sizeof(net.console), "%s", own_console);
+  }
+  net.echo = net.echo || own_echo;
+  net.osc_port = own.osc_port;
+  net.listen = own.listen;
+  if (net.console[0]) {
+    char why[256];
+    console_mirror = udp_console_open(net.console, why, sizeof(why));
+    if (!console_mirror) {
+      fprintf(stderr, "csjack: error: %s\n", why);
+      return EXIT_USAGE;
+    }
+  }
+  opts.message_fn = cli_message_sink;
+  UdpServer *server = NULL;
+  if (net.port || net.osc_port) {
+    const UdpServerOptions server_opts = {
+      .listen = net.listen, .udp_port = net.port, .osc_port = net.osc_port,
+      .echo = net.echo, .report = cli_report, .report_data = NULL,
+    };
+    char why[320];
+    server = udp_server_open(&server_opts, why, sizeof(why));
+    if (!server) {
+      fprintf(stderr, "csjack: error: %s\n", why);
+      udp_console_close(console_mirror);
+      console_mirror = NULL;
+      return strncmp(why, "cannot listen", 13) == 0 ? EXIT_NETWORK : EXIT_USAGE;
+    }
+  }
+
   /* stdout carries the console's replies and nothing else: csjack keeps a
    * copy of it for them and points fd 1 at stderr, because Csound prints
    * some errors straight to stdout (its lexer's "Error: character ..."),
@@ -364,6 +614,7 @@ main(int argc, char **argv)
   CsjStatus status = csj_engine_create(&opts, &e);
   if (status != CSJ_SUCCESS) {
     fprintf(stderr, "csjack: error: %s\n", csj_last_error(NULL));
+    udp_server_free(server);
     return exit_code_for(status);
   }
   atomic_store_explicit(&running_engine, e, memory_order_release);
@@ -372,13 +623,16 @@ main(int argc, char **argv)
   if ((status = csj_engine_compile_file(e, path)) != CSJ_SUCCESS ||
       (status = csj_engine_start(e)) != CSJ_SUCCESS) {
     atomic_store_explicit(&running_engine, NULL, memory_order_release);
-    return fail(e, status);
+    const int rc = fail(e, status);
+    udp_server_free(server);
+    return rc;
   }
   if (record_path && (status = csj_engine_record(e, record_path, 24)) != CSJ_SUCCESS) {
     fprintf(stderr, "csjack: error: cannot record to '%s': %s\n", record_path,
             csj_last_error(e));
     atomic_store_explicit(&running_engine, NULL, memory_order_release);
     csj_engine_destroy(e);
+    udp_server_free(server);
     return EXIT_FILE;
   }
   CsjStats stats;
@@ -397,6 +651,29 @@ main(int argc, char **argv)
             event_delay < 2 * reach ? "; under two periods plus the added latency, some "
                                       "score lines may be late (see :stats events_late)"
                                     : "");
+  }
+
+  if (server) {
+    if (!udp_server_start(server, e)) {
+      fputs("csjack: error: cannot start the UDP server's thread\n", stderr);
+      atomic_store_explicit(&running_engine, NULL, memory_order_release);
+      csj_engine_destroy(e);
+      udp_server_free(server);
+      return EXIT_INTERNAL;
+    }
+    char line[400];
+    const char *where = net.listen ? net.listen : "127.0.0.1";
+    if (net.port) {
+      snprintf(line, sizeof(line),
+               "csjack: UDP server (Csound's --port protocol) on %s:%d, from %s", where,
+               net.port, net.port_from);
+      cli_report(NULL, line);
+    }
+    if (net.osc_port) {
+      snprintf(line, sizeof(line), "csjack: OSC server on %s:%d", where, net.osc_port);
+      cli_report(NULL, line);
+    }
+    console_set_stats_extra(print_server_stats, server);
   }
 
   /* The live console reads commands from stdin on its own thread (none if
@@ -429,9 +706,15 @@ main(int argc, char **argv)
     fflush(stderr);
     _exit(EXIT_HUNG);
   }
+  /* The servers stop first (nothing new comes in), the engine goes (the
+   * last compile results reach the server's callback), then the server. */
+  udp_server_stop(server);
   console_stop(console);
   atomic_store_explicit(&running_engine, NULL, memory_order_release);
   csj_engine_destroy(e);
+  UdpServerStats net_stats;
+  udp_server_stats(server, &net_stats);
+  udp_server_free(server);
   atomic_store_explicit(&main_done, true, memory_order_release);
 
   int exit_status = EXIT_OK;
@@ -459,9 +742,22 @@ main(int argc, char **argv)
             (unsigned long long)stats.midi_out_events,
             (unsigned long long)stats.midi_out_dropped);
   }
+  if (net.port) {
+    fprintf(stderr, ", UDP datagrams %llu (malformed %llu, dropped %llu)",
+            (unsigned long long)net_stats.datagrams, (unsigned long long)net_stats.malformed,
+            (unsigned long long)(net_stats.dropped + net_stats.kernel_dropped));
+  }
+  if (net.osc_port) {
+    fprintf(stderr, ", OSC messages %llu (malformed %llu, dropped %llu)",
+            (unsigned long long)net_stats.osc_messages,
+            (unsigned long long)net_stats.osc_malformed,
+            (unsigned long long)net_stats.osc_dropped);
+  }
   if (reason == CSJ_END_EXITNOW) {
     fprintf(stderr, ", exitnow code %d", code);
   }
   fputc('\n', stderr);
+  udp_console_close(console_mirror);
+  console_mirror = NULL;
   return exit_status;
 }

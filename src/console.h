@@ -155,6 +155,14 @@ Console *console_start(CsjEngine *e, int in_fd, FILE *out);
  */
 void console_stop(Console *c);
 
+/**
+ * Adds " key=value" pairs to every :stats reply: @p fn writes them to the
+ * reply's stream (no newline). For the application's own counters (the
+ * csjack command's UDP and OSC servers). Call before console_start; NULL
+ * removes it.
+ */
+void console_set_stats_extra(void (*fn)(FILE *out, void *data), void *data);
+
 /** Whether :quit was read. Any thread. */
 bool console_quit_requested(const Console *c);
 

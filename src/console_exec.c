@@ -207,6 +207,18 @@ print_help(FILE *out)
   reply_ok(out, "help");
 }
 
+/* More " key=value" pairs for :stats, from the application (the csjack
+ * command's UDP and OSC servers); set before any console starts. */
+static void (*g_stats_extra)(FILE *out, void *data);
+static void *g_stats_extra_data;
+
+void
+console_set_stats_extra(void (*fn)(FILE *out, void *data), void *data)
+{
+  g_stats_extra = fn;
+  g_stats_extra_data = data;
+}
+
 static void
 print_stats(FILE *out, CsjEngine *e)
 {
@@ -236,6 +248,10 @@ print_stats(FILE *out, CsjEngine *e)
           (unsigned long long)s.midi_out_dropped, (unsigned)s.event_delay,
           (unsigned long long)s.events_late, (unsigned)s.events_held,
           (unsigned long long)s.events_overflow);
+  fprintf(out, " ring_used=%u", (unsigned)s.ring_used);
+  if (g_stats_extra) {
+    g_stats_extra(out, g_stats_extra_data);
+  }
   console_end_reply(out);
 }
 

@@ -768,6 +768,26 @@ report_nonfinite(CsoundAdapter *cs)
                  "zero?); refused, because Csound 6.18 crashes compiling it\n");
 }
 
+/*
+ * Csound 6.18 keeps a failed parse's error count (synterrcnt) until the
+ * next parse begins, and csoundCompileTree refuses every tree while it is
+ * set: a tree parsed before and waiting for its merge (a staged compile
+ * from the UDP server while the console's :eval fails to parse) would then
+ * fail, with no message. An empty parse resets the count: it fails at once,
+ * before Csound builds anything. Muted. Called right after the failed
+ * parse, so under the same exclusion from merges (compile_worker.c).
+ */
+static void
+reset_parse_errors(CsoundAdapter *cs)
+{
+  const bool was_muted = muted;
+  bool jumped;
+  muted = true;
+  GUARDED(jumped, (void)csoundParseOrc(cs->csound, ""));
+  (void)jumped;
+  muted = was_muted;
+}
+
 static void *
 parse(CsoundAdapter *cs, const char *code, bool quiet)
 {
@@ -776,6 +796,9 @@ parse(CsoundAdapter *cs, const char *code, bool quiet)
   const bool was_muted = muted;
   muted = quiet || was_muted;
   GUARDED(jumped, tree = csoundParseOrc(cs->csound, code));
+  if (!tree) {
+    reset_parse_errors(cs);
+  }
   muted = was_muted;
   if (jumped) {
     /* A fatal error in the parser (a missing #include, a malformed macro

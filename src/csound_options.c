@@ -20,6 +20,7 @@ static const char *const LONG_WITH_VALUE[] = {
   "output", "input", "sample-rate", "control-rate", "ksmps", "nchnls", "nchnls_i", "0dbfs",
   "messagelevel", "m-amps", "m-range", "m-warnings", "m-raw", "m-dB", "m-colours",
   "m-benchmarks", "midi-device", "midifile", "midioutfile", "port", "udp-console",
+  "udp-mirror-console",
   "opcode-lib", "iobufsamps", "hardwarebufsamps", "logfile", "num-threads", "tempo",
   "score-in", "extract-score", "format", "utility", "sched", "env", "strset",
   "midi-key", "midi-key-cps", "midi-key-oct", "midi-key-pch", "midi-velocity",
@@ -255,12 +256,12 @@ csound_options_classify(const char *o, uint32_t jack_rate, bool midi, char *repl
     }
     return OPTION_DROP;
   }
-  if (starts(o, "--port") || starts(o, "--udp-echo") || starts(o, "--udp-console")) {
-    snprintf(notice, notice_size,
-             "Csound option '%s' refused: Csound's UDP server would compile code beside "
-             "csjack's own compiler, which crashes Csound; it is not started",
-             o);
-    return OPTION_DROP;
+  if (strcmp(o, "--port") == 0 || starts(o, "--port=") || strcmp(o, "--udp-echo") == 0 ||
+      starts(o, "--udp-console") || starts(o, "--udp-mirror-console")) {
+    /* Csound's own UDP server would parse and compile beside csjack's
+     * compiler (which crashes Csound): the csjack command serves the same
+     * protocol itself, from these very options (cli.c reads them). */
+    return OPTION_HOST;
   }
   if (starts(o, "-L") || starts(o, "--score-in")) {
     snprintf(notice, notice_size,

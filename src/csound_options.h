@@ -27,6 +27,11 @@ typedef enum {
   OPTION_REPLACE,  /**< Give Csound `replacement` instead; say `notice`. */
   OPTION_DROP,     /**< Leave it out; say `notice`. */
   OPTION_REFUSE,   /**< A usage error; `notice` says why. */
+  /** Not for Csound: the host application serves it (Csound's UDP server
+   *  and console, --port, --udp-console, --udp-mirror-console, --udp-echo:
+   *  the csjack command runs its own, src/udp_server.c). Left out without
+   *  a notice. */
+  OPTION_HOST,
 } OptionAction;
 
 /**

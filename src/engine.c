@@ -173,6 +173,8 @@ apply_options(CsjEngine *e, int count, const char *const *words, const char *fro
     case OPTION_DROP:
       notice(e, text);
       continue;
+    case OPTION_HOST:
+      continue; /* the application's (the csjack command serves --port) */
     case OPTION_REFUSE:
       set_error(e, "%s%s", text, from);
       status = CSJ_ERR_OPTION;
@@ -637,6 +639,7 @@ csj_engine_stats(const CsjEngine *e, CsjStats *out)
   out->events_overflow = atomic_load_explicit(&m->events_overflow, memory_order_relaxed);
   out->ring_capacity = m->ring ? command_ring_capacity(m->ring) : 0;
   out->ring_high_water = m->ring ? command_ring_high_water(m->ring) : 0;
+  out->ring_used = m->ring ? command_ring_used(m->ring) : 0;
   out->paused = atomic_load_explicit(&m->paused_flag, memory_order_relaxed);
   out->callback_ns_last = atomic_load_explicit(&m->callback_ns_last, memory_order_relaxed);
   out->callback_ns_max = atomic_load_explicit(&m->callback_ns_max, memory_order_relaxed);

@@ -261,6 +261,12 @@ csj_engine_frame_time(const CsjEngine *e)
   return jack_backend_frame_time_now(e->jack);
 }
 
+uint32_t
+csj_engine_frame_time_in(const CsjEngine *e, int64_t usecs)
+{
+  return jack_backend_frame_time_in(e->jack, usecs);
+}
+
 /* The job's own copy of @p text, with a newline added if @p newline and
  * the text lacks one. */
 static char *

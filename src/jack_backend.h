@@ -88,6 +88,11 @@ uint32_t jack_backend_cycle_frame_time(const JackBackend *jb);
  *  real-time safe (a clock read, no server round trip). */
 uint32_t jack_backend_frame_time_now(const JackBackend *jb);
 
+/** The JACK frame time of the moment @p usecs microseconds from now
+ *  (negative: ago): jack_frame_time() plus @p usecs at the nominal sample
+ *  rate. Any thread; real-time safe (clock reads, no server round trip). */
+uint32_t jack_backend_frame_time_in(const JackBackend *jb, int64_t usecs);
+
 /** Registers in_1..in_N and out_1..out_M with pretty-name and order metadata. */
 CsjStatus jack_backend_register_ports(JackBackend *jb, uint32_t inputs, uint32_t outputs,
                                       char *why, size_t why_size);

@@ -403,7 +403,7 @@ Test(jack, cli_csound_option_forms, .init = server_256, .fini = teardown, .timeo
     {"-M", NULL, NULL, NULL},
     {"-dm0", NULL, NULL, NULL},
     {"--ksmps", "64", NULL, NULL},
-    {"--port=12345", NULL, "refused", NULL},
+    {"--port=12345", NULL, "UDP server", NULL},
   };
   for (size_t i = 0; i < sizeof cases / sizeof cases[0]; ++i) {
     const char *args[] = {"--no-connect", "-n", harness_name("csjopt"),

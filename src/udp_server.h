@@ -1,0 +1,99 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * The csjack command's network servers, on one thread of their own (never
+ * the JACK thread):
+ *
+ *   - Csound's UDP live-coding protocol (--port), as Csound 6.18's
+ *     Top/server.c speaks it, parsed by udp_protocol.c: what the VS Code
+ *     extension, the vim plugins and emacs' csound-mode send;
+ *   - OSC (--osc-port), decoded by osc_protocol.c: /csound/compile,
+ *     /csound/event, /csound/event/instr, /csound/channel/NAME, and bundles
+ *     whose timetags place events at their JACK frame.
+ *
+ * Both listen on 127.0.0.1 unless another address is given. The thread
+ * polls its sockets with a short timeout (so a stop is prompt) and feeds
+ * the engine through the public API with the engine's submit timeout (the
+ * csjack command leaves it at 0: a full ring drops the datagram, counted,
+ * and never blocks). It queues at most 4000 commands a second (a burst of
+ * 512), since Csound's own work for a queued event happens in the k-cycles,
+ * outside the JACK thread's command budget, and stops queueing when the
+ * command ring is three quarters full, so the console always has room.
+ * Compiles go through the
+ * staged queued path; their result (Csound's error text) is reported.
+ *
+ * Reports (one line each: errors, malformed datagrams, --udp-echo) go to
+ * the report function, at most 10 a second of each kind; what is left out
+ * is counted and said once a second.
+ */
+
+#ifndef CSJ_UDP_SERVER_H
+#define CSJ_UDP_SERVER_H
+
+#include "csjack.h"
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+/** Prints one line (no newline at its end): any thread, must be thread-safe. */
+typedef void (*UdpReportFn)(void *data, const char *line);
+
+typedef struct {
+  const char *listen;   /**< dotted IPv4 address; NULL: 127.0.0.1 */
+  int udp_port;         /**< Csound's protocol; 0: none */
+  int osc_port;         /**< OSC; 0: none */
+  bool echo;            /**< --udp-echo: report every datagram */
+  UdpReportFn report;
+  void *report_data;
+} UdpServerOptions;
+
+/** Counters, any thread. */
+typedef struct {
+  uint64_t datagrams;      /**< UDP datagrams received (Csound's protocol) */
+  uint64_t malformed;      /**< ... that were malformed */
+  uint64_t dropped;        /**< ... dropped: the ring full or busy */
+  uint64_t kernel_dropped; /**< datagrams the kernel dropped (socket buffer full) */
+  uint64_t compiles;       /**< compiles queued (UDP and OSC) */
+  uint64_t compiled;       /**< ... that Csound compiled and merged */
+  uint64_t compile_errors; /**< ... that Csound refused */
+  uint64_t blocks_dropped; /**< { } blocks over the size limit */
+  uint64_t replies;        /**< channel values sent back */
+  uint64_t osc_packets;    /**< OSC packets received */
+  uint64_t osc_messages;   /**< OSC messages in them (bundles unpacked) */
+  uint64_t osc_malformed;  /**< malformed OSC packets or messages */
+  uint64_t osc_dropped;    /**< OSC messages dropped: the ring full or busy */
+  uint64_t osc_timed;      /**< events placed at a bundle's timetag */
+  uint64_t osc_held;       /**< other messages held until their bundle's time */
+} UdpServerStats;
+
+typedef struct UdpServerImpl UdpServer;
+
+/**
+ * Opens and binds the sockets (nothing runs yet), so that a port in use is
+ * found before JACK is touched. Returns NULL, with one line in @p err, when
+ * a socket cannot be bound (in use, or not allowed) or the address is not
+ * an IPv4 address. Warns through the report function when listening on an
+ * address other than loopback.
+ */
+UdpServer *udp_server_open(const UdpServerOptions *opts, char *err, size_t err_size);
+
+/** The port a protocol is bound to (0: none); @p osc selects OSC. */
+int udp_server_port(const UdpServer *s, bool osc);
+
+/** Starts the thread feeding @p e (performing). False if it cannot start. */
+bool udp_server_start(UdpServer *s, CsjEngine *e);
+
+/** Stops the thread (within about 50 ms) and closes the sockets. */
+void udp_server_stop(UdpServer *s);
+
+/** Frees the server: after csj_engine_destroy (compile results arrive on
+ *  csjack's worker until then). NULL is a no-op. */
+void udp_server_free(UdpServer *s);
+
+void udp_server_stats(const UdpServer *s, UdpServerStats *out);
+
+/** Writes the counters as " key=value" pairs (for the console's :stats). */
+void udp_server_print_stats(const UdpServer *s, FILE *out);
+
+#endif

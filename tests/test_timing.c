@@ -336,10 +336,17 @@ Test(jack, past_event_is_late_and_plays_in_the_next_cycle, .init = server_256,
     cr_assert(eq(int, csj_engine_score_event_at(e, 'i', p, 4, b - RATE / 10), CSJ_SUCCESS));
     const jack_nframes_t a = csj_engine_frame_time(e);
     const long on = onset_near((long)(b - s), 4 * PERIOD);
-    if (probe_discontinuities(g_probe) && attempt < 3)
-      continue;
-    cr_assert(ge(long, on, 0L), "the late event never sounded");
     csj_engine_stats(e, &st1);
+    /* A cycle the server skipped or ran late moves "the next cycle" by a
+     * period or more: such a run says nothing about where the event went. */
+    const bool disturbed = probe_discontinuities(g_probe) || st1.xruns != st0.xruns ||
+                           st1.dropped_cycles != st0.dropped_cycles ||
+                           st1.callbacks_late != st0.callbacks_late;
+    if (disturbed && attempt < 5) {
+      fprintf(stderr, "test: the server lost or delayed a cycle (attempt %d); again\n", attempt);
+      continue;
+    }
+    cr_assert(ge(long, on, 0L), "the late event never sounded");
     cr_assert(eq(u64, st1.events_late, st0.events_late + 1));
     cr_assert(eq(long, on % PERIOD, 0L), "not at a cycle's start: S+%ld", on);
     /* No lower bound: a cycle that runs late (its callback behind the

@@ -121,6 +121,14 @@ ConsoleCommand console_parse_line(const char *line, size_t len);
 void console_command_free(ConsoleCommand *cmd);
 
 /**
+ * The console's command words, from its one command table (without the
+ * ':'): the @p i th, or NULL past the last. @p takes_args (may be NULL)
+ * says whether the command takes arguments. Pure; any thread. For the
+ * terminal's completion.
+ */
+const char *console_command_word(size_t i, bool *takes_args);
+
+/**
  * Runs one line against @p e and writes its reply line(s) to @p out, then
  * flushes @p out. Returns false after :quit (having called
  * csj_engine_stop()), true otherwise. With @p e NULL, commands that need

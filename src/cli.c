@@ -194,13 +194,38 @@ exit_code_for(CsjStatus status)
 
 /* Tears down first, so Csound's closing chatter comes before our one line. */
 static int
-fail(CsjEngine *e, CsjStatus status)
+fail(CsjEngine *e, ConsoleTerm *term, CsjStatus status)
 {
   char why[512];
   snprintf(why, sizeof(why), "%s", csj_last_error(e));
   csj_engine_destroy(e);
+  console_term_free(term);
   fprintf(stderr, "csjack: error: %s\n", why);
   return exit_code_for(status);
+}
+
+static double
+seconds_now(void)
+{
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
+/* The counts of the summary line: the cycles, the callbacks' worst against
+ * the period, what was late or silenced, and how long it played. */
+static void
+print_counts(const CsjStats *stats, double played_s)
+{
+  const double period_ms =
+    stats->sample_rate ? 1000.0 * (double)stats->period / (double)stats->sample_rate : 0.0;
+  fprintf(stderr,
+          "cycles %llu, ksmps blocks %llu, xruns %llu, late callbacks %llu, dropped cycles "
+          "%llu, longest callback %.2f ms of %.2f ms, played %.1f s",
+          (unsigned long long)stats->cycles, (unsigned long long)stats->ksmps_blocks,
+          (unsigned long long)stats->xruns, (unsigned long long)stats->callbacks_late,
+          (unsigned long long)stats->dropped_cycles, (double)stats->callback_ns_max * 1e-6,
+          period_ms, played_s);
 }
 
 int
@@ -340,23 +365,35 @@ main(int argc, char **argv)
   }
   pthread_detach(signal_thread);
 
+  /* On a terminal (stdin and stdout both), the console edits lines with
+   * libedit, and the messages go through it so they never cut into the
+   * line being typed (console_tty.c). Pipes keep the plain protocol. */
+  ConsoleTerm *term = console_term_new(STDIN_FILENO, replies, stderr);
+  if (term) {
+    opts.message_fn = console_term_message;
+    opts.message_data = term;
+  }
+
   CsjEngine *e = NULL;
   CsjStatus status = csj_engine_create(&opts, &e);
   if (status != CSJ_SUCCESS) {
     fprintf(stderr, "csjack: error: %s\n", csj_last_error(NULL));
+    console_term_free(term);
     return exit_code_for(status);
   }
   atomic_store_explicit(&running_engine, e, memory_order_release);
   if ((status = csj_engine_compile_file(e, path)) != CSJ_SUCCESS ||
       (status = csj_engine_start(e)) != CSJ_SUCCESS) {
     atomic_store_explicit(&running_engine, NULL, memory_order_release);
-    return fail(e, status);
+    return fail(e, term, status);
   }
+  const double started_s = seconds_now();
   if (record_path && (status = csj_engine_record(e, record_path, 24)) != CSJ_SUCCESS) {
     fprintf(stderr, "csjack: error: cannot record to '%s': %s\n", record_path,
             csj_last_error(e));
     atomic_store_explicit(&running_engine, NULL, memory_order_release);
     csj_engine_destroy(e);
+    console_term_free(term);
     return EXIT_FILE;
   }
   CsjStats stats;
@@ -369,7 +406,8 @@ main(int argc, char **argv)
 
   /* The live console reads commands from stdin on its own thread (none if
    * stdin is closed). It inherits the blocked SIGINT/SIGTERM. */
-  Console *console = console_start(e, STDIN_FILENO, replies);
+  Console *console =
+    term ? console_start_terminal(e, term) : console_start(e, STDIN_FILENO, replies);
 
   const struct timespec poll_interval = {0, 50 * 1000 * 1000};
   while (csj_engine_wait(e, 0) == CSJ_ERR_TIMEOUT && !atomic_load_explicit(&stop_signal, memory_order_acquire)) {
@@ -386,20 +424,22 @@ main(int argc, char **argv)
     reason = CSJ_END_STOPPED;
   }
   csj_engine_stats(e, &stats);
+  const double played_s = seconds_now() - started_s;
   if (reason == CSJ_END_CSOUND_HUNG) {
     /* A thread is inside Csound for good (perhaps the console's, in a
      * direct call): neither the console nor the engine can be closed. The
      * recording can. */
     csj_engine_abandon_record(e);
-    fprintf(stderr, "csjack: %s; cycles %llu, ksmps blocks %llu, xruns %llu, status %d\n",
-            csj_end_reason_name(reason), (unsigned long long)stats.cycles,
-            (unsigned long long)stats.ksmps_blocks, (unsigned long long)stats.xruns, EXIT_HUNG);
+    fprintf(stderr, "csjack: %s; ", csj_end_reason_name(reason));
+    print_counts(&stats, played_s);
+    fprintf(stderr, ", status %d\n", EXIT_HUNG);
     fflush(stderr);
     _exit(EXIT_HUNG);
   }
   console_stop(console);
   atomic_store_explicit(&running_engine, NULL, memory_order_release);
   csj_engine_destroy(e);
+  console_term_free(term);
   atomic_store_explicit(&main_done, true, memory_order_release);
 
   int exit_status = EXIT_OK;
@@ -412,11 +452,10 @@ main(int argc, char **argv)
     break;
   default: break;
   }
-  fprintf(stderr, "csjack: %s%s%s%s; cycles %llu, ksmps blocks %llu, xruns %llu, status %d",
-          csj_end_reason_name(reason),
-          sig ? " (" : "", sig ? signal_name(sig) : "", sig ? ")" : "",
-          (unsigned long long)stats.cycles, (unsigned long long)stats.ksmps_blocks,
-          (unsigned long long)stats.xruns, exit_status);
+  fprintf(stderr, "csjack: %s%s%s%s; ", csj_end_reason_name(reason), sig ? " (" : "",
+          sig ? signal_name(sig) : "", sig ? ")" : "");
+  print_counts(&stats, played_s);
+  fprintf(stderr, ", status %d", exit_status);
   if (stats.record_errors) {
     fprintf(stderr, ", recordings failed %llu", (unsigned long long)stats.record_errors);
   }

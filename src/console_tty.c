@@ -272,12 +272,13 @@ term_getc(EditLine *el, wchar_t *wc)
       }
       if (errno == EIO) {
         /* A background job reading its terminal (SIGTTIN is blocked):
-         * wait for fg. */
+         * look again later. Only the stop pipe is watched meanwhile: the
+         * terminal stays readable, and watching it would spin. */
         pthread_mutex_unlock(&t->lock);
-        bool input;
-        const bool awake = wait_input_unlocked(t, BACKGROUND_RETRY_MS, &input);
+        struct pollfd w = {t->wake_fd, POLLIN, 0};
+        const bool woken = poll(&w, 1, BACKGROUND_RETRY_MS) > 0;
         pthread_mutex_lock(&t->lock);
-        if (!awake) {
+        if (woken) {
           t->rstate = READ_WOKEN;
           return -1;
         }

@@ -58,6 +58,9 @@ static _Atomic int stop_signal;
 /* Set by main once it has finished cleanly and is about to return. */
 static _Atomic bool main_done;
 static CsjEngine *_Atomic running_engine;
+/* The console's terminal side, when stdin and stdout are terminals: an
+ * exit that cannot wait for the console gives the terminal its mode back. */
+static ConsoleTerm *_Atomic console_term;
 
 static const char *
 signal_name(int sig)
@@ -103,6 +106,7 @@ signal_main(void *arg)
       break;
     }
     if (i >= 1000) {
+      console_term_give_back(atomic_load_explicit(&console_term, memory_order_acquire));
       fprintf(stderr, "csjack: stopped by %s, but closing did not finish within 10 s (is the "
                       "JACK server answering?); exiting; status %d\n",
               signal_name(sig), EXIT_JACK);
@@ -118,6 +122,7 @@ signal_main(void *arg)
   if (e) {
     csj_engine_abandon_record(e);
   }
+  console_term_give_back(atomic_load_explicit(&console_term, memory_order_acquire));
   fprintf(stderr,
           "csjack: stopped by %s, but Csound did not let go within a second (an endless "
           "loop?); exiting without waiting for it; status %d\n",
@@ -192,6 +197,14 @@ exit_code_for(CsjStatus status)
   }
 }
 
+/* Frees the terminal side; the signal thread no longer sees it. */
+static void
+drop_term(ConsoleTerm *term)
+{
+  atomic_store_explicit(&console_term, NULL, memory_order_release);
+  console_term_free(term);
+}
+
 /* Tears down first, so Csound's closing chatter comes before our one line. */
 static int
 fail(CsjEngine *e, ConsoleTerm *term, CsjStatus status)
@@ -199,7 +212,7 @@ fail(CsjEngine *e, ConsoleTerm *term, CsjStatus status)
   char why[512];
   snprintf(why, sizeof(why), "%s", csj_last_error(e));
   csj_engine_destroy(e);
-  console_term_free(term);
+  drop_term(term);
   fprintf(stderr, "csjack: error: %s\n", why);
   return exit_code_for(status);
 }
@@ -372,13 +385,14 @@ main(int argc, char **argv)
   if (term) {
     opts.message_fn = console_term_message;
     opts.message_data = term;
+    atomic_store_explicit(&console_term, term, memory_order_release);
   }
 
   CsjEngine *e = NULL;
   CsjStatus status = csj_engine_create(&opts, &e);
   if (status != CSJ_SUCCESS) {
     fprintf(stderr, "csjack: error: %s\n", csj_last_error(NULL));
-    console_term_free(term);
+    drop_term(term);
     return exit_code_for(status);
   }
   atomic_store_explicit(&running_engine, e, memory_order_release);
@@ -393,7 +407,7 @@ main(int argc, char **argv)
             csj_last_error(e));
     atomic_store_explicit(&running_engine, NULL, memory_order_release);
     csj_engine_destroy(e);
-    console_term_free(term);
+    drop_term(term);
     return EXIT_FILE;
   }
   CsjStats stats;
@@ -430,6 +444,7 @@ main(int argc, char **argv)
      * direct call): neither the console nor the engine can be closed. The
      * recording can. */
     csj_engine_abandon_record(e);
+    console_term_give_back(term);
     fprintf(stderr, "csjack: %s; ", csj_end_reason_name(reason));
     print_counts(&stats, played_s);
     fprintf(stderr, ", status %d\n", EXIT_HUNG);
@@ -439,7 +454,7 @@ main(int argc, char **argv)
   console_stop(console);
   atomic_store_explicit(&running_engine, NULL, memory_order_release);
   csj_engine_destroy(e);
-  console_term_free(term);
+  drop_term(term);
   atomic_store_explicit(&main_done, true, memory_order_release);
 
   int exit_status = EXIT_OK;

@@ -189,6 +189,14 @@ bool console_is_terminal(int in_fd, FILE *out);
  */
 ConsoleTerm *console_term_new(int in_fd, FILE *out, FILE *err);
 
+/**
+ * Gives the terminal back the mode it had when @p t was made, at once,
+ * whatever the console's thread is doing, and ends the line: for an exit
+ * that cannot wait for the console (_exit after a hung Csound). Any
+ * thread; only tcsetattr and write. NULL is a no-op.
+ */
+void console_term_give_back(ConsoleTerm *t);
+
 /** Frees @p t (NULL is a no-op); its console must have been stopped and
  *  the engine that prints through it destroyed. */
 void console_term_free(ConsoleTerm *t);

@@ -45,6 +45,7 @@
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/stat.h>
+#include <termios.h>
 #include <unistd.h>
 #include <wchar.h>
 
@@ -78,6 +79,8 @@ struct ConsoleTermImpl {
   mbstate_t mbs;
   char *history_path;
   bool history_said; /* one notice about the history file, no more */
+  struct termios saved; /* the terminal's mode when the console began */
+  bool saved_ok;
 };
 
 /* ---- small helpers ---------------------------------------------------------------- */
@@ -409,6 +412,7 @@ console_term_new(int in_fd, FILE *out, FILE *err)
   t->err = err;
   t->err_is_tty = isatty(fileno(err));
   t->wake_fd = -1;
+  t->saved_ok = tcgetattr(in_fd, &t->saved) == 0;
   /* The console's lines are UTF-8 whatever the environment's locale: keys
    * are decoded as UTF-8 on the console's thread alone (uselocale), so
    * nothing else in the process changes. */
@@ -418,6 +422,17 @@ console_term_new(int in_fd, FILE *out, FILE *err)
   }
   pthread_mutex_init(&t->lock, NULL);
   return t;
+}
+
+void
+console_term_give_back(ConsoleTerm *t)
+{
+  if (t && t->saved_ok) {
+    tcsetattr(t->in_fd, TCSANOW, &t->saved);
+    const char nl = '\n';
+    ssize_t ignored = write(fileno(t->out), &nl, 1);
+    (void)ignored;
+  }
 }
 
 void

@@ -18,7 +18,9 @@ the screen back with `tmux capture-pane -p`:
 2. a second csjack reads that history (Up shows the last line), and Ctrl-C
    while a line is being typed stops it, status 0;
 3. a history file that cannot be written is one notice, and the console
-   works; SIGTERM stops csjack, status 0.
+   works; SIGTERM stops csjack, status 0;
+4. Csound hangs while a line is typed: status 9, and the terminal has its
+   own mode back.
 
 No wall-clock bound: every wait polls the screen for the expected text
 with a generous number of tries, and a failure prints the screen.
@@ -332,6 +334,32 @@ def third_session(t, orc):
     print("third session: ok")
 
 
+def fourth_session(t, orc):
+    # Csound hangs (an endless loop at i-time on the JACK thread) while a
+    # line is being typed: csjack cannot wait for the console's thread and
+    # exits with status 9, but gives the terminal its own mode back.
+    name = "csjtty{}d".format(os.getpid())
+    s = Session(t, "fourth", {"XDG_STATE_HOME": os.path.join(t.tmp, "state4")},
+                ["--no-connect", "--hang-limit", "500", "-n", name, orc])
+    s.wait_prompt_line(PROMPT.rstrip())
+    s.type(r":orc instr 60\nki = 0\nwhile ki >= 0 do\nki += 1\nki -= 1\nod\nendin")
+    s.keys("Enter")
+    s.wait_text("ok orc")
+    s.type("i 60 0.5 1")
+    s.keys("Enter")
+    s.wait_text("ok score")
+    s.type(":chn amp 0.1")
+    status = s.wait_status()
+    screen = s.screen()
+    expect(status == 9, "exit status {} after the hang, not 9".format(status), screen)
+    expect("csjack: Csound hung; cycles " in screen, "no summary line", screen)
+    with open(s.stty_path) as f:
+        stty = f.read().split()
+    expect("icanon" in stty and "echo" in stty,
+           "the terminal was left in raw mode after the hang: " + " ".join(stty), screen)
+    print("fourth session: ok")
+
+
 def main():
     if len(sys.argv) != 3:
         print(__doc__, file=sys.stderr)
@@ -348,6 +376,7 @@ def main():
         first_session(t, orc, state)
         second_session(t, orc, state)
         third_session(t, orc)
+        fourth_session(t, orc)
     except Failure as e:
         print("FAIL:", e)
         return 1

@@ -510,7 +510,9 @@ open_editor_locked(ConsoleTerm *t)
   el_set(t->el, EL_PROMPT, prompt_fn);
   el_set(t->el, EL_HIST, history, t->hist);
   el_set(t->el, EL_GETCFN, term_getc);
-  el_set(t->el, EL_ADDFN, "csjack-complete", "complete a :command", complete_fn);
+  /* The wide call: libedit keeps these pointers as they are, where the
+   * narrow el_set copies them and never frees the copies. */
+  el_wset(t->el, EL_ADDFN, L"csjack-complete", L"complete a :command", complete_fn);
   el_set(t->el, EL_BIND, "^I", "csjack-complete", NULL);
   el_source(t->el, NULL); /* the user's ~/.editrc, if any */
   memset(&t->mbs, 0, sizeof t->mbs);

@@ -20,7 +20,9 @@ the screen back with `tmux capture-pane -p`:
 3. a history file that cannot be written is one notice, and the console
    works; SIGTERM stops csjack, status 0;
 4. Csound hangs while a line is typed: status 9, and the terminal has its
-   own mode back.
+   own mode back;
+5. stdin a terminal and stdout a pipe (`csjack ... | cat`): no prompt, no
+   history, the plain replies; Ctrl-D (EOF) leaves the music playing.
 
 No wall-clock bound: every wait polls the screen for the expected text
 with a generous number of tries, and a failure prints the screen.
@@ -49,7 +51,7 @@ class Failure(Exception):
 class Session:
     """One csjack in one tmux session; its exit status goes to a file."""
 
-    def __init__(self, t, name, env_extra, args):
+    def __init__(self, t, name, env_extra, args, pipe_to=None):
         self.t = t
         self.name = name
         self.status_path = os.path.join(t.tmp, name + ".status")
@@ -65,10 +67,16 @@ class Session:
         # then keeps the pane for reading. Its trap keeps it alive through
         # the Ctrl-C meant for csjack (a handler, not an ignore: csjack
         # must get SIGINT).
+        # With pipe_to, csjack's stdout goes into a pipe and its status is
+        # written inside the pipeline, so it is csjack's, not the reader's.
+        run = "env {env} {csjack}; echo $? > {status}.tmp".format(
+            env=env_words, csjack=csjack, status=shlex.quote(self.status_path))
+        if pipe_to:
+            run = "{{ {}; }} | {}".format(run, pipe_to)
         script = (
-            "trap true INT; echo $$ > {pid}; env {env} {csjack}; echo $? > {status}.tmp; "
+            "trap true INT; echo $$ > {pid}; {run}; "
             "mv {status}.tmp {status}; stty -a > {stty}; exec sleep 3600"
-        ).format(pid=shlex.quote(self.pid_path), env=env_words, csjack=csjack,
+        ).format(pid=shlex.quote(self.pid_path), run=run,
                  status=shlex.quote(self.status_path), stty=shlex.quote(self.stty_path))
         t.tmux("new-session", "-d", "-s", name, "-x", "120", "-y", "60", "sh -c " + shlex.quote(script))
 
@@ -111,13 +119,30 @@ class Session:
         raise Failure("{}: csjack did not exit; the screen:\n{}".format(self.name, self.screen()))
 
     def csjack_pid(self):
-        """csjack's pid: the child of the pane's shell."""
+        """csjack's pid: the process under the pane's shell that runs the
+        csjack executable."""
         with open(self.pid_path) as f:
-            shell = f.read().strip()
+            shell = int(f.read().strip())
+        exe = os.path.realpath(self.t.csjack)
         for _ in range(TRIES):
-            out = subprocess.run(["pgrep", "-P", shell], capture_output=True, text=True).stdout.split()
-            if out:
-                return int(out[0])
+            children = {}
+            for d in os.listdir("/proc"):
+                if d.isdigit():
+                    try:
+                        with open("/proc/{}/stat".format(d)) as f:
+                            ppid = int(f.read().rsplit(")", 1)[1].split()[1])
+                        children.setdefault(ppid, []).append(int(d))
+                    except (OSError, ValueError, IndexError):
+                        pass
+            todo = list(children.get(shell, []))
+            while todo:
+                pid = todo.pop()
+                try:
+                    if os.path.realpath("/proc/{}/exe".format(pid)) == exe:
+                        return pid
+                except OSError:
+                    pass
+                todo.extend(children.get(pid, []))
             time.sleep(POLL_S)
         raise Failure("{}: no csjack process under the pane's shell".format(self.name))
 
@@ -360,6 +385,29 @@ def fourth_session(t, orc):
     print("fourth session: ok")
 
 
+def fifth_session(t, orc):
+    # stdin a terminal but stdout a pipe: the plain protocol, no prompt, no
+    # editing (what is typed is the terminal's own echo).
+    name = "csjtty{}e".format(os.getpid())
+    s = Session(t, "fifth", {"XDG_STATE_HOME": os.path.join(t.tmp, "state5")},
+                ["--no-connect", "-n", name, orc], pipe_to="cat")
+    t.wait_port(name + ":out_1")
+    s.type(":eval return 2+2")
+    s.keys("Enter")
+    screen = s.wait_text("ok eval 4")
+    expect(PROMPT.strip() not in screen, "a prompt with stdout in a pipe", screen)
+    expect(not os.path.exists(os.path.join(t.tmp, "state5")), "a history with stdout in a pipe",
+           screen)
+    s.keys("C-d")
+    time.sleep(0.5)  # not a bound: EOF must leave the music playing
+    expect(name + ":out_1" in (t.ports() or []), "EOF stopped the music", s.screen())
+    expect("console closed" not in s.screen(), "the terminal's message through a pipe", s.screen())
+    os.kill(s.csjack_pid(), signal.SIGINT)
+    status = s.wait_status()
+    expect(status == 0, "exit status {} after SIGINT".format(status), s.screen())
+    print("fifth session: ok")
+
+
 def main():
     if len(sys.argv) != 3:
         print(__doc__, file=sys.stderr)
@@ -377,6 +425,7 @@ def main():
         second_session(t, orc, state)
         third_session(t, orc)
         fourth_session(t, orc)
+        fifth_session(t, orc)
     except Failure as e:
         print("FAIL:", e)
         return 1

@@ -65,6 +65,9 @@ static _Atomic int stop_signal;
 /* Set by main once it has finished cleanly and is about to return. */
 static _Atomic bool main_done;
 static CsjEngine *_Atomic running_engine;
+/* The console's terminal side, when stdin and stdout are terminals: an
+ * exit that cannot wait for the console gives the terminal its mode back. */
+static ConsoleTerm *_Atomic console_term;
 
 static const char *
 signal_name(int sig)
@@ -110,6 +113,7 @@ signal_main(void *arg)
       break;
     }
     if (i >= 1000) {
+      console_term_give_back(atomic_load_explicit(&console_term, memory_order_acquire));
       fprintf(stderr, "csjack: stopped by %s, but closing did not finish within 10 s (is the "
                       "JACK server answering?); exiting; status %d\n",
               signal_name(sig), EXIT_JACK);
@@ -125,6 +129,7 @@ signal_main(void *arg)
   if (e) {
     csj_engine_abandon_record(e);
   }
+  console_term_give_back(atomic_load_explicit(&console_term, memory_order_acquire));
   fprintf(stderr,
           "csjack: stopped by %s, but Csound did not let go within a second (an endless "
           "loop?); exiting without waiting for it; status %d\n",
@@ -203,14 +208,20 @@ usage(FILE *to)
  * engine exists, read by the message sink on any thread but JACK's. */
 static UdpConsole *console_mirror;
 
-/* csjack's message sink: stderr, and the --udp-console mirror. csjack
- * never calls it on the JACK thread (message_log.c). */
+/* csjack's message sink: stderr (through the terminal console when there
+ * is one, so a message never cuts into the line being typed), and the
+ * --udp-console mirror. csjack never calls it on the JACK thread
+ * (message_log.c). */
 static void
 cli_message_sink(void *data, int attr, const char *text)
 {
   (void)data;
-  (void)attr;
-  fputs(text, stderr);
+  ConsoleTerm *term = atomic_load_explicit(&console_term, memory_order_acquire);
+  if (term) {
+    console_term_message(term, attr, text);
+  } else {
+    fputs(text, stderr);
+  }
   if (console_mirror) {
     udp_console_send(console_mirror, text);
   }
@@ -371,15 +382,48 @@ exit_code_for(CsjStatus status)
   }
 }
 
+/* Frees the terminal side; the signal thread no longer sees it. */
+static void
+drop_term(ConsoleTerm *term)
+{
+  atomic_store_explicit(&console_term, NULL, memory_order_release);
+  console_term_free(term);
+}
+
 /* Tears down first, so Csound's closing chatter comes before our one line. */
 static int
-fail(CsjEngine *e, CsjStatus status)
+fail(CsjEngine *e, ConsoleTerm *term, CsjStatus status)
 {
   char why[512];
   snprintf(why, sizeof(why), "%s", csj_last_error(e));
   csj_engine_destroy(e);
+  drop_term(term);
   fprintf(stderr, "csjack: error: %s\n", why);
   return exit_code_for(status);
+}
+
+static double
+seconds_now(void)
+{
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
+/* The counts of the summary line: the cycles, the callbacks' worst against
+ * the period, what was late or silenced, and how long it played. */
+static void
+print_counts(const CsjStats *stats, double played_s)
+{
+  const double period_ms =
+    stats->sample_rate ? 1000.0 * (double)stats->period / (double)stats->sample_rate : 0.0;
+  fprintf(stderr,
+          "cycles %llu, ksmps blocks %llu, xruns %llu, late callbacks %llu, dropped cycles "
+          "%llu, longest callback %.2f ms of %.2f ms, played %.1f s",
+          (unsigned long long)stats->cycles, (unsigned long long)stats->ksmps_blocks,
+          (unsigned long long)stats->xruns, (unsigned long long)stats->callbacks_late,
+          (unsigned long long)stats->dropped_cycles, (double)stats->callback_ns_max * 1e-6,
+          period_ms, played_s);
 }
 
 int
@@ -610,11 +654,20 @@ main(int argc, char **argv)
   }
   pthread_detach(signal_thread);
 
+  /* On a terminal (stdin and stdout both), the console edits lines with
+   * libedit, and the messages go through it so they never cut into the
+   * line being typed (console_tty.c). Pipes keep the plain protocol. */
+  ConsoleTerm *term = console_term_new(STDIN_FILENO, replies, stderr);
+  if (term) {
+    atomic_store_explicit(&console_term, term, memory_order_release);
+  }
+
   CsjEngine *e = NULL;
   CsjStatus status = csj_engine_create(&opts, &e);
   if (status != CSJ_SUCCESS) {
     fprintf(stderr, "csjack: error: %s\n", csj_last_error(NULL));
     udp_server_free(server);
+    drop_term(term);
     return exit_code_for(status);
   }
   atomic_store_explicit(&running_engine, e, memory_order_release);
@@ -623,16 +676,18 @@ main(int argc, char **argv)
   if ((status = csj_engine_compile_file(e, path)) != CSJ_SUCCESS ||
       (status = csj_engine_start(e)) != CSJ_SUCCESS) {
     atomic_store_explicit(&running_engine, NULL, memory_order_release);
-    const int rc = fail(e, status);
+    const int rc = fail(e, term, status);
     udp_server_free(server);
     return rc;
   }
+  const double started_s = seconds_now();
   if (record_path && (status = csj_engine_record(e, record_path, 24)) != CSJ_SUCCESS) {
     fprintf(stderr, "csjack: error: cannot record to '%s': %s\n", record_path,
             csj_last_error(e));
     atomic_store_explicit(&running_engine, NULL, memory_order_release);
     csj_engine_destroy(e);
     udp_server_free(server);
+    drop_term(term);
     return EXIT_FILE;
   }
   CsjStats stats;
@@ -678,7 +733,8 @@ main(int argc, char **argv)
 
   /* The live console reads commands from stdin on its own thread (none if
    * stdin is closed). It inherits the blocked SIGINT/SIGTERM. */
-  Console *console = console_start(e, STDIN_FILENO, replies);
+  Console *console =
+    term ? console_start_terminal(e, term) : console_start(e, STDIN_FILENO, replies);
 
   const struct timespec poll_interval = {0, 50 * 1000 * 1000};
   while (csj_engine_wait(e, 0) == CSJ_ERR_TIMEOUT && !atomic_load_explicit(&stop_signal, memory_order_acquire)) {
@@ -695,14 +751,16 @@ main(int argc, char **argv)
     reason = CSJ_END_STOPPED;
   }
   csj_engine_stats(e, &stats);
+  const double played_s = seconds_now() - started_s;
   if (reason == CSJ_END_CSOUND_HUNG) {
     /* A thread is inside Csound for good (perhaps the console's, in a
      * direct call): neither the console nor the engine can be closed. The
      * recording can. */
     csj_engine_abandon_record(e);
-    fprintf(stderr, "csjack: %s; cycles %llu, ksmps blocks %llu, xruns %llu, status %d\n",
-            csj_end_reason_name(reason), (unsigned long long)stats.cycles,
-            (unsigned long long)stats.ksmps_blocks, (unsigned long long)stats.xruns, EXIT_HUNG);
+    console_term_give_back(term);
+    fprintf(stderr, "csjack: %s; ", csj_end_reason_name(reason));
+    print_counts(&stats, played_s);
+    fprintf(stderr, ", status %d\n", EXIT_HUNG);
     fflush(stderr);
     _exit(EXIT_HUNG);
   }
@@ -715,6 +773,7 @@ main(int argc, char **argv)
   UdpServerStats net_stats;
   udp_server_stats(server, &net_stats);
   udp_server_free(server);
+  drop_term(term);
   atomic_store_explicit(&main_done, true, memory_order_release);
 
   int exit_status = EXIT_OK;
@@ -727,11 +786,10 @@ main(int argc, char **argv)
     break;
   default: break;
   }
-  fprintf(stderr, "csjack: %s%s%s%s; cycles %llu, ksmps blocks %llu, xruns %llu, status %d",
-          csj_end_reason_name(reason),
-          sig ? " (" : "", sig ? signal_name(sig) : "", sig ? ")" : "",
-          (unsigned long long)stats.cycles, (unsigned long long)stats.ksmps_blocks,
-          (unsigned long long)stats.xruns, exit_status);
+  fprintf(stderr, "csjack: %s%s%s%s; ", csj_end_reason_name(reason), sig ? " (" : "",
+          sig ? signal_name(sig) : "", sig ? ")" : "");
+  print_counts(&stats, played_s);
+  fprintf(stderr, ", status %d", exit_status);
   if (stats.record_errors) {
     fprintf(stderr, ", recordings failed %llu", (unsigned long long)stats.record_errors);
   }

@@ -24,6 +24,7 @@
 
 struct ConsoleImpl {
   CsjEngine *engine;
+  ConsoleTerm *term;     /* on a terminal: libedit (console_tty.c); else NULL */
   int in_fd;
   FILE *out;
   int wake[2];           /* console_stop writes a byte to wake[1] */
@@ -98,6 +99,16 @@ static void *
 console_main(void *arg)
 {
   Console *c = arg;
+  if (c->term) {
+    const ConsoleTermEnd end = console_term_run(c->term, c->engine, c->wake[0], &c->stop);
+    if (end == CONSOLE_TERM_QUIT) {
+      atomic_store_explicit(&c->quit, true, memory_order_release);
+    }
+    if (end != CONSOLE_TERM_FAILED) {
+      return NULL;
+    }
+    /* libedit could not start: plain lines, as from a pipe. */
+  }
   char chunk[4096];
   while (!atomic_load_explicit(&c->stop, memory_order_acquire)) {
     struct pollfd p[2] = {{c->in_fd, POLLIN, 0}, {c->wake[0], POLLIN, 0}};
@@ -150,8 +161,25 @@ console_main(void *arg)
   return NULL;
 }
 
+static Console *start(CsjEngine *e, int in_fd, FILE *out, ConsoleTerm *term);
+
 Console *
 console_start(CsjEngine *e, int in_fd, FILE *out)
+{
+  return start(e, in_fd, out, NULL);
+}
+
+Console *
+console_start_terminal(CsjEngine *e, ConsoleTerm *t)
+{
+  if (!t) {
+    return NULL;
+  }
+  return start(e, console_term_in_fd(t), console_term_out(t), t);
+}
+
+static Console *
+start(CsjEngine *e, int in_fd, FILE *out, ConsoleTerm *term)
 {
   if (!e || !out || in_fd < 0 || fcntl(in_fd, F_GETFD) < 0) {
     return NULL;
@@ -161,6 +189,7 @@ console_start(CsjEngine *e, int in_fd, FILE *out)
     return NULL;
   }
   c->engine = e;
+  c->term = term;
   c->in_fd = in_fd;
   c->out = out;
   atomic_init(&c->stop, false);

@@ -44,6 +44,7 @@
 
 #include "csjack.h"
 
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdio.h>
@@ -121,6 +122,14 @@ ConsoleCommand console_parse_line(const char *line, size_t len);
 void console_command_free(ConsoleCommand *cmd);
 
 /**
+ * The console's command words, from its one command table (without the
+ * ':'): the @p i th, or NULL past the last. @p takes_args (may be NULL)
+ * says whether the command takes arguments. Pure; any thread. For the
+ * terminal's completion.
+ */
+const char *console_command_word(size_t i, bool *takes_args);
+
+/**
  * Runs one line against @p e and writes its reply line(s) to @p out, then
  * flushes @p out. Returns false after :quit (having called
  * csj_engine_stop()), true otherwise. With @p e NULL, commands that need
@@ -165,6 +174,72 @@ void console_set_stats_extra(void (*fn)(FILE *out, void *data), void *data);
 
 /** Whether :quit was read. Any thread. */
 bool console_quit_requested(const Console *c);
+
+/* ---- the console on a terminal (console_tty.c) ----------------------------------- */
+
+/**
+ * The console's terminal side: libedit's prompt, line editing, history
+ * file and completion, and a message sink that keeps the line being typed
+ * whole (docs/console.md, "On a terminal"). Used when both the input and
+ * the reply stream are terminals; pipes keep the plain protocol.
+ */
+typedef struct ConsoleTermImpl ConsoleTerm;
+
+/** Whether @p in_fd and @p out are both terminals (isatty). */
+bool console_is_terminal(int in_fd, FILE *out);
+
+/**
+ * Makes the terminal side for @p in_fd and @p out (the replies; libedit
+ * draws there) with messages going to @p err. NULL when they are not
+ * terminals or memory runs out. Create it before the engine, pass
+ * console_term_message and it as the engine's message sink, start the
+ * console with console_start_terminal(), and free it after the engine.
+ */
+ConsoleTerm *console_term_new(int in_fd, FILE *out, FILE *err);
+
+/**
+ * Gives the terminal back the mode it had when @p t was made, at once,
+ * whatever the console's thread is doing, and ends the line: for an exit
+ * that cannot wait for the console (_exit after a hung Csound). Any
+ * thread; only tcsetattr and write. NULL is a no-op.
+ */
+void console_term_give_back(ConsoleTerm *t);
+
+/** Frees @p t (NULL is a no-op); its console must have been stopped and
+ *  the engine that prints through it destroyed. */
+void console_term_free(ConsoleTerm *t);
+
+/**
+ * A CsjMessageFn (@p data is the ConsoleTerm): writes @p text to the
+ * message stream; while a line is being typed, the prompt and the line are
+ * erased first and drawn again after the message. Any thread but the
+ * JACK thread; takes the terminal's lock. NOT real-time safe.
+ */
+void console_term_message(void *data, int attr, const char *text);
+
+/** The history file: $XDG_STATE_HOME/csjack/history, or, when that is
+ *  unset or relative, ~/.local/state/csjack/history; NULL without a home.
+ *  Malloc'd. */
+char *console_term_history_path(void);
+
+/** How console_term_run ended. */
+typedef enum {
+  CONSOLE_TERM_CLOSED, /**< Ctrl-D, the terminal gone, or console_stop. */
+  CONSOLE_TERM_QUIT,   /**< :quit was run. */
+  CONSOLE_TERM_FAILED, /**< libedit could not start: read plain lines instead. */
+} ConsoleTermEnd;
+
+/** The console thread's loop on a terminal (console.c calls it): reads
+ *  lines with libedit until Ctrl-D, :quit, EOF or a byte on @p wake_fd. */
+ConsoleTermEnd console_term_run(ConsoleTerm *t, CsjEngine *e, int wake_fd,
+                                const atomic_bool *stop);
+
+/**
+ * Starts a console on the terminal of @p t (console_term_new), with the
+ * same thread, signals and stop as console_start(). Falls back to plain
+ * lines if libedit cannot start.
+ */
+Console *console_start_terminal(CsjEngine *e, ConsoleTerm *t);
 
 #ifdef __cplusplus
 }

@@ -32,4 +32,10 @@ size_t console_escape_into(char *dst, size_t size, size_t at, const char *s, siz
  * (EPIPE) does not stop later replies or commands (console_exec.c). */
 void console_end_reply(FILE *out);
 
+/* The terminal console's input descriptor and reply stream
+ * (console_tty.c), for console_start_terminal. */
+struct ConsoleTermImpl;
+int console_term_in_fd(const struct ConsoleTermImpl *t);
+FILE *console_term_out(const struct ConsoleTermImpl *t);
+
 #endif

@@ -431,6 +431,18 @@ find_command(const char *word, size_t n)
   return NULL;
 }
 
+const char *
+console_command_word(size_t i, bool *takes_args)
+{
+  if (i >= sizeof k_commands / sizeof k_commands[0]) {
+    return NULL;
+  }
+  if (takes_args) {
+    *takes_args = k_commands[i].args != ARGS_NONE;
+  }
+  return k_commands[i].word;
+}
+
 /* Parses the arguments of a known command; @p c is at the first byte after
  * the command word. */
 static ConsoleCommand

@@ -460,6 +460,12 @@ warn_to_log(void *data, const char *text)
   message_log_printf(e->log, 0, "%s", text);
 }
 
+void
+engine_log_text(void *data, const char *text)
+{
+  warn_to_log(data, text);
+}
+
 CsjStatus
 csj_engine_start(CsjEngine *e)
 {
@@ -712,6 +718,12 @@ csj_engine_destroy(CsjEngine *e)
    * Then the commands still queued are answered "not run", and the worker
    * stops, before Csound goes away. */
   jack_backend_close(e->jack);
+  /* What libjack said while the client closed (or before): through the
+   * sink, unless the server went away (csjack has said so). */
+  if (e->log) {
+    jack_backend_pass_messages(atomic_load_explicit(&e->server_gone, memory_order_acquire), 0,
+                               engine_log_text, e);
+  }
   if (atomic_load_explicit(&e->rt_in_cycle, memory_order_seq_cst)) {
     /* libjack stopped the JACK thread inside a cycle (a close on a server
      * that did not answer in time): it may have been inside Csound, holding

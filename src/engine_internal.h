@@ -343,8 +343,13 @@ engine_added_latency_for(uint32_t period, uint32_t ksmps)
   return ksmps - a;
 }
 
+/* Passes @p text (a whole line) to the engine's message sink (@p data is
+ * the engine): a warn/emit callback for the backend. Not the JACK thread. */
+void engine_log_text(void *data, const char *text);
+
 /* Ends the performance, once: the first reason and code stay. Any thread;
  * real-time safe (atomics only). */
+
 static inline void
 engine_finish(CsjEngine *e, CsjEndReason reason, int code)
 {

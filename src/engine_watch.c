@@ -21,6 +21,10 @@
 #include <stdio.h>
 
 #define TICK_NS (5 * 1000 * 1000)
+/* How long libjack's messages are held before they are shown: its burst
+ * when the server goes away comes a few microseconds before the shutdown
+ * callback, on the same thread. */
+#define JACK_MESSAGE_HOLD_NS (100 * 1000 * 1000)
 
 typedef struct {
   uint32_t period;
@@ -30,7 +34,11 @@ typedef struct {
 static void
 housekeeping(CsjEngine *e, Seen *seen)
 {
-  if (atomic_load_explicit(&e->server_gone, memory_order_acquire)) {
+  const bool gone = atomic_load_explicit(&e->server_gone, memory_order_acquire);
+  /* libjack's own messages, held a moment: a burst that ends with the
+   * server gone is not shown (csjack says so in one line). */
+  jack_backend_pass_messages(gone, JACK_MESSAGE_HOLD_NS, engine_log_text, e);
+  if (gone) {
     engine_finish(e, CSJ_END_SERVER_GONE, 0);
     return;
   }

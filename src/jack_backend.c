@@ -8,10 +8,12 @@
 
 #include <errno.h>
 #include <math.h>
+#include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 struct JackBackendImpl {
   jack_client_t *client;
@@ -33,10 +35,15 @@ struct JackBackendImpl {
   _Atomic bool shut_down;
 };
 
+/* Set on the thread that runs our process callback (libjack's messages
+ * there are only counted: see jack_error_printer). */
+static _Thread_local bool process_thread_here;
+
 static int
 on_process(jack_nframes_t nframes, void *arg)
 {
   JackBackend *jb = arg;
+  process_thread_here = true; /* libjack's messages on this thread are only counted */
   for (uint32_t i = 0; i < jb->n_inputs; ++i) {
     jb->in_buffers[i] = jack_port_get_buffer(jb->inputs[i], nframes);
   }
@@ -145,54 +152,161 @@ on_latency(jack_latency_callback_mode_t mode, void *arg)
 }
 
 /*
- * libjack prints its own complaints (five lines when no server runs:
- * "Cannot connect to server socket ...", "jack server is not running or
- * cannot be started", "JackShmReadWritePtr::~JackShmReadWritePtr ...")
- * through its error and info functions, which default to stderr. While
- * csjack opens its client they are kept instead: csjack says what went
- * wrong in one line of its own, and adds libjack's last complaint only
- * when it cannot tell what it was. The previous functions are put back
- * afterwards (they are process-wide; a host may have its own).
+ * libjack prints its own complaints through two process-wide printers
+ * (jack_set_error_function, jack_set_info_function) that default to
+ * stderr: five lines when no server runs ("Cannot connect to server
+ * socket ...", "jack server is not running or cannot be started", ...),
+ * five more when the server goes away mid-run ("Cannot read socket fd =
+ * 11 err = Success", "CheckRes error", "JackSocketClientChannel read
+ * fail", "Server is not running" twice). Written straight to the
+ * terminal, they also wreck the line someone is typing in the console.
+ *
+ * So csjack installs its own printers before its first jack_client_open,
+ * for as long as a backend is open:
+ * - on the thread that is opening a client, they keep the last complaint:
+ *   csjack says what went wrong in one line of its own, and adds libjack's
+ *   complaint only when it cannot tell what it was;
+ * - on csjack's process thread they only count (no lock, no copy);
+ * - elsewhere they hold the message (a few, fixed storage) until the
+ *   engine's supervisor passes it on, at least JACK_HELD_AGE_NS later, to
+ *   csjack's message sink as "csjack: JACK: TEXT", unless the server went
+ *   away meanwhile: then csjack's own line ("the JACK server shut down")
+ *   says it, and libjack's burst is only counted
+ *   (jack_backend_pass_messages).
+ * The previous printers are put back when the last backend closes, if
+ * nobody replaced ours meanwhile.
  */
+#define JACK_HELD_MAX 8
+#define JACK_HELD_TEXT 256
+
+static pthread_mutex_t jack_printers_lock = PTHREAD_MUTEX_INITIALIZER;
+static int jack_printer_users; /* open backends */
+static void (*jack_saved_error)(const char *);
+static void (*jack_saved_info)(const char *);
+static char jack_held[JACK_HELD_MAX][JACK_HELD_TEXT];
+static uint64_t jack_held_at[JACK_HELD_MAX];
+static int jack_held_count;
+static uint64_t jack_held_lost; /* beyond JACK_HELD_MAX, or from the process thread */
+static _Atomic uint64_t jack_process_messages;
+
+static _Thread_local bool opening_here;
 static _Thread_local char jack_complaint[256];
 
-static void
-keep_jack_complaint(const char *text)
+static uint64_t
+monotonic_ns(void)
 {
-  snprintf(jack_complaint, sizeof(jack_complaint), "%s", text);
-  jack_complaint[strcspn(jack_complaint, "\n")] = '\0';
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 }
 
 static void
-drop_jack_info(const char *text)
+hold_jack_message(const char *text, bool is_error)
 {
-  (void)text;
-}
-
-typedef struct {
-  void (*error)(const char *);
-  void (*info)(const char *);
-} JackPrinters;
-
-static JackPrinters
-quiet_jack(void)
-{
-  JackPrinters old = {jack_error_callback, jack_info_callback};
-  jack_complaint[0] = '\0';
-  jack_set_error_function(keep_jack_complaint);
-  jack_set_info_function(drop_jack_info);
-  return old;
-}
-
-static void
-restore_jack(JackPrinters old)
-{
-  if (old.error) {
-    jack_set_error_function(old.error);
+  if (opening_here) {
+    if (is_error) {
+      snprintf(jack_complaint, sizeof(jack_complaint), "%s", text);
+      jack_complaint[strcspn(jack_complaint, "\n")] = '\0';
+    }
+    return;
   }
-  if (old.info) {
-    jack_set_info_function(old.info);
+  if (process_thread_here) {
+    atomic_fetch_add_explicit(&jack_process_messages, 1, memory_order_relaxed);
+    return;
   }
+  const uint64_t now = monotonic_ns();
+  pthread_mutex_lock(&jack_printers_lock);
+  if (jack_held_count < JACK_HELD_MAX) {
+    char *slot = jack_held[jack_held_count];
+    snprintf(slot, JACK_HELD_TEXT, "%s", text);
+    slot[strcspn(slot, "\n")] = '\0';
+    jack_held_at[jack_held_count++] = now;
+  } else {
+    ++jack_held_lost;
+  }
+  pthread_mutex_unlock(&jack_printers_lock);
+}
+
+static void
+jack_error_printer(const char *text)
+{
+  hold_jack_message(text, true);
+}
+
+static void
+jack_info_printer(const char *text)
+{
+  hold_jack_message(text, false);
+}
+
+/* Called before jack_client_open. */
+static void
+jack_printers_take(void)
+{
+  pthread_mutex_lock(&jack_printers_lock);
+  if (jack_printer_users++ == 0) {
+    jack_saved_error = jack_error_callback;
+    jack_saved_info = jack_info_callback;
+    jack_set_error_function(jack_error_printer);
+    jack_set_info_function(jack_info_printer);
+  }
+  pthread_mutex_unlock(&jack_printers_lock);
+}
+
+/* Called after the client is closed (or its open failed). */
+static void
+jack_printers_give_back(void)
+{
+  pthread_mutex_lock(&jack_printers_lock);
+  if (--jack_printer_users == 0) {
+    if (jack_error_callback == jack_error_printer && jack_saved_error) {
+      jack_set_error_function(jack_saved_error);
+    }
+    if (jack_info_callback == jack_info_printer && jack_saved_info) {
+      jack_set_info_function(jack_saved_info);
+    }
+  }
+  pthread_mutex_unlock(&jack_printers_lock);
+}
+
+uint64_t
+jack_backend_pass_messages(bool server_gone, uint64_t min_age_ns,
+                           void (*emit)(void *data, const char *text), void *data)
+{
+  char texts[JACK_HELD_MAX][JACK_HELD_TEXT];
+  int n = 0;
+  uint64_t lost = 0;
+  const uint64_t now = monotonic_ns();
+  pthread_mutex_lock(&jack_printers_lock);
+  while (n < jack_held_count && now - jack_held_at[n] >= min_age_ns) {
+    memcpy(texts[n], jack_held[n], JACK_HELD_TEXT);
+    ++n;
+  }
+  if (n > 0) {
+    memmove(jack_held[0], jack_held[n], (size_t)(jack_held_count - n) * JACK_HELD_TEXT);
+    memmove(jack_held_at, jack_held_at + n, (size_t)(jack_held_count - n) * sizeof(uint64_t));
+    jack_held_count -= n;
+  }
+  if (jack_held_count == 0) {
+    lost = jack_held_lost;
+    jack_held_lost = 0;
+  }
+  pthread_mutex_unlock(&jack_printers_lock);
+  lost += atomic_exchange_explicit(&jack_process_messages, 0, memory_order_relaxed);
+  if (server_gone) {
+    return (uint64_t)n + lost;
+  }
+  char line[JACK_HELD_TEXT + 32];
+  for (int i = 0; i < n; ++i) {
+    snprintf(line, sizeof(line), "csjack: JACK: %.*s\n", JACK_HELD_TEXT - 1, texts[i]);
+    emit(data, line);
+  }
+  if (lost > 0) {
+    snprintf(line, sizeof(line), "csjack: JACK: %llu more messages from libjack not shown\n",
+             (unsigned long long)lost);
+    emit(data, line);
+  }
+  return 0;
 }
 
 /* jack2 reports a clash under JackUseExactName as a plain server error,
@@ -228,14 +342,17 @@ jack_backend_open(const char *client_name, const char *server_name, JackBackend 
     options |= JackServerName;
   }
   jack_status_t status = 0;
-  const JackPrinters printers = quiet_jack();
+  jack_printers_take();
+  jack_complaint[0] = '\0';
+  opening_here = true;
   jb->client = jack_client_open(client_name, options, &status, server_name);
   bool taken = false;
   if (!jb->client && !(status & JackServerFailed)) {
     taken = (status & JackNameNotUnique) || client_name_exists(client_name, server_name);
   }
-  restore_jack(printers);
+  opening_here = false;
   if (!jb->client) {
+    jack_printers_give_back();
     free(jb);
     const char *server = server_name ? server_name : getenv("JACK_DEFAULT_SERVER");
     if (status & JackServerFailed) {
@@ -333,6 +450,7 @@ jack_backend_close(JackBackend *jb)
     }
   }
   jack_client_close(jb->client);
+  jack_printers_give_back();
   free(jb);
 }
 

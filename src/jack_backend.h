@@ -137,6 +137,19 @@ bool jack_backend_cycle_times(JackBackend *jb, uint64_t *current_usecs, uint64_t
 /** JACK's clock (jack_get_time), microseconds. Any thread; real-time safe. */
 uint64_t jack_backend_now_usecs(void);
 
+/**
+ * Passes on libjack's own messages (its error and info printers, which
+ * csjack holds while any backend is open: see jack_backend.c) that are at
+ * least @p min_age_ns old, each as one line "csjack: JACK: TEXT\n" to
+ * @p emit, or, when @p server_gone, none of them: csjack's own line says
+ * the server went away. Messages from the process thread are only
+ * counted; so are those beyond the few held: "N more messages" says how
+ * many. Returns how many were left unsaid. Process-wide (libjack's
+ * printers are); a control thread; not real-time safe.
+ */
+uint64_t jack_backend_pass_messages(bool server_gone, uint64_t min_age_ns,
+                                    void (*emit)(void *data, const char *text), void *data);
+
 /** Why the server shut us down (valid after the shutdown callback). */
 const char *jack_backend_shutdown_reason(const JackBackend *jb);
 

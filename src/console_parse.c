@@ -7,6 +7,7 @@
  */
 
 #include "console.h"
+#include "utf8.h"
 #include "console_internal.h"
 
 #include <errno.h>
@@ -49,50 +50,6 @@ console_strtod_c(const char *s, char **end)
 }
 
 /* ---- UTF-8 and escapes ------------------------------------------------------ */
-
-/* The length of the well-formed UTF-8 sequence at @p s (RFC 3629: no
- * overlong forms, no surrogates, nothing above U+10FFFF), or 0. */
-static size_t
-utf8_seq_len(const unsigned char *s, size_t n)
-{
-  const unsigned char b = s[0];
-  if (b < 0x80) {
-    return 1;
-  }
-  size_t need = 0;
-  unsigned char lo = 0x80;
-  unsigned char hi = 0xBF;
-  if (b >= 0xC2 && b <= 0xDF) {
-    need = 1;
-  } else if (b == 0xE0) {
-    need = 2;
-    lo = 0xA0;
-  } else if ((b >= 0xE1 && b <= 0xEC) || b == 0xEE || b == 0xEF) {
-    need = 2;
-  } else if (b == 0xED) {
-    need = 2;
-    hi = 0x9F;
-  } else if (b == 0xF0) {
-    need = 3;
-    lo = 0x90;
-  } else if (b >= 0xF1 && b <= 0xF3) {
-    need = 3;
-  } else if (b == 0xF4) {
-    need = 3;
-    hi = 0x8F;
-  } else {
-    return 0;
-  }
-  if (n - 1 < need || s[1] < lo || s[1] > hi) {
-    return 0;
-  }
-  for (size_t k = 2; k <= need; ++k) {
-    if ((s[k] & 0xC0) != 0x80) {
-      return 0;
-    }
-  }
-  return need + 1;
-}
 
 /* The offset of the first byte that does not start a well-formed sequence,
  * or @p n if all of it is valid UTF-8. */

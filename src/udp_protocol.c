@@ -2,6 +2,7 @@
 /* Csound's UDP live-coding dialect, parsed: see udp_protocol.h. */
 
 #include "udp_protocol.h"
+#include "utf8.h"
 
 #include <arpa/inet.h>
 #include <locale.h>
@@ -124,50 +125,6 @@ is_blank(const char *s, size_t n)
   return true;
 }
 
-/* The length of the well-formed UTF-8 sequence at @p s (no overlong forms,
- * no surrogates, nothing above U+10FFFF), or 0. */
-static size_t
-utf8_len(const unsigned char *s, size_t n)
-{
-  const unsigned char b = s[0];
-  if (b < 0x80) {
-    return 1;
-  }
-  size_t need;
-  unsigned char lo = 0x80;
-  unsigned char hi = 0xBF;
-  if (b >= 0xC2 && b <= 0xDF) {
-    need = 1;
-  } else if (b == 0xE0) {
-    need = 2;
-    lo = 0xA0;
-  } else if ((b >= 0xE1 && b <= 0xEC) || b == 0xEE || b == 0xEF) {
-    need = 2;
-  } else if (b == 0xED) {
-    need = 2;
-    hi = 0x9F;
-  } else if (b == 0xF0) {
-    need = 3;
-    lo = 0x90;
-  } else if (b >= 0xF1 && b <= 0xF3) {
-    need = 3;
-  } else if (b == 0xF4) {
-    need = 3;
-    hi = 0x8F;
-  } else {
-    return 0;
-  }
-  if (n < need + 1 || s[1] < lo || s[1] > hi) {
-    return 0;
-  }
-  for (size_t i = 2; i <= need; ++i) {
-    if (s[i] < 0x80 || s[i] > 0xBF) {
-      return 0;
-    }
-  }
-  return need + 1;
-}
-
 /* "" when the bytes are acceptable text; else why not, into @p why. */
 static bool
 check_text(const char *data, size_t len, char *why, size_t why_size)
@@ -183,7 +140,7 @@ check_text(const char *data, size_t len, char *why, size_t why_size)
       snprintf(why, why_size, "control character 0x%02X at offset %zu", b, i);
       return false;
     }
-    const size_t k = utf8_len(u + i, len - i);
+    const size_t k = utf8_seq_len(u + i, len - i);
     if (k == 0) {
       snprintf(why, why_size, "bytes that are not UTF-8 at offset %zu", i);
       return false;

@@ -7,13 +7,16 @@
 #include <jack/midiport.h>
 
 #include <errno.h>
+#include <fcntl.h>
 #include <math.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <time.h>
+#include <unistd.h>
 
 struct JackBackendImpl {
   jack_client_t *client;
@@ -375,6 +378,58 @@ jack_backend_open(const char *client_name, const char *server_name, JackBackend 
 }
 
 /*
+ * JACK's metadata and closing clients, one csjack at a time.
+ *
+ * Each jack_set_property / jack_remove_property goes through the server,
+ * which tells every client of the change, and writes libjack's metadata
+ * database (Berkeley DB in /dev/shm, one for all the servers of a user,
+ * with no deadlock detection). Ten csjacks stopping together (a session
+ * manager closing a session) then make dozens of such requests and ten
+ * closes at once; in about one run in twenty on this project's machines one
+ * close never returned, and a process that exits while it holds one of the
+ * database's locks leaves every later jack_client_open of the user waiting
+ * for ever. So csjack processes take turns, across processes, for the
+ * moments they describe their ports and for their whole close (metadata
+ * removed, deactivate, close: some tens of milliseconds each): an flock on
+ * a file in /dev/shm, which the kernel releases when a process dies, so a
+ * crashed csjack holds nobody up. The wait is bounded (METADATA_TURN_MS):
+ * past it csjack goes ahead, as it did before, rather than never closing.
+ * Never on the JACK thread.
+ */
+#define METADATA_TURN_MS 5000
+
+static int
+metadata_turn_take(void)
+{
+  char path[96];
+  snprintf(path, sizeof(path), "/dev/shm/csjack-jack-metadata-%u.lock", (unsigned)getuid());
+  const int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+  if (fd < 0) {
+    return -1;
+  }
+  for (int waited = 0; waited < METADATA_TURN_MS; waited += 2) {
+    if (flock(fd, LOCK_EX | LOCK_NB) == 0) {
+      return fd;
+    }
+    if (errno != EWOULDBLOCK && errno != EINTR) {
+      break;
+    }
+    const struct timespec two_ms = {0, 2000000};
+    nanosleep(&two_ms, NULL);
+  }
+  close(fd); /* go ahead without a turn */
+  return -1;
+}
+
+static void
+metadata_turn_give(int fd)
+{
+  if (fd >= 0) {
+    close(fd); /* releases the flock */
+  }
+}
+
+/*
  * Takes back the metadata describe_port() put on each port, while the
  * client is still whole (active, its notification thread alive).
  *
@@ -443,13 +498,16 @@ jack_backend_close(JackBackend *jb)
     return;
   }
   /* A server that shut down answers no request: skip what would ask it. */
-  if (!atomic_load_explicit(&jb->shut_down, memory_order_acquire)) {
+  const bool server_up = !atomic_load_explicit(&jb->shut_down, memory_order_acquire);
+  const int turn = server_up ? metadata_turn_take() : -1;
+  if (server_up) {
     forget_metadata(jb);
     if (jb->active) {
       jack_deactivate(jb->client);
     }
   }
   jack_client_close(jb->client);
+  metadata_turn_give(turn);
   jack_printers_give_back();
   free(jb);
 }
@@ -505,9 +563,11 @@ describe_port(JackBackend *jb, jack_port_t *port, const char *pretty, uint32_t o
   jack_uuid_t uuid = jack_port_uuid(port);
   char order_text[16];
   snprintf(order_text, sizeof(order_text), "%u", order);
+  const int turn = metadata_turn_take();
   jack_set_property(jb->client, uuid, JACK_METADATA_PRETTY_NAME, pretty, "text/plain");
   jack_set_property(jb->client, uuid, JACK_METADATA_ORDER, order_text,
                     "http://www.w3.org/2001/XMLSchema#integer");
+  metadata_turn_give(turn);
 }
 
 CsjStatus

@@ -1065,7 +1065,7 @@ Test(jack, off_thread_task_holds_the_line, .init = server_256, .fini = teardown,
   cr_assert(eq(int, access("/tmp/csjack-test-off-task-never.wav", F_OK), -1));
   cr_assert(eq(int, t.async, CSJ_SUCCESS));
   /* The music went on while the task held the line, and no command ran. */
-  printf("off-thread task: %llu cycles and %llu commands while it held the line\n",
+  fprintf(stderr, "off-thread task: %llu cycles and %llu commands while it held the line\n",
          (unsigned long long)(t.cycles_after - t.cycles_before),
          (unsigned long long)(t.commands_after - t.commands_before));
   cr_assert(ge(u64, t.cycles_after - t.cycles_before, 3),
@@ -2333,5 +2333,5 @@ Test(jack, compiles_from_eight_threads_all_merge, .init = server_256, .fini = te
     harness_sleep_ms(10);
   cr_assert(eq(int, atomic_load(&failed), 0));
   cr_assert(eq(int, atomic_load(&ok), total));
-  printf("compiles from %d threads: %d merged\n", COMPILERS, atomic_load(&ok));
+  fprintf(stderr, "compiles from %d threads: %d merged\n", COMPILERS, atomic_load(&ok));
 }

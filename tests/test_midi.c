@@ -252,6 +252,20 @@ expected_return(uint32_t f)
   return f + PERIOD - (f % PERIOD) % KSMPS;
 }
 
+/* Notes at offsets in the first, a middle and the last k-block of a cycle,
+ * and on a block's first and last frame; each released 4 periods later. */
+static const uint32_t NOTE_ON[] = {10 * PERIOD + 100, 20 * PERIOD + 0, 30 * PERIOD + 31,
+                                   40 * PERIOD + 255, 50 * PERIOD + 160};
+
+static void
+schedule_notes(MidiProbe *p)
+{
+  for (size_t i = 0; i < sizeof(NOTE_ON) / sizeof(NOTE_ON[0]); ++i) {
+    probe_schedule(p, NOTE_ON[i], 0x90, (uint8_t)(60 + i), 100);
+    probe_schedule(p, NOTE_ON[i] + 4 * PERIOD, 0x80, (uint8_t)(60 + i), 0);
+  }
+}
+
 /* ---- tests ------------------------------------------------------------------ */
 
 Test(jack, midi_note_sounds_in_the_k_block_of_its_frame, .init = server_256,
@@ -261,15 +275,9 @@ Test(jack, midi_note_sounds_in_the_k_block_of_its_frame, .init = server_256,
   MidiProbe *p = midi_probe_open();
   connect_ok(p, probe_port_name(p, "midi_out"), engine_port(e, "midi_in"));
   connect_ok(p, engine_port(e, "out_1"), probe_port_name(p, "in_1"));
-  /* Notes at offsets in the first, a middle and the last k-block of a
-   * cycle, and on a block's first and last frame. */
-  const uint32_t on[] = {10 * PERIOD + 100, 20 * PERIOD + 0, 30 * PERIOD + 31,
-                         40 * PERIOD + 255, 50 * PERIOD + 160};
-  const size_t n = sizeof(on) / sizeof(on[0]);
-  for (size_t i = 0; i < n; ++i) {
-    probe_schedule(p, on[i], 0x90, (uint8_t)(60 + i), 100);
-    probe_schedule(p, on[i] + 4 * PERIOD, 0x80, (uint8_t)(60 + i), 0);
-  }
+  const uint32_t *on = NOTE_ON;
+  const size_t n = sizeof(NOTE_ON) / sizeof(NOTE_ON[0]);
+  schedule_notes(p);
   harness_sleep_ms(100);
   atomic_store(&p->armed, true);
   probe_wait_frames(p, 56 * PERIOD);
@@ -422,13 +430,9 @@ Test(jack, midi_event_delay_notes_sound_delay_frames_later, .init = server_256,
     MidiProbe *p = midi_probe_open();
     connect_ok(p, probe_port_name(p, "midi_out"), engine_port(e, "midi_in"));
     connect_ok(p, engine_port(e, "out_1"), probe_port_name(p, "in_1"));
-    const uint32_t on[] = {10 * PERIOD + 100, 20 * PERIOD + 0, 30 * PERIOD + 31,
-                           40 * PERIOD + 255, 50 * PERIOD + 160};
-    const size_t n = sizeof(on) / sizeof(on[0]);
-    for (size_t i = 0; i < n; ++i) {
-      probe_schedule(p, on[i], 0x90, (uint8_t)(60 + i), 100);
-      probe_schedule(p, on[i] + 4 * PERIOD, 0x80, (uint8_t)(60 + i), 0);
-    }
+    const uint32_t *on = NOTE_ON;
+    const size_t n = sizeof(NOTE_ON) / sizeof(NOTE_ON[0]);
+    schedule_notes(p);
     harness_sleep_ms(100);
     atomic_store(&p->armed, true);
     probe_wait_frames(p, 60 * PERIOD);

@@ -23,10 +23,12 @@
  */
 
 #include "csound_adapter.h"
+#include "include_check.h"
 
 #include <csound/csound.h>
 #include <csound/csdl.h>
 
+#include <limits.h>
 #include <math.h>
 #include <pthread.h>
 #include <setjmp.h>
@@ -464,8 +466,8 @@ csound_adapter_load_plugins(CsoundAdapter *cs, const char *dir)
 }
 
 /* The orchestra inside a CSD, screened like any other code before Csound
- * compiles the CSD. A parse that fails here is left for the real compile
- * to report. */
+ * compiles the CSD (and said why when refused). A parse that fails here
+ * is left for the real compile to report. */
 static bool
 csd_orchestra_is_unsafe(CsoundAdapter *cs, const char *csd)
 {
@@ -478,6 +480,12 @@ csd_orchestra_is_unsafe(CsoundAdapter *cs, const char *csd)
   char *orc = strndup(start, (size_t)(end - start));
   if (!orc) {
     return false;
+  }
+  char why[PATH_MAX + 200];
+  if (include_check_blocks(orc, why, sizeof why)) {
+    csoundMessageS(cs->csound, CSOUNDMSG_ERROR, "csjack: %s\n", why);
+    free(orc);
+    return true;
   }
   muted = true;
   TREE *tree = NULL;
@@ -492,6 +500,9 @@ csd_orchestra_is_unsafe(CsoundAdapter *cs, const char *csd)
   if (tree) {
     csoundDeleteTree(cs->csound, tree);
   }
+  if (unsafe) {
+    report_nonfinite(cs);
+  }
   return unsafe;
 }
 
@@ -499,7 +510,6 @@ int
 csound_adapter_compile_csd_text(CsoundAdapter *cs, const char *text)
 {
   if (csd_orchestra_is_unsafe(cs, text)) {
-    report_nonfinite(cs);
     return -1;
   }
   bool jumped;
@@ -793,6 +803,13 @@ parse(CsoundAdapter *cs, const char *code, bool quiet)
 {
   TREE *tree = NULL;
   bool jumped;
+  char why[PATH_MAX + 200];
+  if (include_check_blocks(code, why, sizeof why)) {
+    if (!quiet) {
+      csoundMessageS(cs->csound, CSOUNDMSG_ERROR, "csjack: %s\n", why);
+    }
+    return NULL;
+  }
   const bool was_muted = muted;
   muted = quiet || was_muted;
   GUARDED(jumped, tree = csoundParseOrc(cs->csound, code));

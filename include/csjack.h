@@ -190,9 +190,11 @@ typedef struct {
   /** Message sink; NULL prints to stderr. Never called on the JACK thread. */
   CsjMessageFn message_fn;
   void *message_data;
-  /** How long one Csound call (a k-block, a merge, a direct call) may run
-   * before the performance is ended with CSJ_END_CSOUND_HUNG: 0 for the
-   * default of 2000 ms, negative for never. */
+  /** How long one Csound call (a k-block, a merge, a direct call, the parse
+   * of a queued compile) may run before the performance is ended with
+   * CSJ_END_CSOUND_HUNG: 0 for the default of 2000 ms, negative for never.
+   * Code whose #include names a pipe, a device or a socket is refused
+   * before Csound's parser would read it without end. */
   int hang_limit_ms;
   /** No MIDI: register no midi_in / midi_out ports, and Csound's MIDI
    * input and output stay off. By default both ports are registered and

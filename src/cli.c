@@ -744,11 +744,25 @@ main(int argc, char **argv)
     csj_engine_stop(e);
     csj_engine_wait(e, 1000);
   }
+  /* Closing waits for every thread to leave Csound. One that is still
+   * inside (a parse reading an #include that does not end) is given the
+   * hang limit, so that the watchdog says so, rather than a close that
+   * waits for ever in silence. */
+  const int hang_limit_ms = opts.hang_limit_ms == 0 ? 2000 : opts.hang_limit_ms; /* csjack.h */
+  const int settle_ms = hang_limit_ms > 0 ? hang_limit_ms + 500 : 0;
+  for (int waited = 0; waited < settle_ms && csj_engine_csound_busy_ms(e) > 0 &&
+                       !csj_engine_is_hung(e);
+       waited += 50) {
+    nanosleep(&poll_interval, NULL);
+  }
   int code = 0;
   CsjEndReason reason = csj_engine_end_reason(e, &code);
   const int sig = atomic_load_explicit(&stop_signal, memory_order_acquire);
   if (sig && reason == CSJ_END_NONE) {
     reason = CSJ_END_STOPPED;
+  }
+  if (csj_engine_is_hung(e)) {
+    reason = CSJ_END_CSOUND_HUNG;
   }
   csj_engine_stats(e, &stats);
   const double played_s = seconds_now() - started_s;

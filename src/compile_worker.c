@@ -62,8 +62,10 @@ worker_guarded_parse(CsjEngine *e, Job *capture, const char *text, bool quiet)
     engine_sleep_us(20);
   }
   job_capture_begin(capture);
+  atomic_store_explicit(&e->parse_busy_since_ns, engine_now_ns(), memory_order_relaxed);
   void *tree = quiet ? csound_adapter_parse_quiet(e->csound, text)
                      : csound_adapter_parse(e->csound, text);
+  atomic_store_explicit(&e->parse_busy_since_ns, 0, memory_order_relaxed);
   job_capture_end();
   atomic_store_explicit(&e->parse_active, false, memory_order_release);
   pthread_mutex_unlock(&e->parse_mutex);

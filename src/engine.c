@@ -673,6 +673,7 @@ csj_engine_csound_busy_ms(const CsjEngine *e)
   const uint64_t since[] = {
     atomic_load_explicit(&m->rt_busy_since_ns, memory_order_relaxed),
     atomic_load_explicit(&m->direct_busy_since_ns, memory_order_relaxed),
+    atomic_load_explicit(&m->parse_busy_since_ns, memory_order_relaxed),
     atomic_load_explicit(&m->control_busy_since_ns, memory_order_relaxed),
   };
   for (size_t i = 0; i < sizeof since / sizeof since[0]; ++i) {

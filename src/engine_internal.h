@@ -208,6 +208,10 @@ struct CsjEngineImpl {
    * when a direct caller entered Csound (0: not inside). */
   _Atomic uint64_t rt_busy_since_ns;
   _Atomic uint64_t direct_busy_since_ns;
+  /* When a staged or prompt compile's parse began (worker_guarded_parse;
+   * 0: none). Csound's parser reads #include files to their end: a file
+   * system that stalls would hold it, and the commands queued after it. */
+  _Atomic uint64_t parse_busy_since_ns;
   /* When the application's thread entered Csound to compile or start (not
    * watched: a start-up compile may take long; csj_engine_csound_busy_ms
    * reports it). */

@@ -73,7 +73,9 @@ watchdog(CsjEngine *e)
   const uint64_t limit = (uint64_t)limit_ms * 1000000u;
   const uint64_t rt = atomic_load_explicit(&e->rt_busy_since_ns, memory_order_relaxed);
   const uint64_t direct = atomic_load_explicit(&e->direct_busy_since_ns, memory_order_relaxed);
+  const uint64_t parse = atomic_load_explicit(&e->parse_busy_since_ns, memory_order_relaxed);
   const char *where = NULL;
+  const char *guess = "an endless loop in the orchestra or in live code?";
   uint64_t since = 0;
   if (rt && now > rt && now - rt > limit) {
     where = "the JACK thread";
@@ -81,16 +83,21 @@ watchdog(CsjEngine *e)
   } else if (direct && now > direct && now - direct > limit) {
     where = "a direct call (evalCode or compile on the caller's thread)";
     since = direct;
+  } else if (parse && now > parse && now - parse > limit) {
+    /* The music still plays, but every compile and evalCode queued after
+     * this one waits behind it, and nothing can take the parser back. */
+    where = "the parser of a compile or evalCode";
+    guess = "an #include of a file that does not end (a stalled file system?)";
+    since = parse;
   }
   if (!where) {
     return false;
   }
   atomic_store_explicit(&e->hung, true, memory_order_release);
   message_log_printf(e->log, 0,
-                     "csjack: error: Csound has been inside one call on %s for %.1f s: an "
-                     "endless loop in the orchestra or in live code? The performance is "
-                     "ended\n",
-                     where, (double)(now - since) * 1e-9);
+                     "csjack: error: Csound has been inside one call on %s for %.1f s: %s "
+                     "The performance is ended\n",
+                     where, (double)(now - since) * 1e-9, guess);
   engine_finish(e, CSJ_END_CSOUND_HUNG, 0);
   return true;
 }

@@ -1107,6 +1107,74 @@ Test(console, fatal_parse_errors_are_errors, .init = server_up, .fini = teardown
   expect_reply(":eval! return 6*7", "ok eval 42");
 }
 
+/* A named pipe at a path that lives as long as the test. */
+static char g_fifo_path[128];
+
+static void
+remove_fifo(void)
+{
+  if (g_fifo_path[0]) {
+    unlink(g_fifo_path);
+  }
+}
+
+static const char *
+make_fifo(void)
+{
+  snprintf(g_fifo_path, sizeof g_fifo_path, "/tmp/csjtest-%d-fifo", (int)getpid());
+  unlink(g_fifo_path);
+  cr_assert(eq(int, mkfifo(g_fifo_path, 0600), 0), "mkfifo: %s", strerror(errno));
+  atexit(remove_fifo);
+  return g_fifo_path;
+}
+
+/* Csound's parser reads an #include to its end: a named pipe or a device
+ * would hold the parsing thread (and every compile queued after it) for
+ * ever. Each is that command's error, named; the music plays on. */
+Test(console, include_of_pipe_or_device_is_refused, .init = server_up, .fini = teardown,
+     .timeout = 60)
+{
+  const char *fifo = make_fifo();
+  cli_start(harness_data("console_play.orc"));
+  expect_alive();
+  char line[512];
+  const char *forms[] = {":orc #include \"%s\"", ":orc! #include \"%s\"",
+                         ":orc~ #include  |%s|", ":eval #include \"%s\"\\nreturn 1",
+                         ":eval! #include \"%s\"\\nreturn 1"};
+  for (size_t i = 0; i < sizeof forms / sizeof forms[0]; ++i) {
+    snprintf(line, sizeof line, forms[i], fifo);
+    const char *got = cli_cmd(line);
+    cr_assert(ne(ptr, strstr(got, "named pipe, not a file"), NULL), "'%s' gave '%s'", line, got);
+    expect_alive();
+  }
+  const char *got = cli_cmd(":eval #include \"/dev/zero\"\\nreturn 1");
+  cr_assert(ne(ptr, strstr(got, "character device, not a file"), NULL), "got '%s'", got);
+  /* commented out, it is no directive */
+  expect_reply(":eval ; #include \"/dev/zero\"\\nreturn 6*7", "ok eval 42");
+  expect_reply(":eval! return 6*7", "ok eval 42");
+}
+
+/* A parse that never ends through a path only Csound can expand (a macro
+ * in #includestr naming the pipe): the watchdog calls it after the hang
+ * limit, and :quit meanwhile does not wait in silence for ever; csjack
+ * exits with status 9 and says which thread is stuck. */
+Test(console, parse_that_never_ends_is_reported, .init = server_up, .fini = teardown,
+     .timeout = 60)
+{
+  const char *fifo = make_fifo();
+  cli_start(harness_data("console_play.orc"));
+  expect_alive();
+  char line[512];
+  snprintf(line, sizeof line, ":orc #define PIPE #%s#\\n#includestr \"$PIPE\"", fifo);
+  cli_send(line);
+  cli_send(":quit");
+  const int rc = harness_child_wait(&g_cli->ch, 20000);
+  char *err = cli_stderr();
+  cr_assert(eq(int, rc, 9), "exit %d. stderr:\n%s", rc, err);
+  cr_assert(ne(ptr, strstr(err, "the parser of a compile"), NULL), "stderr:\n%s", err);
+  free(err);
+}
+
 /* An init error in instr 0 is an error, not "ok": Csound merges the code
  * and says success, but prints INIT ERROR. */
 Test(console, init_errors_are_errors, .init = server_up, .fini = teardown, .timeout = 60)

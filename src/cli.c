@@ -69,6 +69,8 @@ static CsjEngine *_Atomic running_engine;
  * exit that cannot wait for the console gives the terminal its mode back. */
 static ConsoleTerm *_Atomic console_term;
 
+static void cli_report(void *data, const char *line);
+
 static const char *
 signal_name(int sig)
 {
@@ -93,8 +95,18 @@ signal_main(void *arg)
 {
   (void)arg;
   int sig = 0;
-  if (sigwait(&stop_signals, &sig) != 0) {
-    return NULL;
+  for (;;) {
+    if (sigwait(&stop_signals, &sig) != 0) {
+      return NULL;
+    }
+    if (sig != SIGTSTP) {
+      break;
+    }
+    /* Ctrl-Z: a stopped client holds up the server's requests (every other
+     * client's jack_client_open waits for it) and leaves the graph late
+     * for seconds after it resumes. */
+    cli_report(NULL, "csjack: Ctrl-Z ignored: a stopped JACK client stalls the JACK server "
+                     "for every client (:pause silences csjack, Ctrl-C stops it)");
   }
   atomic_store_explicit(&stop_signal, sig, memory_order_release);
   CsjEngine *e = atomic_load_explicit(&running_engine, memory_order_acquire);
@@ -190,7 +202,9 @@ usage(FILE *to)
         ":chn NAME VALUE, :help, ...; see docs/console.md), one reply per line.\n"
         "\n"
         "Stops cleanly (recording closed, summary printed, exit 0) on SIGINT,\n"
-        "SIGTERM, SIGHUP and SIGQUIT; ignores SIGPIPE, SIGUSR1, SIGUSR2, SIGXFSZ.\n"
+        "SIGTERM, SIGHUP and SIGQUIT; ignores SIGPIPE, SIGUSR1, SIGUSR2, SIGXFSZ,\n"
+        "SIGTTIN, SIGTTOU, and SIGTSTP (Ctrl-Z: a stopped JACK client stalls the\n"
+        "JACK server; csjack says so and plays on).\n"
         "\n"
         "Exit status: 0 ended normally or stopped; 1 exitnow with a non-zero code\n"
         "or Csound aborted; 2 usage; 3 file; 4 compile error; 5 no JACK server or\n"
@@ -642,7 +656,13 @@ main(int argc, char **argv)
   sigaddset(&stop_signals, SIGTERM);
   sigaddset(&stop_signals, SIGHUP);
   sigaddset(&stop_signals, SIGQUIT);
+  sigaddset(&stop_signals, SIGTSTP); /* said and ignored by signal_main */
   pthread_sigmask(SIG_BLOCK, &stop_signals, NULL);
+  /* A background job is never stopped by its terminal either: reading it
+   * fails with EIO (the console waits for the foreground), writing it
+   * goes through even under `stty tostop`. */
+  signal(SIGTTIN, SIG_IGN);
+  signal(SIGTTOU, SIG_IGN);
   signal(SIGPIPE, SIG_IGN);
   signal(SIGXFSZ, SIG_IGN);
   signal(SIGUSR1, SIG_IGN);

@@ -1357,11 +1357,14 @@ Test(console, every_stop_signal_closes_the_recording, .init = server_up, .fini =
 }
 
 /* SIGPIPE (a reader of the replies went away), SIGUSR1 and SIGUSR2 (which
- * csjack does not use) and SIGXFSZ (a file-size limit) do not end the
- * music: csjack answers after each. */
+ * csjack does not use), SIGXFSZ (a file-size limit), and the terminal's
+ * job-control signals do not end or stop the music: csjack answers after
+ * each. A stopped JACK client would stall the server for every client
+ * (another client's jack_client_open waited for it), so Ctrl-Z (SIGTSTP)
+ * is said and ignored. */
 Test(console, ignored_signals_keep_playing, .init = server_up, .fini = teardown, .timeout = 60)
 {
-  static const int sigs[] = {SIGPIPE, SIGUSR1, SIGUSR2, SIGXFSZ};
+  static const int sigs[] = {SIGPIPE, SIGUSR1, SIGUSR2, SIGXFSZ, SIGTSTP, SIGTTIN, SIGTTOU};
   cli_start(harness_data("console_play.orc"));
   expect_alive();
   for (size_t k = 0; k < sizeof sigs / sizeof sigs[0]; k++) {
@@ -1371,6 +1374,9 @@ Test(console, ignored_signals_keep_playing, .init = server_up, .fini = teardown,
   }
   expect_reply(":quit", "ok quit");
   cr_assert(eq(int, harness_child_wait(&g_cli->ch, 10000), 0));
+  char *err = cli_stderr();
+  cr_assert(ne(ptr, strstr(err, "Ctrl-Z ignored"), NULL), "stderr:\n%s", err);
+  free(err);
 }
 
 /*

@@ -6,6 +6,7 @@
 #include "spsc_ring.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <pthread.h>
 #include <signal.h>
 #include <sndfile.h>
@@ -14,7 +15,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 
 /* About two seconds of stereo at 48 kHz between the JACK thread and disk. */
 #define RING_SECONDS 2u
@@ -117,8 +120,32 @@ recorder_open(const char *path, int bits, uint32_t channels, uint32_t rate, uint
   }
   SF_INFO info = {.samplerate = (int)rate, .channels = (int)channels,
                   .format = SF_FORMAT_WAV | subtype};
-  r->file = sf_open(path, SFM_WRITE, &info);
+  /* A regular file only: opening a named pipe for writing waits for a
+   * reader (the console that asked would wait for ever), and the header
+   * is rewritten in place as the file grows. O_NONBLOCK keeps the open
+   * itself from waiting should the path change under us. */
+  struct stat st;
+  if (stat(path, &st) == 0 && !S_ISREG(st.st_mode)) {
+    snprintf(why, why_size, "cannot record to '%s': not a regular file", path);
+    free(r);
+    return NULL;
+  }
+  const int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_NONBLOCK | O_CLOEXEC, 0666);
+  if (fd < 0) {
+    snprintf(why, why_size, "cannot open '%s' for writing: %s", path, strerror(errno));
+    free(r);
+    return NULL;
+  }
+  if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode) ||
+      fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK) != 0) {
+    snprintf(why, why_size, "cannot record to '%s': not a regular file", path);
+    close(fd);
+    free(r);
+    return NULL;
+  }
+  r->file = sf_open_fd(fd, SFM_WRITE, &info, SF_TRUE);
   if (!r->file) {
+    /* sf_open_fd closed fd (close_desc) */
     snprintf(why, why_size, "cannot open '%s' for writing: %s", path, sf_strerror(NULL));
     free(r);
     return NULL;

@@ -1154,6 +1154,25 @@ Test(console, include_of_pipe_or_device_is_refused, .init = server_up, .fini = t
   expect_reply(":eval! return 6*7", "ok eval 42");
 }
 
+/* A recording needs a regular file: opening a named pipe for writing
+ * waited for a reader, and the console with it, for ever. */
+Test(console, record_to_a_pipe_or_device_is_refused, .init = server_up, .fini = teardown,
+     .timeout = 60)
+{
+  const char *fifo = make_fifo();
+  cli_start(harness_data("console_play.orc"));
+  expect_alive();
+  char line[256];
+  snprintf(line, sizeof line, ":record %s", fifo);
+  const char *got = cli_cmd(line);
+  cr_assert(ne(ptr, strstr(got, "not a regular file"), NULL), "got '%s'", got);
+  expect_alive();
+  got = cli_cmd(":record /dev/full 16");
+  cr_assert(ne(ptr, strstr(got, "not a regular file"), NULL), "got '%s'", got);
+  expect_prefix(":record /tmp", "error record: ");
+  expect_alive();
+}
+
 /* A parse that never ends through a path only Csound can expand (a macro
  * in #includestr naming the pipe): the watchdog calls it after the hang
  * limit, and :quit meanwhile does not wait in silence for ever; csjack

@@ -332,8 +332,10 @@ CSJ_API CsjStatus csj_engine_create(const CsjOptions *opts, CsjEngine **out);
  * Returns:
  *   CSJ_SUCCESS        compiled: the engine can be started.
  *   CSJ_ERR_BAD_ARG    @p e or @p path is NULL.
- *   CSJ_ERR_FILE       the file cannot be opened or read; csj_last_error
- *                      says why.
+ *   CSJ_ERR_FILE       the file cannot be opened or read, or is larger
+ *                      than 64 MiB (/dev/zero); csj_last_error says why.
+ *                      A named pipe is read to its end: the call waits
+ *                      for its writer.
  *   CSJ_ERR_STATE      the engine has been started.
  *   CSJ_ERR_NO_MEMORY  an allocation failed (CSD); csj_last_error says so.
  *   CSJ_ERR_OPTION     a CSD's <CsOptions> holds an option csjack or

@@ -30,6 +30,7 @@
 #include "udp_server.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
 #include <pthread.h>
 #include <signal.h>
@@ -332,6 +333,62 @@ is_orc(const char *path)
   return n >= 4 && strcasecmp(path + n - 4, ".orc") == 0;
 }
 
+/* The file played: read once, here, and given to Csound as text, so that
+ * a pipe works too (csjack <(make-orchestra)). A named pipe is waited for
+ * like any reader waits for it, before JACK is reached; a file without end
+ * (/dev/zero) is cut at the limit with an error. */
+#define CLI_MAX_FILE (64u << 20)
+static char *input_text;
+
+static bool
+read_input(const char *path, char *why, size_t why_size)
+{
+  const int fd = open(path, O_RDONLY | O_CLOEXEC);
+  if (fd < 0) {
+    snprintf(why, why_size, "cannot read '%s': %s", path, strerror(errno));
+    return false;
+  }
+  size_t cap = 1 << 16;
+  size_t len = 0;
+  char *text = malloc(cap);
+  for (;;) {
+    if (!text) {
+      snprintf(why, why_size, "cannot read '%s': out of memory", path);
+      break;
+    }
+    if (len + 1 == cap) {
+      if (cap > CLI_MAX_FILE) {
+        snprintf(why, why_size, "cannot read '%s': larger than %u MiB", path, CLI_MAX_FILE >> 20);
+        break;
+      }
+      char *bigger = realloc(text, cap * 2);
+      if (!bigger) {
+        continue; /* reported above */
+      }
+      text = bigger;
+      cap *= 2;
+    }
+    const ssize_t got = read(fd, text + len, cap - len - 1);
+    if (got < 0 && errno == EINTR) {
+      continue;
+    }
+    if (got < 0) {
+      snprintf(why, why_size, "cannot read '%s': %s", path, strerror(errno));
+      break;
+    }
+    if (got == 0) {
+      close(fd);
+      text[len] = '\0';
+      input_text = text;
+      return true;
+    }
+    len += (size_t)got;
+  }
+  free(text);
+  close(fd);
+  return false;
+}
+
 /* The network options in a CSD's <CsOptions> (the engine reads the rest). */
 static int
 take_csd_net_options(const char *path, NetOptions *net)
@@ -339,32 +396,10 @@ take_csd_net_options(const char *path, NetOptions *net)
   if (is_orc(path)) {
     return 0;
   }
-  FILE *f = fopen(path, "rb");
-  if (!f) {
-    return 0; /* the engine says what is wrong with the file */
-  }
-  size_t cap = 1 << 16;
-  size_t len = 0;
-  char *text = malloc(cap);
-  size_t got;
-  while (text && (got = fread(text + len, 1, cap - len - 1, f)) > 0) {
-    len += got;
-    if (len + 1 == cap && cap < (64u << 20)) {
-      char *bigger = realloc(text, cap * 2);
-      if (!bigger) {
-        break;
-      }
-      text = bigger;
-      cap *= 2;
-    } else if (len + 1 == cap) {
-      break;
-    }
-  }
-  fclose(f);
+  char *text = strdup(input_text);
   if (!text) {
     return 0;
   }
-  text[len] = '\0';
   char **words = NULL;
   int count = 0;
   char *rest = csound_options_take_from_csd(text, &words, &count);
@@ -406,10 +441,8 @@ drop_term(ConsoleTerm *term)
 
 /* Tears down first, so Csound's closing chatter comes before our one line. */
 static int
-fail(CsjEngine *e, ConsoleTerm *term, CsjStatus status)
+fail(CsjEngine *e, ConsoleTerm *term, CsjStatus status, const char *why)
 {
-  char why[512];
-  snprintf(why, sizeof(why), "%s", csj_last_error(e));
   csj_engine_destroy(e);
   drop_term(term);
   fprintf(stderr, "csjack: error: %s\n", why);
@@ -573,9 +606,10 @@ main(int argc, char **argv)
   opts.csound_argc = argc - optind;
   opts.csound_argv = (const char *const *)(argv + optind);
 
-  /* Check the file before reaching for JACK, so the error names the file. */
-  if (access(path, R_OK) != 0) {
-    fprintf(stderr, "csjack: error: cannot read '%s': %s\n", path, strerror(errno));
+  /* Read the file before reaching for JACK, so the error names the file. */
+  char file_why[600];
+  if (!read_input(path, file_why, sizeof file_why)) {
+    fprintf(stderr, "csjack: error: %s\n", file_why);
     return EXIT_FILE;
   }
 
@@ -693,10 +727,21 @@ main(int argc, char **argv)
   atomic_store_explicit(&running_engine, e, memory_order_release);
   /* Before the first cycle, so that every MIDI event is delayed alike. */
   csj_engine_set_event_delay(e, (uint32_t)event_delay);
-  if ((status = csj_engine_compile_file(e, path)) != CSJ_SUCCESS ||
-      (status = csj_engine_start(e)) != CSJ_SUCCESS) {
+  status = is_orc(path) ? csj_engine_compile_orc_text(e, input_text)
+                         : csj_engine_compile_csd_text(e, input_text);
+  free(input_text);
+  input_text = NULL;
+  const bool compiled = status == CSJ_SUCCESS;
+  if (!compiled || (status = csj_engine_start(e)) != CSJ_SUCCESS) {
     atomic_store_explicit(&running_engine, NULL, memory_order_release);
-    const int rc = fail(e, term, status);
+    char why[600];
+    if (status == CSJ_ERR_COMPILE) {
+      snprintf(why, sizeof why, "Csound could not compile '%s' (see Csound's messages above)",
+               path);
+    } else {
+      snprintf(why, sizeof why, "%s", csj_last_error(e));
+    }
+    const int rc = fail(e, term, status, why);
     udp_server_free(server);
     return rc;
   }

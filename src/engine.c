@@ -335,6 +335,8 @@ compiled(CsjEngine *e, int result, const char *what)
   return CSJ_SUCCESS;
 }
 
+#define ENGINE_MAX_FILE (64u << 20)
+
 static char *
 read_file(const char *path, char *why, size_t why_size)
 {
@@ -347,9 +349,14 @@ read_file(const char *path, char *why, size_t why_size)
   size_t len = 0;
   char *text = malloc(cap);
   size_t n;
+  bool too_big = false;
   while (text && (n = fread(text + len, 1, cap - len - 1, f)) > 0) {
     len += n;
     if (cap - len - 1 == 0) {
+      /* a file without end (/dev/zero) is not code */
+      if ((too_big = cap > ENGINE_MAX_FILE)) {
+        break;
+      }
       char *bigger = realloc(text, cap * 2);
       if (!bigger) {
         free(text);
@@ -362,6 +369,11 @@ read_file(const char *path, char *why, size_t why_size)
   }
   const bool failed = ferror(f);
   fclose(f);
+  if (too_big) {
+    snprintf(why, why_size, "cannot read '%s': larger than %u MiB", path, ENGINE_MAX_FILE >> 20);
+    free(text);
+    return NULL;
+  }
   if (!text || failed) {
     snprintf(why, why_size, "cannot read '%s'%s", path, failed ? ": read error" : ": out of memory");
     free(text);

@@ -14,7 +14,9 @@
 
 #include <ctype.h>
 #include <errno.h>
+#include <pthread.h>
 #include <signal.h>
+#include <sys/stat.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -237,6 +239,53 @@ Test(jack, cli_missing_file, .init = server_256, .fini = teardown,
   char *err = cli_expect_exit(args, 3);
   cr_expect(eq(int, count_lines(err), 1), "want one line, got:\n%s", err);
   cr_expect(ne(ptr, strstr(err, path), NULL), "stderr does not name the file:\n%s",
+            err);
+  free(err);
+}
+
+/* The file is read once, as a stream: a named pipe (or the shell's
+ * <(make-orchestra)) plays, a file without end is cut with an error. */
+static char g_pipe_path[128];
+static char *g_pipe_text;
+
+static void *
+write_pipe(void *arg)
+{
+  (void)arg;
+  FILE *f = fopen(g_pipe_path, "w"); /* waits for csjack to open it */
+  if (f) {
+    fputs(g_pipe_text, f);
+    fclose(f);
+  }
+  return NULL;
+}
+
+Test(jack, cli_file_from_a_pipe_plays, .init = server_256, .fini = teardown, .timeout = 30)
+{
+  snprintf(g_pipe_path, sizeof g_pipe_path, "/tmp/csjtest-%d-play.csd", (int)getpid());
+  unlink(g_pipe_path);
+  cr_assert(eq(int, mkfifo(g_pipe_path, 0600), 0), "mkfifo: %s", strerror(errno));
+  g_pipe_text = harness_read_file(harness_data("finite.csd"));
+  cr_assert(ne(ptr, g_pipe_text, NULL));
+  pthread_t writer;
+  cr_assert(eq(int, pthread_create(&writer, NULL, write_pipe, NULL), 0));
+  const char *args[] = {"--no-connect", "-n", harness_name("csjpipe"), g_pipe_path, NULL};
+  char *err;
+  const int rc = cli_run(args, 10000, &err, NULL);
+  pthread_join(writer, NULL);
+  unlink(g_pipe_path);
+  free(g_pipe_text);
+  keep_err(err);
+  cr_assert(eq(int, rc, 0), "stderr:\n%s", err);
+  cr_assert(ne(ptr, strstr(err, "score ended"), NULL), "stderr:\n%s", err);
+}
+
+Test(jack, cli_file_without_end_is_refused, .init = server_256, .fini = teardown,
+     .timeout = 30)
+{
+  const char *args[] = {"--no-connect", "-n", harness_name("csjzero"), "/dev/zero", NULL};
+  char *err = cli_expect_exit(args, 3);
+  cr_expect(ne(ptr, strstr(err, "cannot read '/dev/zero': larger than"), NULL), "stderr:\n%s",
             err);
   free(err);
 }

@@ -335,6 +335,27 @@ jack_backend_open(const char *client_name, const char *server_name, JackBackend 
                   char *why, size_t why_size)
 {
   *out = NULL;
+  /* libjack 1.9.21 overflows a stack buffer (and aborts) on a server name
+   * of about 265 bytes or more, the one given or JACK_DEFAULT_SERVER; a
+   * server cannot even start under a name much over 80 (its socket's path
+   * is too long). */
+  const char *server = server_name ? server_name : getenv("JACK_DEFAULT_SERVER");
+  if (server && strlen(server) > JACK_BACKEND_MAX_SERVER_NAME) {
+    snprintf(why, why_size,
+             "cannot reach JACK server '%.40s...': a JACK server's name is at most %d bytes, "
+             "this one has %zu%s",
+             server, JACK_BACKEND_MAX_SERVER_NAME, strlen(server),
+             server_name ? "" : " (from JACK_DEFAULT_SERVER)");
+    return CSJ_ERR_NO_SERVER;
+  }
+  /* jack_client_name_size() says 65 (with the NUL), but jackd 1.9.21
+   * refuses a name of 64 bytes with an opaque status. */
+  const size_t name_max = (size_t)jack_client_name_size() - 2;
+  if (strlen(client_name) > name_max) {
+    snprintf(why, why_size, "JACK client names are at most %zu bytes; '%.40s...' has %zu",
+             name_max, client_name, strlen(client_name));
+    return CSJ_ERR_JACK;
+  }
   JackBackend *jb = calloc(1, sizeof(*jb));
   if (!jb) {
     snprintf(why, why_size, "out of memory");
@@ -357,7 +378,6 @@ jack_backend_open(const char *client_name, const char *server_name, JackBackend 
   if (!jb->client) {
     jack_printers_give_back();
     free(jb);
-    const char *server = server_name ? server_name : getenv("JACK_DEFAULT_SERVER");
     if (status & JackServerFailed) {
       snprintf(why, why_size, "cannot reach JACK server '%s': is it running? (csjack never starts one)",
                server ? server : "default");

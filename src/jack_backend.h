@@ -19,6 +19,8 @@
 
 /** The most ports per direction; more channels are refused at start. */
 #define JACK_BACKEND_MAX_PORTS CSJ_MAX_CHANNELS
+/* Longer server names are refused before libjack sees them (jack_backend.c). */
+#define JACK_BACKEND_MAX_SERVER_NAME 127
 
 typedef struct JackBackendImpl JackBackend;
 

@@ -126,7 +126,7 @@ recorder_open(const char *path, int bits, uint32_t channels, uint32_t rate, uint
    * itself from waiting should the path change under us. */
   struct stat st;
   if (stat(path, &st) == 0 && !S_ISREG(st.st_mode)) {
-    snprintf(why, why_size, "cannot record to '%s': not a regular file", path);
+    snprintf(why, why_size, "'%s' is not a regular file", path);
     free(r);
     return NULL;
   }
@@ -138,7 +138,7 @@ recorder_open(const char *path, int bits, uint32_t channels, uint32_t rate, uint
   }
   if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode) ||
       fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK) != 0) {
-    snprintf(why, why_size, "cannot record to '%s': not a regular file", path);
+    snprintf(why, why_size, "'%s' is not a regular file", path);
     close(fd);
     free(r);
     return NULL;

@@ -290,6 +290,28 @@ Test(jack, cli_file_without_end_is_refused, .init = server_256, .fini = teardown
   free(err);
 }
 
+/* Names JACK cannot take are one line each: libjack aborted ("stack
+ * smashing detected") on a server name of about 265 bytes, and answered a
+ * 64-byte client name with an opaque status. */
+Test(jack, cli_long_names_are_refused, .init = server_256, .fini = teardown, .timeout = 30)
+{
+  char server[301];
+  memset(server, 'y', 300);
+  server[300] = '\0';
+  const char *args[] = {"--no-connect", "-s", server, harness_data("finite.csd"), NULL};
+  char *err = cli_expect_exit(args, 5);
+  cr_expect(eq(int, count_lines(err), 1), "want one line, got:\n%s", err);
+  cr_expect(ne(ptr, strstr(err, "at most 127 bytes, this one has 300"), NULL), "stderr:\n%s", err);
+  free(err);
+  char client[65];
+  memset(client, 'x', 64);
+  client[64] = '\0';
+  const char *args2[] = {"--no-connect", "-n", client, harness_data("finite.csd"), NULL};
+  err = cli_expect_exit(args2, 5);
+  cr_expect(ne(ptr, strstr(err, "at most 63 bytes"), NULL), "stderr:\n%s", err);
+  free(err);
+}
+
 Test(jack, cli_syntax_error, .init = server_256, .fini = teardown,
      .timeout = 30)
 {

@@ -602,7 +602,8 @@ CSJ_API CsjStatus csj_engine_toggle_pause(CsjEngine *e);
  *   CSJ_ERR_TOO_BIG    @p count is over CSJ_MAX_PFIELDS (checked first,
  *                      in any state): nothing queued; csj_last_error says so.
  *   CSJ_ERR_BAD_ARG    @p count is negative, or @p pfields is NULL with
- *                      @p count > 0.
+ *                      @p count > 0, or @p type is 'a' (see
+ *                      csj_engine_input_message).
  *   CSJ_ERR_NO_MEMORY  the copy of the p-fields could not be allocated.
  *   CSJ_ERR_STATE      not performing (not started, or ended).
  *   CSJ_ERR_RING_FULL  the ring stayed full (or the performance ended
@@ -745,7 +746,10 @@ CSJ_API CSJ_REALTIME uint32_t csj_engine_frame_time_in(const CsjEngine *e, int64
  *                 is full, up to the submit timeout.
  * Returns:
  *   CSJ_SUCCESS        queued.
- *   CSJ_ERR_BAD_ARG    @p line is NULL.
+ *   CSJ_ERR_BAD_ARG    @p line is NULL, or holds an 'a' statement (advance
+ *                      score time: in real time Csound computes the time
+ *                      it skips inside one JACK cycle); csj_last_error
+ *                      says so. Nothing is queued.
  *   CSJ_ERR_NO_MEMORY  the copy could not be allocated.
  *   CSJ_ERR_STATE      not performing (not started, or ended).
  *   CSJ_ERR_RING_FULL  the ring stayed full (or the performance ended

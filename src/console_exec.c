@@ -270,7 +270,7 @@ exec_score(CsjEngine *e, const ConsoleCommand *cmd, FILE *out)
   if (st == CSJ_SUCCESS) {
     reply_ok(out, "score");
   } else {
-    reply_status(out, "score", st, NULL);
+    reply_status(out, "score", st, st == CSJ_ERR_BAD_ARG ? csj_last_error(e) : NULL);
   }
   return true;
 }

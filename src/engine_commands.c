@@ -179,6 +179,10 @@ CsjStatus csj_engine_play(CsjEngine *e) { return push_pause(e, 0); }
 CsjStatus csj_engine_pause(CsjEngine *e) { return push_pause(e, 1); }
 CsjStatus csj_engine_toggle_pause(CsjEngine *e) { return push_pause(e, 2); }
 
+#define ADVANCE_REFUSED                                                                     \
+  "the score statement 'a' (advance score time) is refused in real time: Csound computes "   \
+  "the time it skips inside one JACK cycle, and the graph would miss its deadline"
+
 static CsjStatus
 queue_event(CsjEngine *e, char type, const double *pfields, int count, bool absp2,
             bool stamped, uint32_t frame)
@@ -193,6 +197,10 @@ queue_event(CsjEngine *e, char type, const double *pfields, int count, bool absp
     return CSJ_ERR_TOO_BIG;
   }
   if (count < 0 || (count > 0 && !pfields)) {
+    return CSJ_ERR_BAD_ARG;
+  }
+  if (type == 'a') {
+    set_last_error_text(e, ADVANCE_REFUSED);
     return CSJ_ERR_BAD_ARG;
   }
   if (count <= INLINE_PFIELDS) {
@@ -321,6 +329,10 @@ push_text(CsjEngine *e, CommandType type, const char *name, const char *text, bo
 CsjStatus
 csj_engine_input_message(CsjEngine *e, const char *line)
 {
+  if (line && score_text_advances(line)) {
+    set_last_error_text(e, ADVANCE_REFUSED);
+    return CSJ_ERR_BAD_ARG;
+  }
   /* Constant-latency mode: a plain numeric 'i' line becomes a stamped
    * score event (exact to the frame); other text goes to Csound as it is,
    * at once. Rewriting p2 in the text instead would not do: the line

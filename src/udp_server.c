@@ -468,11 +468,17 @@ handle_udp(UdpServer *s, const char *data, size_t len)
       dropped(s, "code", false);
     }
     break;
-  case UDP_SCORE:
-    if (!ring_has_room(s) || csj_engine_input_message(s->e, a.text) != CSJ_SUCCESS) {
+  case UDP_SCORE: {
+    const CsjStatus st =
+      ring_has_room(s) ? csj_engine_input_message(s->e, a.text) : CSJ_ERR_RING_FULL;
+    if (st == CSJ_ERR_BAD_ARG) {
+      report(s, R_OTHER, "csjack: error: UDP score text from %s refused: %s", s->peer,
+             csj_last_error(s->e));
+    } else if (st != CSJ_SUCCESS) {
       dropped(s, "score text", false);
     }
     break;
+  }
   case UDP_SET_CONTROL:
     if (!channel_allowed(s, a.name)) {
       report(s, R_OTHER, "csjack: error: UDP from %s: channel '%s' not set: over %d channels",
@@ -636,7 +642,11 @@ act_osc(UdpServer *s, const OscAction *a)
     }
     return;
   case OSC_EVENT_TEXT:
-    if (!ring_has_room(s) || (st = csj_engine_input_message(s->e, a->text)) != CSJ_SUCCESS) {
+    st = ring_has_room(s) ? csj_engine_input_message(s->e, a->text) : CSJ_ERR_RING_FULL;
+    if (st == CSJ_ERR_BAD_ARG) {
+      report(s, R_OTHER, "csjack: error: OSC /csound/event from %s refused: %s", s->peer,
+             csj_last_error(s->e));
+    } else if (st != CSJ_SUCCESS) {
       dropped(s, "/csound/event", true);
     }
     return;

@@ -1154,6 +1154,20 @@ Test(console, include_of_pipe_or_device_is_refused, .init = server_up, .fini = t
   expect_reply(":eval! return 6*7", "ok eval 42");
 }
 
+/* Csound's 'a' statement in real time computes the score time it skips
+ * inside one JACK cycle ("a 0 0 1e7" never came back): refused, said why;
+ * the rest of the score goes on. */
+Test(console, score_advance_is_refused, .init = server_up, .fini = teardown, .timeout = 60)
+{
+  cli_start(harness_data("console_play.orc"));
+  expect_alive();
+  const char *got = cli_cmd("a 0 0 1e7");
+  cr_assert(ne(ptr, strstr(got, "'a' (advance score time) is refused"), NULL), "got '%s'", got);
+  expect_alive();
+  expect_reply("i 1 0 0.1", "ok score");
+  expect_alive();
+}
+
 /* A recording needs a regular file: opening a named pipe for writing
  * waited for a reader, and the console with it, for ever. */
 Test(console, record_to_a_pipe_or_device_is_refused, .init = server_up, .fini = teardown,

@@ -74,3 +74,18 @@ Test(score_line, everything_else_stays_text)
   cr_assert(read("i 1 2 3 4 5 6 7 8"));
   cr_assert(eq(int, n, 8));
 }
+
+Test(score_line, advance_statements_are_found)
+{
+  cr_assert(score_text_advances("a 0 0 10"));
+  cr_assert(score_text_advances("a0 0 10\n"));
+  cr_assert(score_text_advances("i 1 0 1\n  a 0 0 1e7\ni 1 0 1"));
+  cr_assert(score_text_advances("\ta\n"));
+  cr_assert(score_text_advances("a"));
+  cr_assert(not(score_text_advances("i 1 0 1 ; a 0 0 1")));
+  cr_assert(not(score_text_advances("i \"alpha\" 0 1")));
+  cr_assert(not(score_text_advances("f 1 0 16 10 1\ne")));
+  cr_assert(not(score_text_advances("abc")));
+  cr_assert(not(score_text_advances("")));
+  cr_assert(not(score_text_advances(NULL)));
+}

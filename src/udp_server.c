@@ -664,14 +664,19 @@ act_osc(UdpServer *s, const OscAction *a)
                      ((double)wall.tv_sec + (double)wall.tv_nsec * 1e-9);
       /* A past timetag is late (run at once, counted by the engine); keep
        * it within a second back so the frame does not wrap forwards, and
-       * a far-future one within a day. */
+       * a far-future one within 2^30 frames (6.2 h at 48 kHz): the frame
+       * clock wraps at 2^32, and a frame over 2^31 ahead would count as
+       * past and play at once. */
       if (ahead < -1.0) {
         ahead = -1.0;
       }
-      if (ahead > 86400.0) {
+      CsjStats stats;
+      csj_engine_stats(s->e, &stats);
+      const double horizon = stats.sample_rate ? 1073741824.0 / stats.sample_rate : 0.0;
+      if (ahead > horizon) {
         inc(&s->osc_malformed);
-        report(s, R_OSC, "csjack: error: OSC from %s: a timetag %.0f s ahead (over a day) is "
-                         "refused", s->peer, ahead);
+        report(s, R_OSC, "csjack: error: OSC from %s: a timetag %.0f s ahead is refused: csjack "
+                         "holds events up to %.0f s ahead", s->peer, ahead, horizon);
         return;
       }
       const uint32_t frame = csj_engine_frame_time_in(s->e, (int64_t)llround(ahead * 1e6));

@@ -626,7 +626,11 @@ def test_osc(args, tmp):
         # Garbage: counted, reported, nothing breaks.
         bad = [b"\xff\x00\x01\x02", osc_message("/csound/compile", 1),
                osc_message("/nowhere", "x"), b"#bundle\0\0\0\0\0\0\0\0\x01\0\0\0\x07",
-               osc_message("/csound/event/instr", "one"), b"/csound/compile\0"]
+               osc_message("/csound/event/instr", "one"), b"/csound/compile\0",
+               # 13 h ahead: past the frame clock's reach (it would wrap
+               # into the past and click at once): refused
+               osc_bundle(time.time() + 13 * 3600,
+                          osc_message("/csound/event/instr", 20.0, 0.0, 0.01))]
         m0 = after.get("osc_malformed", 0)
         for b in bad:
             sock.sendto(b, ("127.0.0.1", port))

@@ -175,6 +175,26 @@ CSJ_API CSJ_REALTIME const char *csj_end_reason_name(CsjEndReason reason);
  */
 typedef void (*CsjMessageFn)(void *data, int csound_attr, const char *text);
 
+/**
+ * Checks Csound options as csj_engine_create would take them (the words of
+ * csound_argv), without an engine or JACK: each is put in the form Csound
+ * 6.18 reads and tried on a scratch Csound instance. Options csjack does
+ * itself (-odac, -b, -+rtaudio, ...) pass: csj_engine_create leaves them
+ * out with a notice.
+ *
+ * Thread:         any but the JACK thread.
+ * Real-time safe: no (allocates; creates and destroys Csound instances).
+ * Blocks:         never (no I/O beyond Csound's own start-up).
+ * Returns:
+ *   CSJ_SUCCESS        every option would be taken.
+ *   CSJ_ERR_OPTION     csjack or Csound refuses one; csj_last_error(NULL),
+ *                      on this thread, names it and says why.
+ *   CSJ_ERR_BAD_ARG    @p count is negative, or @p words is NULL with
+ *                      @p count > 0.
+ *   CSJ_ERR_NO_MEMORY  an allocation failed.
+ */
+CSJ_API CsjStatus csj_check_options(int count, const char *const *words);
+
 /** Options for csj_engine_create(). Set defaults with csj_options_init(). */
 typedef struct {
   const char *client_name;   /**< JACK client name (exact), default "csjack". */
@@ -280,7 +300,16 @@ typedef struct {
    * threads queue), out of ring_capacity. A producer that must leave room
    * for others (csjack's UDP server) stops short of the full ring. */
   uint32_t ring_used;
+  /** Output samples that Csound made NaN or infinite (a division by zero
+   * in live code, a filter that blew up): written to the ports, and to the
+   * recording, as 0, so that no other JACK client downstream (a reverb, a
+   * recorder) is poisoned by them. */
+  uint64_t output_nonfinite;
 } CsjStats;
+
+/** sizeof(CsjStats) as this library was built: a binding that lays the
+ * struct out itself (Python's ctypes) checks it against its own. */
+CSJ_API size_t csj_stats_size(void);
 
 /**
  * Fills @p opts (not NULL) with the defaults.

@@ -869,6 +869,10 @@ main(int argc, char **argv)
           sig ? signal_name(sig) : "", sig ? ")" : "");
   print_counts(&stats, played_s);
   fprintf(stderr, ", status %d", exit_status);
+  if (stats.output_nonfinite) {
+    fprintf(stderr, ", NaN or infinite samples played as silence %llu",
+            (unsigned long long)stats.output_nonfinite);
+  }
   if (stats.record_errors) {
     fprintf(stderr, ", recordings failed %llu", (unsigned long long)stats.record_errors);
   }

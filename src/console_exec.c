@@ -248,7 +248,8 @@ print_stats(FILE *out, CsjEngine *e)
           (unsigned long long)s.midi_out_dropped, (unsigned)s.event_delay,
           (unsigned long long)s.events_late, (unsigned)s.events_held,
           (unsigned long long)s.events_overflow);
-  fprintf(out, " ring_used=%u", (unsigned)s.ring_used);
+  fprintf(out, " ring_used=%u output_nonfinite=%llu", (unsigned)s.ring_used,
+          (unsigned long long)s.output_nonfinite);
   if (g_stats_extra) {
     g_stats_extra(out, g_stats_extra_data);
   }

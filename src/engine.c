@@ -204,6 +204,52 @@ apply_options(CsjEngine *e, int count, const char *const *words, const char *fro
   return status;
 }
 
+CsjStatus
+csj_check_options(int count, const char *const *words)
+{
+  if (count < 0 || (count > 0 && !words)) {
+    return CSJ_ERR_BAD_ARG;
+  }
+  int n = 0;
+  char **options = csound_options_normalize(count, words, &n);
+  if (!options) {
+    snprintf(create_error, sizeof(create_error), "out of memory");
+    return CSJ_ERR_NO_MEMORY;
+  }
+  CsjStatus status = CSJ_SUCCESS;
+  for (int i = 0; i < n && status == CSJ_SUCCESS; ++i) {
+    const char *option = options[i];
+    if (strncmp(option, OPCODE_LIB_OPTION, strlen(OPCODE_LIB_OPTION)) == 0) {
+      continue; /* loaded (or warned about) when the engine is made */
+    }
+    char replacement[128];
+    char text[512];
+    switch (csound_options_classify(option, 48000, true, replacement, sizeof(replacement), text,
+                                    sizeof(text))) {
+    case OPTION_DROP:
+    case OPTION_HOST:
+      continue;
+    case OPTION_REFUSE:
+      snprintf(create_error, sizeof(create_error), "%s", text);
+      status = CSJ_ERR_OPTION;
+      continue;
+    case OPTION_REPLACE:
+      option = replacement;
+      break;
+    case OPTION_PASS:
+      break;
+    }
+    char why[256];
+    if (csound_adapter_check_option(option, why, sizeof(why)) != 0) {
+      snprintf(create_error, sizeof(create_error), "Csound refuses the option '%s': %s",
+               options[i], why);
+      status = CSJ_ERR_OPTION;
+    }
+  }
+  csound_options_free(options, n);
+  return status;
+}
+
 /* JACK's sample rate, last so that nothing overrides it, and Csound's
  * --realtime mode off. */
 static void
@@ -658,6 +704,7 @@ csj_engine_stats(const CsjEngine *e, CsjStats *out)
   out->ring_capacity = m->ring ? command_ring_capacity(m->ring) : 0;
   out->ring_high_water = m->ring ? command_ring_high_water(m->ring) : 0;
   out->ring_used = m->ring ? command_ring_used(m->ring) : 0;
+  out->output_nonfinite = atomic_load_explicit(&m->output_nonfinite, memory_order_relaxed);
   out->paused = atomic_load_explicit(&m->paused_flag, memory_order_relaxed);
   out->callback_ns_last = atomic_load_explicit(&m->callback_ns_last, memory_order_relaxed);
   out->callback_ns_max = atomic_load_explicit(&m->callback_ns_max, memory_order_relaxed);
@@ -694,6 +741,12 @@ csj_engine_csound_busy_ms(const CsjEngine *e)
     }
   }
   return oldest / 1000000u;
+}
+
+size_t
+csj_stats_size(void)
+{
+  return sizeof(CsjStats);
 }
 
 bool

@@ -27,6 +27,7 @@
 
 #include "engine_internal.h"
 
+#include <math.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -77,11 +78,20 @@ perform_block(CsjEngine *e)
   }
   const double *spout = csound_adapter_spout(e->csound);
   const uint32_t k = e->ksmps;
+  uint32_t nonfinite = 0;
   for (uint32_t c = 0; c < e->n_out; ++c) {
     float *dst = e->fifo[c] + e->fifo_frames;
     for (uint32_t i = 0; i < k; ++i) {
-      dst[i] = (float)(spout[i * e->n_out + c] * e->from_csound);
+      const float v = (float)(spout[i * e->n_out + c] * e->from_csound);
+      /* NaN or inf (or a double past float's range) would poison every
+       * client downstream: silence instead, counted. */
+      const bool finite = isfinite(v);
+      dst[i] = finite ? v : 0.0f;
+      nonfinite += !finite;
     }
+  }
+  if (nonfinite) {
+    atomic_fetch_add_explicit(&e->output_nonfinite, nonfinite, memory_order_relaxed);
   }
   e->fifo_frames += k;
   return true;

@@ -203,6 +203,7 @@ struct CsjEngineImpl {
   _Atomic uint64_t events_late;   /* stamped events whose frame had passed */
   _Atomic uint32_t events_held;   /* stamped events waiting in `held` now */
   _Atomic uint64_t events_overflow; /* ... that found `held` full */
+  _Atomic uint64_t output_nonfinite; /* NaN/inf samples written as 0 */
   _Atomic uint32_t event_delay;   /* frames: constant-latency mode, 0 off */
   /* For the watchdog: when the JACK thread's current callback began, and
    * when a direct caller entered Csound (0: not inside). */

@@ -29,7 +29,13 @@
 typedef struct {
   uint32_t period;
   uint32_t rate;
+  uint64_t nonfinite;       /* output_nonfinite when last said */
+  uint64_t nonfinite_said;  /* when, engine_now_ns; 0: never */
 } Seen;
+
+/* NaN or infinite output, silenced by the JACK thread: said at once, then
+ * at most every 10 s while it goes on. */
+#define NONFINITE_REPEAT_NS (10ull * 1000 * 1000 * 1000)
 
 static void
 housekeeping(CsjEngine *e, Seen *seen)
@@ -48,6 +54,17 @@ housekeeping(CsjEngine *e, Seen *seen)
     message_log_printf(e->log, 0, "csjack: JACK period is now %u frames; csjack adds %u\n",
                        period, atomic_load_explicit(&e->latency, memory_order_relaxed));
     jack_backend_latency_changed(e->jack);
+  }
+  const uint64_t nonfinite = atomic_load_explicit(&e->output_nonfinite, memory_order_relaxed);
+  const uint64_t now = engine_now_ns();
+  if (nonfinite != seen->nonfinite &&
+      (!seen->nonfinite_said || now - seen->nonfinite_said >= NONFINITE_REPEAT_NS)) {
+    message_log_printf(e->log, 0,
+                       "csjack: warning: Csound's output holds NaN or infinite samples (a "
+                       "division by zero?): %llu so far, played as silence\n",
+                       (unsigned long long)nonfinite);
+    seen->nonfinite = nonfinite;
+    seen->nonfinite_said = now;
   }
   const uint32_t rate = atomic_load_explicit(&e->jack_rate, memory_order_relaxed);
   if (rate != seen->rate) {
@@ -109,6 +126,8 @@ supervisor_main(void *arg)
   Seen seen = {
     atomic_load_explicit(&e->jack_period, memory_order_relaxed),
     atomic_load_explicit(&e->jack_rate, memory_order_relaxed),
+    0,
+    0,
   };
   bool watching = true;
   const struct timespec tick = {0, TICK_NS};

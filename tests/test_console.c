@@ -655,6 +655,48 @@ Test(console, eval, .init = server_up, .fini = teardown, .timeout = 60)
   cr_expect(eq(dbl, eval_number(":eval return 1/3"), 1.0 / 3.0));
 }
 
+/* NaN or infinite output (a division by zero in live code) never reaches
+ * the ports or the recording: silence there, counted, said once. */
+Test(console, nonfinite_output_is_silenced, .init = server_up, .fini = teardown, .timeout = 60)
+{
+  cli_start(harness_data("console_play.orc"));
+  g_record_path = malloc(128);
+  snprintf(g_record_path, 128, "/tmp/csjtest-%d-nan.wav", (int)getpid());
+  unlink(g_record_path);
+  char line[256];
+  snprintf(line, sizeof line, ":record %s 32", g_record_path);
+  expect_prefix(line, "ok record");
+  expect_reply(":orc instr 5\\nout a(1/k(0))\\nendin\\ninstr 6\\nout a(sqrt(k(-1)))\\nendin",
+               "ok orc");
+  expect_reply("i 5 0 0.2", "ok score");
+  expect_reply("i 6 0 0.2", "ok score");
+  harness_sleep_ms(400);
+  expect_reply(":stop-record", "ok stop-record");
+  const char *stats = cli_cmd(":stats");
+  cr_assert(gt(dbl, stat_value(stats, "output_nonfinite"), 0.0), "%s", stats);
+  SF_INFO info = {0};
+  SNDFILE *f = sf_open(g_record_path, SFM_READ, &info);
+  cr_assert(ne(ptr, f, NULL), "cannot read %s", g_record_path);
+  float frame[64];
+  sf_count_t frames = 0;
+  long bad = 0;
+  while (sf_readf_float(f, frame, 1) == 1) {
+    for (int c = 0; c < info.channels; ++c) {
+      bad += !isfinite(frame[c]);
+    }
+    ++frames;
+  }
+  sf_close(f);
+  cr_assert(gt(long, (long)frames, 9600L), "%ld frames", (long)frames);
+  cr_assert(eq(long, bad, 0L), "%ld non-finite samples in the recording", bad);
+  expect_alive();
+  expect_reply(":quit", "ok quit");
+  cr_assert(eq(int, harness_child_wait(&g_cli->ch, 10000), 0));
+  char *err = cli_stderr();
+  cr_assert(ne(ptr, strstr(err, "NaN or infinite samples"), NULL), "stderr:\n%s", err);
+  free(err);
+}
+
 Test(console, orc_and_score, .init = server_up, .fini = teardown, .timeout = 60)
 {
   cli_start(harness_data("console_play.orc"));

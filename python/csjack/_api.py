@@ -137,15 +137,30 @@ def _destroy_all():
             pass
 
 
+# The statuses after which csj_last_error says why: for the others it may
+# still hold an older call's message, which would mislead.
+_SAYS_WHY = {_lib.CSJ_ERR_BAD_ARG, _lib.CSJ_ERR_FILE, _lib.CSJ_ERR_COMPILE, _lib.CSJ_ERR_EVAL,
+             _lib.CSJ_ERR_CSOUND, _lib.CSJ_ERR_NO_SERVER, _lib.CSJ_ERR_NAME_TAKEN,
+             _lib.CSJ_ERR_JACK, _lib.CSJ_ERR_TOO_BIG, _lib.CSJ_ERR_OPTION, _lib.CSJ_ERR_RECORD,
+             _lib.CSJ_ERR_CHANNELS}
+
+
 def _check(call, status, engine=None, message=None):
     if status != _lib.CSJ_SUCCESS:
         if message is None:
-            message = _lib.last_error(engine) if engine else ""
+            message = _lib.last_error(engine) if engine and status in _SAYS_WHY else ""
         raise CsjackError(call, status, message)
 
 
 def _c(text):
-    return text.encode("utf-8") if isinstance(text, str) else text
+    """Text for the C library: str (UTF-8) or bytes; anything else, None
+    included, is the caller's mistake, said here rather than as a stale
+    csjack error."""
+    if isinstance(text, str):
+        return text.encode("utf-8")
+    if isinstance(text, (bytes, bytearray)):
+        return bytes(text)
+    raise TypeError(f"expected text (str or bytes), not {type(text).__name__}")
 
 
 def _pfields(values):
@@ -207,6 +222,7 @@ class Csound:
         self.strict = strict
         self.timeout = timeout
         self._args = []
+        self._option_error = ""
         if opcodeDir:
             self._args.append("--opcode-dir=" + opcodeDir)
         self._e = None           # CsjEngine*, as an int
@@ -325,11 +341,26 @@ class Csound:
         several options (``'-d -odac -m0'``). Options for jobs csjack does
         itself (``-odac``, ``-iadc``, ``-b``, ``-B``, ``-+rtaudio``, ...) are
         accepted and left out with a notice. Before the first compile only.
-        Returns 0."""
+        Returns 0, or CSOUND_ERROR when Csound or csjack refuses one of the
+        options (then none of them is kept; the reason is in lastError(),
+        and CsoundError is raised with strict)."""
         if self._e is not None or self._end is not None:
             raise CsjackError("setOption", _lib.CSJ_ERR_STATE,
                               "options must be set before the first compile")
         words = shlex.split(option) if isinstance(option, str) else list(option)
+        encoded = [_c(w) for w in words]
+        argv = (ctypes.c_char_p * (len(encoded) + 1))(*encoded, None)
+        status = lib.csj_check_options(len(encoded), argv)
+        if status != _lib.CSJ_SUCCESS:
+            # Checked now, as Csound's csoundSetOption answers at once: a
+            # refused option kept for later would fail every call after it.
+            self._option_error = _lib.last_error(None)
+            if status != _lib.CSJ_ERR_OPTION:
+                raise CsjackError("setOption", status, self._option_error)
+            if self.strict:
+                raise CsoundError("setOption", status, self._option_error)
+            sys.stderr.write("csjack: " + self._option_error + "\n")
+            return CSOUND_ERROR
         self._args.extend(words)
         return CSOUND_SUCCESS
 
@@ -680,7 +711,7 @@ class Csound:
 
     def lastError(self):
         e = self._e
-        return _lib.last_error(e) if e is not None else ""
+        return _lib.last_error(e) if e is not None else self._option_error
 
     def hostData(self):
         return self._host_data

@@ -104,6 +104,10 @@ class CsjStats(ctypes.Structure):
         ("midi_out_dropped", ctypes.c_uint64),
         ("events_late", ctypes.c_uint64),
         ("event_delay", ctypes.c_uint32),
+        ("events_held", ctypes.c_uint32),
+        ("events_overflow", ctypes.c_uint64),
+        ("ring_used", ctypes.c_uint32),
+        ("output_nonfinite", ctypes.c_uint64),
     ]
 
     def as_dict(self):
@@ -173,6 +177,7 @@ _fn("csj_version", ctypes.c_char_p)
 _fn("csj_strerror", ctypes.c_char_p, ctypes.c_int)
 _fn("csj_end_reason_name", ctypes.c_char_p, ctypes.c_int)
 _fn("csj_options_init", None, ctypes.POINTER(CsjOptions))
+_fn("csj_check_options", _S, ctypes.c_int, ctypes.POINTER(ctypes.c_char_p))
 _fn("csj_engine_create", _S, ctypes.POINTER(CsjOptions), ctypes.POINTER(_E))
 _fn("csj_engine_compile_file", _S, _E, ctypes.c_char_p)
 _fn("csj_engine_compile_csd_text", _S, _E, ctypes.c_char_p)
@@ -184,6 +189,13 @@ _fn("csj_engine_wait", _S, _E, ctypes.c_int)
 _fn("csj_engine_join", ctypes.c_int, _E, ctypes.POINTER(ctypes.c_int))
 _fn("csj_engine_end_reason", ctypes.c_int, _E, ctypes.POINTER(ctypes.c_int))
 _fn("csj_engine_stats", None, _E, ctypes.POINTER(CsjStats))
+_fn("csj_stats_size", ctypes.c_size_t)
+# csj_engine_stats writes the library's whole struct: a shorter ctypes copy
+# would be overrun, so a mismatch stops the import here.
+if lib.csj_stats_size() != ctypes.sizeof(CsjStats):
+    raise ImportError(f"csjack: {LIBRARY_PATH} has a CsjStats of {lib.csj_stats_size()} bytes, "
+                      f"this binding one of {ctypes.sizeof(CsjStats)}: they are from different "
+                      "versions of csjack")
 _fn("csj_engine_set_submit_timeout", None, _E, ctypes.c_int)
 _fn("csj_engine_play", _S, _E)
 _fn("csj_engine_pause", _S, _E)

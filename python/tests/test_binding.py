@@ -12,7 +12,10 @@ from pathlib import Path
 
 import pytest
 
+import ctypes
+
 import csjack as ct
+from csjack import _lib
 
 HERE = Path(__file__).resolve().parent
 PACKAGE_ROOT = HERE.parent  # python/
@@ -145,6 +148,10 @@ def test_score_text_events_before_the_start_and_stats(server):
         assert s["sample_rate"] == 48000 and s["ksmps"] == 64 and s["outputs"] == 1
         assert cs.sr() == 48000.0 and cs.ksmps() == 64 and cs.nchnls() == 1
         assert s["commands_run"] >= 4 and s["cycles"] > 0
+        # the whole struct, as the library fills it (a shorter copy was
+        # overrun by 16 bytes)
+        assert ctypes.sizeof(_lib.CsjStats) == _lib.lib.csj_stats_size()
+        assert s["output_nonfinite"] == 0 and "ring_used" in s
         # Csound rewinds the score for an offset behind the current time
         # (and drops the events not yet begun): queued, in order, after them.
         pt.setScoreOffsetSeconds(0)

@@ -381,12 +381,19 @@ def test_csjack_errors_raise(made, server):
         thread.scoreEvent(0, 'i', (1, 0, 1, 60))
     assert info.value.name == "CSJ_ERR_STATE"
 
+    # A refused option is refused at once, as csoundSetOption does, and is
+    # not kept: the instance stays usable (it spoiled every later call).
     bad = made()
-    bad.setOption("--no-such-csound-option")
-    with pytest.raises(ct.CsjackError) as info:
-        bad.compileOrc(CH1_ORC)
-    assert info.value.name == "CSJ_ERR_OPTION"
-    assert "no-such-csound-option" in str(info.value)
+    assert bad.setOption("--no-such-csound-option") == ct.CSOUND_ERROR
+    assert "no-such-csound-option" in bad.lastError()
+    assert bad.setOption("-m0 -d") == ct.CSOUND_SUCCESS
+    assert bad.compileOrc(CH1_ORC) == ct.CSOUND_SUCCESS
+    strict = made(strict=True)
+    with pytest.raises(ct.CsoundError) as info:
+        strict.setOption("--ksmps")
+    assert info.value.name == "CSJ_ERR_OPTION" and "--ksmps" in str(info.value)
+    with pytest.raises(TypeError):
+        bad.evalCode(None)
 
     nowhere = made(server="csjack-no-such-server-" + server)
     with pytest.raises(ct.CsjackError) as info:

@@ -449,6 +449,25 @@ fail(CsjEngine *e, ConsoleTerm *term, CsjStatus status, const char *why)
   return exit_code_for(status);
 }
 
+/* Started with stdin, stdout or stderr closed (a service manager, `>&-`),
+ * the next files opened would take their numbers: libjack's metadata
+ * database among them, which Csound's and csjack's messages to "stdout"
+ * and "stderr" then overwrote (a crash, and a database that wedged every
+ * JACK client of the machine). /dev/null takes each closed one first. */
+static void
+keep_standard_fds_open(void)
+{
+  for (int fd = 0; fd <= 2; ++fd) {
+    if (fcntl(fd, F_GETFD) == -1 && errno == EBADF) {
+      const int null_fd = open("/dev/null", O_RDWR);
+      if (null_fd >= 0 && null_fd != fd) {
+        dup2(null_fd, fd);
+        close(null_fd);
+      }
+    }
+  }
+}
+
 static double
 seconds_now(void)
 {
@@ -476,6 +495,7 @@ print_counts(const CsjStats *stats, double played_s)
 int
 main(int argc, char **argv)
 {
+  keep_standard_fds_open();
   enum {
     OPT_CONNECT_OUT = 256,
     OPT_CONNECT_IN,

@@ -243,6 +243,39 @@ Test(jack, cli_missing_file, .init = server_256, .fini = teardown,
   free(err);
 }
 
+/* Started with stdin, stdout and stderr closed (as a service manager may
+ * start it): the files opened next took numbers 0-2, libjack's metadata
+ * database among them, and the messages written to "stdout" and "stderr"
+ * overwrote it: a segfault, and a database that wedged every later JACK
+ * client. Now it plays, records, exits 0, and the server answers. */
+Test(jack, cli_closed_standard_fds, .init = server_256, .fini = teardown, .timeout = 60)
+{
+  char rec[128];
+  snprintf(rec, sizeof rec, "/tmp/csjtest-%d-closedfds.wav", (int)getpid());
+  unlink(rec);
+  const char *argv[] = {bin(), "--no-connect", "-n", harness_name("csjclosed"), "--record", rec,
+                        harness_data("finite.csd"), NULL};
+  const pid_t parent = getpid();
+  const pid_t pid = fork();
+  cr_assert(ne(int, pid, -1));
+  if (pid == 0) {
+    harness_child_setup(parent);
+    close(0);
+    close(1);
+    close(2);
+    execv(argv[0], (char *const *)argv);
+    _exit(127);
+  }
+  HarnessChild ch = {.pid = pid};
+  const int rc = harness_child_wait(&ch, 20000);
+  cr_assert(eq(int, rc, 0), "exit %d", rc);
+  struct stat st;
+  const bool recorded = stat(rec, &st) == 0 && st.st_size > 44 + 24000 * 2 * 3 / 2;
+  unlink(rec);
+  cr_assert(recorded, "no recording of 0.5 s at %s", rec);
+  cr_assert(harness_server_answers(10000, NULL), "the JACK server no longer answers");
+}
+
 /* The file is read once, as a stream: a named pipe (or the shell's
  * <(make-orchestra)) plays, a file without end is cut with an error. */
 static char g_pipe_path[128];

@@ -357,13 +357,14 @@ read_input(const char *path, char *why, size_t why_size)
       break;
     }
     if (len + 1 == cap) {
-      if (cap > CLI_MAX_FILE) {
+      if (cap >= CLI_MAX_FILE) {
         snprintf(why, why_size, "cannot read '%s': larger than %u MiB", path, CLI_MAX_FILE >> 20);
         break;
       }
       char *bigger = realloc(text, cap * 2);
       if (!bigger) {
-        continue; /* reported above */
+        snprintf(why, why_size, "cannot read '%s': out of memory", path);
+        break;
       }
       text = bigger;
       cap *= 2;

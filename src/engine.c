@@ -400,7 +400,7 @@ read_file(const char *path, char *why, size_t why_size)
     len += n;
     if (cap - len - 1 == 0) {
       /* a file without end (/dev/zero) is not code */
-      if ((too_big = cap > ENGINE_MAX_FILE)) {
+      if ((too_big = cap >= ENGINE_MAX_FILE)) {
         break;
       }
       char *bigger = realloc(text, cap * 2);

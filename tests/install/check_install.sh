@@ -131,6 +131,7 @@ if ! LD_LIBRARY_PATH=$libdir ./consumer; then
   cat "$tmp/jackd.log" >&2
   die "the consumer failed"
 fi
-"$prefix/bin/csjack" --version | grep -qF "csjack $CSJ_VERSION" \
+# Not piped into grep -q: under pipefail its early exit can fail the writer.
+grep -qF "csjack $CSJ_VERSION" <<<"$("$prefix/bin/csjack" --version)" \
   || die "the installed csjack --version does not say $CSJ_VERSION"
 say "ok"

@@ -139,6 +139,46 @@ remember_option(CsjEngine *e, const char *option)
   return e->user_options[e->user_option_count++] != NULL;
 }
 
+/* What csjack does with one normalized option, by the table in
+ * csound_options.c and a try on a scratch Csound: CSJ_SUCCESS with *use the
+ * option for Csound (NULL: left out) and, when *say, a notice in @p text;
+ * CSJ_ERR_OPTION with the reason in @p text, naming where the option came
+ * from (@p from: "" or " in <CsOptions>"). @p replacement holds a
+ * rewritten option, which *use may point at. */
+static CsjStatus
+vet_option(const char *option, const char *from, uint32_t rate, bool midi, char *replacement,
+           size_t replacement_size, char *text, size_t text_size, const char **use, bool *say)
+{
+  *use = NULL;
+  *say = false;
+  text[0] = '\0';
+  switch (csound_options_classify(option, rate, midi, replacement, replacement_size, text,
+                                  text_size)) {
+  case OPTION_DROP:
+    *say = true;
+    return CSJ_SUCCESS;
+  case OPTION_HOST:
+    return CSJ_SUCCESS; /* the application's (the csjack command serves --port) */
+  case OPTION_REFUSE:
+    snprintf(text + strlen(text), text_size - strlen(text), "%s", from);
+    return CSJ_ERR_OPTION;
+  case OPTION_REPLACE:
+    *say = true;
+    *use = replacement;
+    break;
+  case OPTION_PASS:
+    *use = option;
+    break;
+  }
+  char why[256];
+  if (csound_adapter_check_option(*use, why, sizeof(why)) != 0) {
+    snprintf(text, text_size, "Csound refuses the option '%s'%s: %s", option, from, why);
+    *use = NULL;
+    return CSJ_ERR_OPTION;
+  }
+  return CSJ_SUCCESS;
+}
+
 /*
  * Applies Csound options from one source (the command line, or a CSD's
  * <CsOptions> when @p from is that), through the table in
@@ -168,34 +208,26 @@ apply_options(CsjEngine *e, int count, const char *const *words, const char *fro
     }
     char replacement[128];
     char text[512];
-    switch (csound_options_classify(option, rate, e->midi, replacement, sizeof(replacement),
-                                    text, sizeof(text))) {
-    case OPTION_DROP:
-      notice(e, text);
-      continue;
-    case OPTION_HOST:
-      continue; /* the application's (the csjack command serves --port) */
-    case OPTION_REFUSE:
-      set_error(e, "%s%s", text, from);
-      status = CSJ_ERR_OPTION;
-      continue;
-    case OPTION_REPLACE:
-      notice(e, text);
-      option = replacement;
-      break;
-    case OPTION_PASS:
-      break;
-    }
-    char why[256];
-    if (csound_adapter_check_option(option, why, sizeof(why)) != 0 ||
-        csound_adapter_set_option(e->csound, option) != 0) {
-      set_error(e, "Csound refuses the option '%s'%s: %s", options[i], from,
-                csound_adapter_check_option(option, why, sizeof(why)) != 0 ? why
-                                                                            : "refused");
+    const char *use = NULL;
+    bool say = false;
+    if (vet_option(option, from, rate, e->midi, replacement, sizeof(replacement), text,
+                   sizeof(text), &use, &say) != CSJ_SUCCESS) {
+      set_error(e, "%s", text);
       status = CSJ_ERR_OPTION;
       continue;
     }
-    if (remember && !remember_option(e, option)) {
+    if (say) {
+      notice(e, text);
+    }
+    if (!use) {
+      continue;
+    }
+    if (csound_adapter_set_option(e->csound, use) != 0) {
+      set_error(e, "Csound refuses the option '%s'%s: refused", option, from);
+      status = CSJ_ERR_OPTION;
+      continue;
+    }
+    if (remember && !remember_option(e, use)) {
       set_error(e, "out of memory");
       status = CSJ_ERR_NO_MEMORY;
     }
@@ -224,26 +256,12 @@ csj_check_options(int count, const char *const *words)
     }
     char replacement[128];
     char text[512];
-    switch (csound_options_classify(option, 48000, true, replacement, sizeof(replacement), text,
-                                    sizeof(text))) {
-    case OPTION_DROP:
-    case OPTION_HOST:
-      continue;
-    case OPTION_REFUSE:
+    const char *use = NULL;
+    bool say = false;
+    status = vet_option(option, "", 48000, true, replacement, sizeof(replacement), text,
+                        sizeof(text), &use, &say);
+    if (status != CSJ_SUCCESS) {
       snprintf(create_error, sizeof(create_error), "%s", text);
-      status = CSJ_ERR_OPTION;
-      continue;
-    case OPTION_REPLACE:
-      option = replacement;
-      break;
-    case OPTION_PASS:
-      break;
-    }
-    char why[256];
-    if (csound_adapter_check_option(option, why, sizeof(why)) != 0) {
-      snprintf(create_error, sizeof(create_error), "Csound refuses the option '%s': %s",
-               options[i], why);
-      status = CSJ_ERR_OPTION;
     }
   }
   csound_options_free(options, n);

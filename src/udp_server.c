@@ -440,6 +440,20 @@ dropped(UdpServer *s, const char *what, bool osc)
                                      : "the performance has ended");
 }
 
+/* Score text from UDP's $ or OSC's /csound/event: queued, refused with
+ * csjack's reason (an 'a' statement), or dropped in a flood. */
+static void
+send_score_text(UdpServer *s, const char *text, const char *what, bool osc)
+{
+  const CsjStatus st = ring_has_room(s) ? csj_engine_input_message(s->e, text) : CSJ_ERR_RING_FULL;
+  if (st == CSJ_ERR_BAD_ARG) {
+    report(s, R_OTHER, "csjack: error: %s %s from %s refused: %s", osc ? "OSC" : "UDP", what,
+           s->peer, csj_last_error(s->e));
+  } else if (st != CSJ_SUCCESS) {
+    dropped(s, what, osc);
+  }
+}
+
 static void
 handle_udp(UdpServer *s, const char *data, size_t len)
 {
@@ -468,17 +482,9 @@ handle_udp(UdpServer *s, const char *data, size_t len)
       dropped(s, "code", false);
     }
     break;
-  case UDP_SCORE: {
-    const CsjStatus st =
-      ring_has_room(s) ? csj_engine_input_message(s->e, a.text) : CSJ_ERR_RING_FULL;
-    if (st == CSJ_ERR_BAD_ARG) {
-      report(s, R_OTHER, "csjack: error: UDP score text from %s refused: %s", s->peer,
-             csj_last_error(s->e));
-    } else if (st != CSJ_SUCCESS) {
-      dropped(s, "score text", false);
-    }
+  case UDP_SCORE:
+    send_score_text(s, a.text, "score text", false);
     break;
-  }
   case UDP_SET_CONTROL:
     if (!channel_allowed(s, a.name)) {
       report(s, R_OTHER, "csjack: error: UDP from %s: channel '%s' not set: over %d channels",
@@ -642,13 +648,7 @@ act_osc(UdpServer *s, const OscAction *a)
     }
     return;
   case OSC_EVENT_TEXT:
-    st = ring_has_room(s) ? csj_engine_input_message(s->e, a->text) : CSJ_ERR_RING_FULL;
-    if (st == CSJ_ERR_BAD_ARG) {
-      report(s, R_OTHER, "csjack: error: OSC /csound/event from %s refused: %s", s->peer,
-             csj_last_error(s->e));
-    } else if (st != CSJ_SUCCESS) {
-      dropped(s, "/csound/event", true);
-    }
+    send_score_text(s, a->text, "/csound/event", true);
     return;
   case OSC_EVENT_INSTR: {
     if (!ring_has_room(s)) {

@@ -465,6 +465,21 @@ csound_adapter_load_plugins(CsoundAdapter *cs, const char *dir)
   return jumped ? -1 : result;
 }
 
+/* True when @p code #includes a pipe or a device, which Csound's parser
+ * would read without end: said unless @p quiet. */
+static bool
+includes_endless_file(CsoundAdapter *cs, const char *code, bool quiet)
+{
+  char why[PATH_MAX + 200];
+  if (!include_check_blocks(code, why, sizeof why)) {
+    return false;
+  }
+  if (!quiet) {
+    csoundMessageS(cs->csound, CSOUNDMSG_ERROR, "csjack: %s\n", why);
+  }
+  return true;
+}
+
 /* The orchestra inside a CSD, screened like any other code before Csound
  * compiles the CSD (and said why when refused). A parse that fails here
  * is left for the real compile to report. */
@@ -481,9 +496,7 @@ csd_orchestra_is_unsafe(CsoundAdapter *cs, const char *csd)
   if (!orc) {
     return false;
   }
-  char why[PATH_MAX + 200];
-  if (include_check_blocks(orc, why, sizeof why)) {
-    csoundMessageS(cs->csound, CSOUNDMSG_ERROR, "csjack: %s\n", why);
+  if (includes_endless_file(cs, orc, false)) {
     free(orc);
     return true;
   }
@@ -803,11 +816,7 @@ parse(CsoundAdapter *cs, const char *code, bool quiet)
 {
   TREE *tree = NULL;
   bool jumped;
-  char why[PATH_MAX + 200];
-  if (include_check_blocks(code, why, sizeof why)) {
-    if (!quiet) {
-      csoundMessageS(cs->csound, CSOUNDMSG_ERROR, "csjack: %s\n", why);
-    }
+  if (includes_endless_file(cs, code, quiet)) {
     return NULL;
   }
   const bool was_muted = muted;

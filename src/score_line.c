@@ -5,6 +5,7 @@
 
 #include <math.h>
 #include <stdlib.h>
+#include <string.h>
 
 static bool
 blank(char c)
@@ -111,11 +112,8 @@ score_text_advances(const char *text)
                         p[1] == '.' || p[1] == '+')) {
       return true;
     }
-    const char *nl = p;
-    while (*nl && *nl != '\n') {
-      ++nl;
-    }
-    p = *nl ? nl + 1 : nl;
+    const char *nl = strchr(p, '\n');
+    p = nl ? nl + 1 : p + strlen(p);
   }
   return false;
 }

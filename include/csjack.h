@@ -124,6 +124,9 @@ typedef enum {
 /** The most JACK ports csjack registers each way (nchnls, nchnls_i). */
 #define CSJ_MAX_CHANNELS 64
 
+/** CsjOptions.hang_limit_ms when it is 0. */
+#define CSJ_DEFAULT_HANG_LIMIT_MS 2000
+
 /**
  * A static English description of a status.
  *
@@ -212,7 +215,7 @@ typedef struct {
   void *message_data;
   /** How long one Csound call (a k-block, a merge, a direct call, the parse
    * of a queued compile) may run before the performance is ended with
-   * CSJ_END_CSOUND_HUNG: 0 for the default of 2000 ms, negative for never.
+   * CSJ_END_CSOUND_HUNG: 0 for CSJ_DEFAULT_HANG_LIMIT_MS (2000), negative for never.
    * Code whose #include names a pipe, a device or a socket is refused
    * before Csound's parser would read it without end. */
   int hang_limit_ms;

@@ -397,20 +397,15 @@ take_csd_net_options(const char *path, NetOptions *net)
   if (is_orc(path)) {
     return 0;
   }
-  char *text = strdup(input_text);
-  if (!text) {
-    return 0;
-  }
   char **words = NULL;
   int count = 0;
-  char *rest = csound_options_take_from_csd(text, &words, &count);
+  char *rest = csound_options_take_from_csd(input_text, &words, &count);
   int status = 0;
   if (rest) {
     status = take_net_options(count, (const char *const *)words, " in <CsOptions>", net);
   }
   csound_options_free(words, count);
   free(rest);
-  free(text);
   return status;
 }
 
@@ -834,7 +829,8 @@ main(int argc, char **argv)
    * inside (a parse reading an #include that does not end) is given the
    * hang limit, so that the watchdog says so, rather than a close that
    * waits for ever in silence. */
-  const int hang_limit_ms = opts.hang_limit_ms == 0 ? 2000 : opts.hang_limit_ms; /* csjack.h */
+  const int hang_limit_ms =
+    opts.hang_limit_ms == 0 ? CSJ_DEFAULT_HANG_LIMIT_MS : opts.hang_limit_ms;
   const int settle_ms = hang_limit_ms > 0 ? hang_limit_ms + 500 : 0;
   for (int waited = 0; waited < settle_ms && csj_engine_csound_busy_ms(e) > 0 &&
                        !csj_engine_is_hung(e);

@@ -334,7 +334,7 @@ csj_engine_create(const CsjOptions *opts, CsjEngine **out)
   atomic_init(&e->jack_rate, rate);
   atomic_init(&e->jack_period, jack_backend_period(e->jack));
 
-  e->hang_limit_ms = opts->hang_limit_ms == 0 ? 2000 : opts->hang_limit_ms;
+  e->hang_limit_ms = opts->hang_limit_ms == 0 ? CSJ_DEFAULT_HANG_LIMIT_MS : opts->hang_limit_ms;
   /* Defaults first, the user's options after, so the user's win; the
    * sample rate is JACK's and comes last so nothing overrides it. */
   csound_adapter_set_option(e->csound, "-d");     /* no graphs */

@@ -216,6 +216,8 @@ typedef struct {
   /** How long one Csound call (a k-block, a merge, a direct call, the parse
    * of a queued compile) may run before the performance is ended with
    * CSJ_END_CSOUND_HUNG: 0 for CSJ_DEFAULT_HANG_LIMIT_MS (2000), negative for never.
+   * Also how long csj_engine_destroy waits for an off-thread task or a
+   * result callback that does not return.
    * Code whose #include names a pipe, a device or a socket is refused
    * before Csound's parser would read it without end. */
   int hang_limit_ms;
@@ -340,6 +342,10 @@ CSJ_API void csj_options_init(CsjOptions *opts);
  *                 Csound is created and the options are checked.
  * Returns:
  *   CSJ_SUCCESS        *out is the engine (created, nothing compiled).
+ *   CSJ_ERR_BAD_ARG    client_name or server_name is empty, not valid
+ *                      UTF-8, or holds a control character (a newline,
+ *                      a tab): JACK would take it, and its tools would
+ *                      print it as it is.
  *   CSJ_ERR_NO_MEMORY  an allocation failed.
  *   CSJ_ERR_NO_SERVER  no JACK server answers (csjack never starts one).
  *   CSJ_ERR_NAME_TAKEN another JACK client already has client_name.
@@ -354,7 +360,9 @@ CSJ_API CsjStatus csj_engine_create(const CsjOptions *opts, CsjEngine **out);
 
 /**
  * Compiles a file: a name ending in ".orc" (any case) as orchestra text,
- * any other as a CSD. Before start.
+ * any other as a CSD. Before start. The file's folder is added to Csound's
+ * search paths first (csj_engine_add_file_folder), so its #include files
+ * and samples are found from any working directory.
  *
  * Thread:         the control thread, before csj_engine_start, not
  *                 concurrently with other lifecycle or direct calls on
@@ -415,6 +423,43 @@ CSJ_API CsjStatus csj_engine_compile_csd_text(CsjEngine *e, const char *csd);
  *                      the message sink); csj_last_error says so.
  */
 CSJ_API CsjStatus csj_engine_compile_orc_text(CsjEngine *e, const char *orc);
+
+/**
+ * Lets Csound find the files beside @p file, from any working directory,
+ * as `csound FILE` does: adds the folder that holds @p file (relative to
+ * the current directory, made absolute) to Csound's search paths for
+ * #include (INCDIR), sound files (SSDIR: diskin2, soundin, GEN01), analysis
+ * files (SADIR) and MIDI files (MFDIR). A name is looked up as given first,
+ * then in the folders, the last added first; a relative #include inside an
+ * included file is looked up beside that file first (Csound's own rule).
+ * csj_engine_compile_file does this itself: call it before compiling text
+ * you read from a file (csj_engine_compile_csd_text, _orc_text, or live
+ * code at run time). Nothing is added when --no-default-paths was among
+ * csound_argv or in a CSD compiled before (in a CSD's own <CsOptions> it
+ * comes after that CSD's folder was added, as in Csound), nor when @p file
+ * is a pipe or a device (no files lie beside it). A folder already there
+ * stays where it is.
+ *
+ * Thread:         before start, the control thread; after start, any but
+ *                 the JACK thread.
+ * Real-time safe: no (allocates; takes Csound between two cycles).
+ * Blocks:         after start, until Csound can be taken between two
+ *                 cycles (up to 10 s): some microseconds of work, but a
+ *                 cycle that begins meanwhile is dropped (counted in
+ *                 dropped_cycles), as for a direct call.
+ * Returns:
+ *   CSJ_SUCCESS        added (or nothing to add): compiles and notes that
+ *                      come after find the files.
+ *   CSJ_ERR_BAD_ARG    @p e or @p file is NULL or empty; or the folder's
+ *                      name holds ':' or ';', which Csound reads as
+ *                      separators (csj_last_error says so, and a warning
+ *                      goes to the message sink).
+ *   CSJ_ERR_STATE      the performance has ended.
+ *   CSJ_ERR_TIMEOUT    Csound could not be taken within 10 s.
+ *   CSJ_ERR_NO_MEMORY  an allocation failed.
+ *   CSJ_ERR_CSOUND     Csound refused the folder.
+ */
+CSJ_API CsjStatus csj_engine_add_file_folder(CsjEngine *e, const char *file);
 
 /**
  * Starts Csound, registers the ports (in_N, out_N with pretty names and
@@ -544,8 +589,8 @@ CSJ_API CSJ_REALTIME void csj_engine_stats(const CsjEngine *e, CsjStats *out);
  * Queueing is lock-free (a CAS loop) and never allocates for fixed-size
  * commands; commands that carry text or data, or wait for a reply,
  * allocate on the caller's thread and count against a fixed limit of such
- * commands in flight: over it they fail at once with CSJ_ERR_RING_FULL,
- * whatever the submit timeout.
+ * commands in flight (4096): over it they fail with CSJ_ERR_RING_FULL as a
+ * full ring does, after the same wait.
  *
  * The direct functions (the _direct ones, csj_engine_channel for a new
  * name, csj_engine_get_string_channel) do not queue: they work from a
@@ -557,10 +602,15 @@ CSJ_API CSJ_REALTIME void csj_engine_stats(const CsjEngine *e, CsjStats *out);
  * ------------------------------------------------------------------------- */
 
 /**
- * How long queueing calls, on every thread, wait for room in a full ring:
- * 0 (the default) fails at once with CSJ_ERR_RING_FULL; a positive value
- * retries for up to that many milliseconds; negative waits as long as it
- * takes (until the performance ends).
+ * How long queueing calls, on every thread, wait for room in a full ring
+ * (or for a place among the commands in flight): 0 (the default) fails at
+ * once with CSJ_ERR_RING_FULL; a positive value retries for up to that
+ * many milliseconds; negative waits as long as it takes (until the
+ * performance ends). A thread that is not real-time (a console, a network
+ * server, a script) should wait, so that nothing it was sent is lost; the
+ * csjack command waits as long as it takes. On csjack's worker thread (an
+ * off-thread task, a result callback) calls never wait: the worker is the
+ * thread that makes room.
  *
  * Thread:         any.
  * Real-time safe: not promised (the implementation is one atomic store).
@@ -635,7 +685,8 @@ CSJ_API CsjStatus csj_engine_toggle_pause(CsjEngine *e);
  *                      in any state): nothing queued; csj_last_error says so.
  *   CSJ_ERR_BAD_ARG    @p count is negative, or @p pfields is NULL with
  *                      @p count > 0, or @p type is 'a' (see
- *                      csj_engine_input_message).
+ *                      csj_engine_input_message), or a p-field is NaN or
+ *                      infinite (csj_last_error names it): nothing queued.
  *   CSJ_ERR_NO_MEMORY  the copy of the p-fields could not be allocated.
  *   CSJ_ERR_STATE      not performing (not started, or ended).
  *   CSJ_ERR_RING_FULL  the ring stayed full (or the performance ended
@@ -762,14 +813,19 @@ CSJ_API CSJ_REALTIME uint32_t csj_engine_frame_time(const CsjEngine *e);
 CSJ_API CSJ_REALTIME uint32_t csj_engine_frame_time_in(const CsjEngine *e, int64_t usecs);
 
 /**
- * Sends score text, as csoundInputMessage() (e.g. "i 1 0 1 0.5 60"). Queued;
- * as with csj_engine_score_event, Csound reports what is wrong with the
- * text through the message callback. In constant-latency mode
- * (csj_engine_set_event_delay) a plain numeric 'i' line is sent as a
- * stamped score event instead (see there). Csound takes up to 1998 p-fields a
- * line and drops the rest ("too many pfields"). A newline is added to text
- * that lacks one (Csound 6.18 corrupts its heap adding it to text over
- * 32 KiB itself).
+ * Sends score text, as csoundInputMessage() (e.g. "i 1 0 1 0.5 60"), one
+ * statement a line. Queued. Comments are removed first as in a CSD's score
+ * (';' and '//' to the end of the line, block comments; none inside a
+ * quoted string), blank lines dropped, and every line is checked as
+ * Csound's real-time line-event reader reads it: a statement i, f, q, d
+ * or e, then numbers, quoted strings or '.' carries (for 'i'), at least
+ * three p-fields but for e and f with a negative p1, p2 not negative (of a
+ * longer line than 1998 p-fields Csound keeps the first 1998 and says
+ * so). Text with a line Csound would throw away ("illegal
+ * RT scoreline") is refused whole, so success means Csound takes every
+ * line. Text that is only comments succeeds and queues nothing. In
+ * constant-latency mode (csj_engine_set_event_delay) a text of one plain
+ * numeric 'i' line is sent as a stamped score event instead (see there).
  *
  * Thread:         any but the JACK thread.
  * Real-time safe: no (allocates a copy of the text; may sleep while
@@ -777,11 +833,12 @@ CSJ_API CSJ_REALTIME uint32_t csj_engine_frame_time_in(const CsjEngine *e, int64
  * Blocks:         never with a submit timeout of 0; else while the ring
  *                 is full, up to the submit timeout.
  * Returns:
- *   CSJ_SUCCESS        queued.
- *   CSJ_ERR_BAD_ARG    @p line is NULL, or holds an 'a' statement (advance
- *                      score time: in real time Csound computes the time
- *                      it skips inside one JACK cycle); csj_last_error
- *                      says so. Nothing is queued.
+ *   CSJ_SUCCESS        queued (or nothing to queue).
+ *   CSJ_ERR_BAD_ARG    @p line is NULL, or a line of it is refused:
+ *                      csj_last_error says which and why (an 'a'
+ *                      statement among them: in real time Csound computes
+ *                      the time it skips inside one JACK cycle). Nothing
+ *                      is queued.
  *   CSJ_ERR_NO_MEMORY  the copy could not be allocated.
  *   CSJ_ERR_STATE      not performing (not started, or ended).
  *   CSJ_ERR_RING_FULL  the ring stayed full (or the performance ended
@@ -1145,13 +1202,17 @@ CSJ_API CSJ_REALTIME void csj_channel_set(CsjChannel *ch, double value);
 CSJ_API CSJ_REALTIME double csj_channel_get(const CsjChannel *ch);
 
 /**
- * Convenience: csj_engine_channel, then csj_channel_set.
+ * Convenience: csj_engine_channel, then csj_channel_set. A value that is
+ * NaN or infinite is refused (as every csjack path refuses it: score
+ * events, the UDP and OSC servers); csj_channel_set itself stores what it
+ * is given.
  *
  * Thread:         as csj_engine_channel.
  * Real-time safe: no.
  * Blocks:         as csj_engine_channel.
  * Returns:        as csj_engine_channel (the value is set on CSJ_SUCCESS
- *                 only).
+ *                 only), or CSJ_ERR_BAD_ARG for a value that is not
+ *                 finite (csj_last_error says so).
  */
 CSJ_API CsjStatus csj_engine_set_control(CsjEngine *e, const char *name, double value);
 /**
@@ -1352,7 +1413,8 @@ typedef void (*CsjOffThreadFn)(CsjEngine *e, void *data);
  * Lifecycle calls (join, wait, destroy) must not be made from @p fn. While
  * @p fn runs, result callbacks and job frees wait on the worker; a @p fn
  * that never returns holds the line for ever (the music plays on; later
- * commands never run).
+ * commands never run), and csj_engine_destroy gives up on it after the
+ * hang limit (see there).
  *
  * If the performance ends before the line reaches the command, @p fn is
  * never called and nothing says so; once reached, it is called even if
@@ -1434,7 +1496,7 @@ CSJ_API CsjStatus csj_engine_flush(CsjEngine *e, int timeout_ms);
  * Returns:
  *   CSJ_SUCCESS        recording from this cycle on.
  *   CSJ_ERR_BAD_ARG    @p e or @p path is NULL, or @p bits is not 16, 24
- *                      or 32.
+ *                      or 32 (csj_last_error says "bits must be 16, 24 or 32").
  *   CSJ_ERR_STATE      not performing (not started, or ended); or already
  *                      recording (csj_last_error says so).
  *   CSJ_ERR_FILE       the file cannot be opened for writing, or the writer
@@ -1561,13 +1623,27 @@ CSJ_API const char *csj_engine_client_name(const CsjEngine *e);
  * recording to the process's exit (close the recording first with
  * csj_engine_abandon_record).
  *
+ * An off-thread task or a result callback that is still running on the
+ * worker is waited for up to the hang limit (CsjOptions.hang_limit_ms,
+ * counted from this call or from the start of that task or callback,
+ * whichever is later; a negative limit waits for ever). One that has not
+ * returned by then is given up on, with one line through the message
+ * sink: the JACK client is closed and csjack's other threads stopped, but
+ * the worker thread cannot be taken back, so the engine's memory, its
+ * Csound instance and the task's job are left to the process's exit
+ * (freeing them could crash the task when it returns), and callbacks of
+ * commands that never ran are not called. Once it returns, that thread
+ * ends without touching them; the task itself must not call csjack on
+ * this engine any more.
+ *
  * Thread:         the control thread, once no other thread is inside or
  *                 will enter a csjack call on this engine; never a
  *                 callback (message, result, task, process).
  * Real-time safe: no (joins threads, closes the client, frees).
  * Blocks:         while JACK closes the client (it waits for a cycle under
  *                 way), the worker finishes a parse under way and runs the
- *                 last callbacks, and a recording's writer drains.
+ *                 last callbacks (a task or callback on it: up to the hang
+ *                 limit, see above), and a recording's writer drains.
  * Returns:        nothing; NULL is a no-op.
  */
 CSJ_API void csj_engine_destroy(CsjEngine *e);

@@ -28,6 +28,7 @@
 #include "csound_options.h"
 #include "udp_console.h"
 #include "udp_server.h"
+#include "utf8.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -604,6 +605,17 @@ main(int argc, char **argv)
       return EXIT_USAGE;
     }
   }
+  /* Refused here, before anything is opened, as the usage error it is
+   * (the library refuses them too). */
+  const char *const names[][2] = {{"--name", opts.client_name}, {"--server", opts.server_name}};
+  for (size_t i = 0; i < sizeof names / sizeof names[0]; ++i) {
+    const char *bad = names[i][1] ? utf8_name_problem(names[i][1]) : NULL;
+    if (bad) {
+      fprintf(stderr, "csjack: error: the JACK %s name given with %s %s: a JACK name is one "
+                      "line of UTF-8 text\n", i == 0 ? "client" : "server", names[i][0], bad);
+      return EXIT_USAGE;
+    }
+  }
   if (optind >= argc) {
     fputs("csjack: error: no orchestra given (csjack FILE.csd|FILE.orc; see csjack --help)\n", stderr);
     return EXIT_USAGE;
@@ -743,6 +755,12 @@ main(int argc, char **argv)
   atomic_store_explicit(&running_engine, e, memory_order_release);
   /* Before the first cycle, so that every MIDI event is delayed alike. */
   csj_engine_set_event_delay(e, (uint32_t)event_delay);
+  /* The console and the network servers are not real-time threads: they
+   * wait for room in a full ring rather than lose what they were sent. */
+  csj_engine_set_submit_timeout(e, -1);
+  /* What lies beside the file is found from any folder, as with
+   * `csound FILE` (a folder that cannot be added was warned about). */
+  (void)csj_engine_add_file_folder(e, path);
   status = is_orc(path) ? csj_engine_compile_orc_text(e, input_text)
                          : csj_engine_compile_csd_text(e, input_text);
   free(input_text);

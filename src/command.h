@@ -219,8 +219,9 @@ typedef enum {
 
 /* ---- job.c ---------------------------------------------------------------- */
 
-/* A job of @p type with @p refs references, or NULL when MAX_JOBS are in
- * flight or memory is short. Any thread but the JACK thread. */
+/* A job of @p type with @p refs references, or NULL with errno EAGAIN when
+ * MAX_JOBS are in flight, ENOMEM when memory is short. Any thread but the
+ * JACK thread. */
 Job *job_new(struct CsjEngineImpl *e, CommandType type, int refs);
 /* Drops one reference; the last frees. Any thread but the JACK thread. */
 void job_release(struct CsjEngineImpl *e, Job *job);

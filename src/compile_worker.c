@@ -99,37 +99,79 @@ worker_is_current(const CsjEngine *e)
   return e->worker_started && pthread_equal(pthread_self(), e->worker);
 }
 
-/* An off-thread task the JACK thread has handed over (it holds the line
- * until the state says done). True when the job came for that, and so
- * comes back once more, finished, to be released. */
+/*
+ * User code on the worker (an off-thread task, a result callback) may never
+ * return, and a thread cannot be taken back: worker_stop then gives up on
+ * it (WORKER_ABANDONED) and the engine's close leaves everything that
+ * thread may touch to the process's exit. False from user_leave when that
+ * happened meanwhile: the worker must then touch nothing more and end.
+ */
+static uint64_t
+user_enter(CsjEngine *e, bool task)
+{
+  const uint64_t since = engine_now_ns();
+  atomic_store_explicit(&e->worker_user_is_task, task, memory_order_relaxed);
+  atomic_store_explicit(&e->worker_user_since_ns, since, memory_order_release);
+  return since;
+}
+
 static bool
+user_leave(CsjEngine *e, uint64_t since)
+{
+  return atomic_compare_exchange_strong_explicit(&e->worker_user_since_ns, &since, 0,
+                                                 memory_order_acq_rel, memory_order_acquire);
+}
+
+typedef enum {
+  RUN_NOT_A_TASK = 0, /* finished (or never reached): release it */
+  RUN_DONE,           /* run: it comes back once more, finished, to be released */
+  RUN_ABANDONED,      /* worker_stop gave up while it ran */
+} TaskRun;
+
+/* An off-thread task the JACK thread has handed over (it holds the line
+ * until the state says done). */
+static TaskRun
 worker_run_task(CsjEngine *e, Job *job)
 {
   int expected = TASK_HANDED;
   if (job->type != CMD_TASK_OFF_THREAD ||
       !atomic_compare_exchange_strong_explicit(&job->task_state, &expected, TASK_RUNNING,
                                                memory_order_acquire, memory_order_relaxed)) {
-    return false; /* finished (or never reached): release it */
+    return RUN_NOT_A_TASK;
   }
+  const uint64_t since = user_enter(e, true);
   job->task_fn(e, job->task_data);
+  if (!user_leave(e, since)) {
+    return RUN_ABANDONED;
+  }
   atomic_store_explicit(&job->task_state, TASK_DONE, memory_order_release);
-  return true;
+  return RUN_DONE;
 }
 
-static void
+/* False when worker_stop gave up on the worker while it ran user code. */
+static bool
 worker_finish_jobs(CsjEngine *e)
 {
   Job *job;
   while (spsc_ring_pop(e->done_ring, &job, sizeof(job)) == sizeof(job)) {
-    if (worker_run_task(e, job)) {
+    const TaskRun run = worker_run_task(e, job);
+    if (run == RUN_ABANDONED) {
+      return false;
+    }
+    if (run == RUN_DONE) {
       continue;
     }
     if (job->fn) {
       const CsjResult result = {job->status, job->value, job->message};
+      const uint64_t since = user_enter(e, false);
       job->fn(job->fn_data, &result);
+      if (!user_leave(e, since)) {
+        return false;
+      }
     }
     job_release(e, job);
   }
+  return true;
 }
 
 static Job *
@@ -349,7 +391,9 @@ worker_main(void *arg)
       deadline.tv_nsec -= 1000000000L;
     }
     sem_timedwait(&e->worker_wake, &deadline);
-    worker_finish_jobs(e);
+    if (!worker_finish_jobs(e)) {
+      return NULL; /* given up on: the engine may be gone */
+    }
     /* One compile at a time: Csound's parser and its merge share state, and
      * a later compile may use what an earlier one defines. */
     if (feed.job) {
@@ -369,7 +413,9 @@ worker_main(void *arg)
   if (feed.job) {
     feed_end(e, &feed);
   }
-  worker_finish_jobs(e);
+  if (worker_finish_jobs(e)) {
+    atomic_store_explicit(&e->worker_exited, true, memory_order_release);
+  }
   return NULL;
 }
 
@@ -382,6 +428,9 @@ worker_start(CsjEngine *e)
     return CSJ_ERR_NO_MEMORY;
   }
   atomic_init(&e->worker_quit, false);
+  atomic_init(&e->worker_exited, false);
+  atomic_init(&e->worker_user_since_ns, 0);
+  atomic_init(&e->worker_user_is_task, false);
   sem_init(&e->worker_wake, 0, 0);
   pthread_mutex_init(&e->parse_lock, NULL);
   pthread_mutex_init(&e->parse_mutex, NULL);
@@ -395,15 +444,65 @@ worker_start(CsjEngine *e)
   return CSJ_SUCCESS;
 }
 
+/*
+ * True when the worker has been inside one call of user code for the hang
+ * limit since this close began (or since that call began, if later), and
+ * is now given up on: it wins the compare-and-swap against the worker's
+ * own return, so from here on the worker touches nothing.
+ */
+static bool
+give_up_on_user_code(CsjEngine *e, uint64_t close_began, uint64_t limit_ns)
+{
+  uint64_t since = atomic_load_explicit(&e->worker_user_since_ns, memory_order_acquire);
+  if (since == 0 || since == WORKER_ABANDONED) {
+    return false;
+  }
+  const uint64_t from = since > close_began ? since : close_began;
+  const uint64_t now = engine_now_ns();
+  if (now <= from || now - from < limit_ns) {
+    return false;
+  }
+  if (!atomic_compare_exchange_strong_explicit(&e->worker_user_since_ns, &since, WORKER_ABANDONED,
+                                               memory_order_acq_rel, memory_order_acquire)) {
+    return false; /* it returned just now */
+  }
+  const bool task = atomic_load_explicit(&e->worker_user_is_task, memory_order_relaxed);
+  message_log_printf(e->log, 0,
+                     "csjack: error: %s on csjack's worker thread has not returned %.1f s "
+                     "after the engine began to close (it has run for %.1f s): csjack gives "
+                     "up on it; that thread, the engine's memory and its Csound instance are "
+                     "left to the process's exit\n",
+                     task ? "an off-thread task (csj_engine_task_off_thread)"
+                          : "a result callback",
+                     (double)(now - close_began) * 1e-9, (double)(now - since) * 1e-9);
+  return true;
+}
+
 void
 worker_stop(CsjEngine *e)
 {
-  if (e->worker_started) {
-    atomic_store_explicit(&e->worker_quit, true, memory_order_release);
-    sem_post(&e->worker_wake);
-    pthread_join(e->worker, NULL);
-    e->worker_started = false;
+  if (!e->worker_started) {
+    return;
   }
+  atomic_store_explicit(&e->worker_quit, true, memory_order_release);
+  sem_post(&e->worker_wake);
+  const int limit_ms = atomic_load_explicit(&e->hang_limit_ms, memory_order_relaxed);
+  if (limit_ms >= 0) {
+    /* A task that never returns would keep a plain join waiting for ever,
+     * and with it the application's close and its exit. */
+    const uint64_t close_began = engine_now_ns();
+    const uint64_t limit_ns = (uint64_t)limit_ms * 1000000u;
+    while (!atomic_load_explicit(&e->worker_exited, memory_order_acquire)) {
+      if (give_up_on_user_code(e, close_began, limit_ns)) {
+        pthread_detach(e->worker);
+        e->worker_started = false;
+        return;
+      }
+      engine_sleep_us(2000);
+    }
+  }
+  pthread_join(e->worker, NULL);
+  e->worker_started = false;
 }
 
 void

@@ -314,6 +314,10 @@ exec_orc(CsjEngine *e, const ConsoleCommand *cmd, FILE *out)
       return true;
     }
     code = file_text;
+    /* Its #include files and samples are found beside it, as the file
+     * csjack was started with (a folder that cannot be added was warned
+     * about on stderr). */
+    (void)csj_engine_add_file_folder(e, cmd->text);
   }
   if (cmd->direct) {
     st = csj_engine_compile_orc_direct(e, code, why, sizeof why);

@@ -524,7 +524,7 @@ parse_args(const CommandSpec *spec, Cursor *c)
 static bool
 is_score_line(const char *p, const char *end)
 {
-  if (!strchr("ifaeq", *p) || *p == '\0') {
+  if (!strchr("ifaeqd", *p) || *p == '\0') {
     return false;
   }
   if (p + 1 == end) {
@@ -605,7 +605,7 @@ console_parse_line(const char *line, size_t len)
   rest_trimmed(&c, &s, &n);
   console_escape_into(quoted, sizeof quoted, 0, s, n, 40);
   return error_cmd("",
-                   "not a command or score line: '%s' (score lines start with i f a e q, "
+                   "not a command or score line: '%s' (score lines start with i f q d e, "
                    "commands with ':'; try :help)",
                    quoted);
 }

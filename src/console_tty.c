@@ -563,10 +563,18 @@ close_editor_locked(ConsoleTerm *t)
 }
 
 /* Adds a line to the history and saves the file (every line, so that a
- * csjack that is killed keeps it). Lock held. */
+ * csjack that is killed keeps it). Lock held. A line the console refuses
+ * for its length is not kept: Up would bring back only the refusal, and
+ * the file would carry it into every later session. */
 static void
-remember_locked(ConsoleTerm *t, const char *line)
+remember_locked(ConsoleTerm *t, const char *line, size_t len)
 {
+  if (len > 0 && line[len - 1] == '\r') {
+    --len; /* the parser's reading, which ignores a final CR */
+  }
+  if (len > CONSOLE_MAX_LINE) {
+    return;
+  }
   const char *p = line;
   while (*p == ' ' || *p == '\t') {
     ++p;
@@ -694,7 +702,7 @@ console_term_run(ConsoleTerm *t, CsjEngine *e, int wake_fd, const atomic_bool *s
         t->shown = false;
       }
       if (line) {
-        remember_locked(t, line);
+        remember_locked(t, line, len);
       }
       pthread_mutex_unlock(&t->lock);
     }

@@ -456,6 +456,20 @@ csound_adapter_set_option(CsoundAdapter *cs, const char *option)
   return jumped ? -1 : result;
 }
 
+/* Csound's command-line decoder: PUBLIC in libcsound64 6.18 (and called
+ * so by Csound's own C++ wrapper), though in no installed header. */
+extern int argdecode(CSOUND *csound, int argc, const char **argv);
+
+int
+csound_adapter_decode_option(CsoundAdapter *cs, const char *option)
+{
+  const char *argv[] = {"csound", option, NULL};
+  bool jumped;
+  int decoded = 0;
+  GUARDED(jumped, decoded = argdecode(cs->csound, 1, argv));
+  return !jumped && decoded ? 0 : -1;
+}
+
 int
 csound_adapter_load_plugins(CsoundAdapter *cs, const char *dir)
 {
@@ -466,12 +480,13 @@ csound_adapter_load_plugins(CsoundAdapter *cs, const char *dir)
 }
 
 /* True when @p code #includes a pipe or a device, which Csound's parser
- * would read without end: said unless @p quiet. */
+ * would read without end: said unless @p quiet. Looked up in Csound's own
+ * INCDIR, which holds the folders csjack added (csound_paths.c). */
 static bool
 includes_endless_file(CsoundAdapter *cs, const char *code, bool quiet)
 {
   char why[PATH_MAX + 200];
-  if (!include_check_blocks(code, why, sizeof why)) {
+  if (!include_check_blocks(code, csoundGetEnv(cs->csound, "INCDIR"), why, sizeof why)) {
     return false;
   }
   if (!quiet) {

@@ -42,6 +42,26 @@ void csound_adapter_free(CsoundAdapter *cs);
  *  Csound refused it (also when it long-jumped: the jump is caught). */
 int csound_adapter_set_option(CsoundAdapter *cs, const char *option);
 
+/** The same through Csound's own command-line decoder, which takes an
+ *  option at any time: csoundSetOption refuses every option once anything
+ *  is compiled. For options that stay valid then (--env:NAME+=VALUE).
+ *  The caller has Csound to itself. 0 on success, -1 when refused. */
+int csound_adapter_decode_option(CsoundAdapter *cs, const char *option);
+
+/**
+ * Adds the folder @p dir (absolute) to Csound's search paths for #include
+ * (INCDIR), sound files (SSDIR), analysis files (SADIR) and MIDI files
+ * (MFDIR), as Csound's command line does for the folder of the CSD it
+ * plays: a name is looked up as given first (the current directory), then
+ * in the folders, the last added first. A path that lists @p dir already is
+ * left as it is. Csound frees its search-path cache here, so the caller has
+ * Csound to itself and no parse runs. Takes effect at once, also after
+ * start: the next #include, and the next note that opens a file.
+ * 0 on success; -1 when @p dir holds ':' or ';' (Csound's separators: it
+ * cannot be one folder there) or Csound refused. In csound_paths.c.
+ */
+int csound_adapter_add_search_dir(CsoundAdapter *cs, const char *dir);
+
 /**
  * Whether Csound accepts @p option (one word, as csoundSetOption takes it),
  * tried on a scratch instance so a refusal leaves no trace on the real one.

@@ -10,6 +10,7 @@
 #include "engine_internal.h"
 #include "csound_options.h"
 #include "prefault.h"
+#include "utf8.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -227,6 +228,9 @@ apply_options(CsjEngine *e, int count, const char *const *words, const char *fro
       status = CSJ_ERR_OPTION;
       continue;
     }
+    if (strcmp(use, "--no-default-paths") == 0) {
+      e->no_default_paths = true;
+    }
     if (remember && !remember_option(e, use)) {
       set_error(e, "out of memory");
       status = CSJ_ERR_NO_MEMORY;
@@ -300,6 +304,19 @@ csj_engine_create(const CsjOptions *opts, CsjEngine **out)
   *out = NULL;
   create_error[0] = '\0';
   const char *name = opts->client_name ? opts->client_name : "csjack";
+  /* JACK takes an empty name (its ports are then ":out_1") and any bytes,
+   * which every tool then prints as they are. */
+  const char *bad = utf8_name_problem(name);
+  const char *which = "client";
+  if (!bad && opts->server_name) {
+    bad = utf8_name_problem(opts->server_name);
+    which = "server";
+  }
+  if (bad) {
+    snprintf(create_error, sizeof(create_error),
+             "the JACK %s name %s: a JACK name is one line of UTF-8 text", which, bad);
+    return CSJ_ERR_BAD_ARG;
+  }
 
   CsjEngine *e = calloc(1, sizeof(*e));
   if (!e) {
@@ -468,6 +485,11 @@ csj_engine_compile_file(CsjEngine *e, const char *path)
   if (!text) {
     engine_set_error_text(e, why);
     return CSJ_ERR_FILE;
+  }
+  if (atomic_load_explicit(&e->state, memory_order_acquire) <= ENGINE_COMPILED) {
+    /* A folder that cannot be added was warned about: the file still
+     * compiles, as it does from its own folder. */
+    (void)csj_engine_add_file_folder(e, path);
   }
   CsjStatus status = has_suffix(path, ".orc") ? csj_engine_compile_orc_text(e, text)
                                               : csj_engine_compile_csd_text(e, text);
@@ -817,6 +839,13 @@ csj_engine_destroy(CsjEngine *e)
     csound_adapter_abandon(e->csound);
   }
   commands_shutdown(e);
+  if (engine_worker_abandoned(e)) {
+    /* The worker is still inside a task or a result callback (worker_stop
+     * gave up on it and said so): it may yet touch Csound, the engine or
+     * its job, so all of them are left to the process's exit. The JACK
+     * client is closed and the other threads are stopped. */
+    return;
+  }
   csound_adapter_free(e->csound);
   message_log_free(e->log);
   for (uint32_t c = 0; c < JACK_BACKEND_MAX_PORTS; ++c) {

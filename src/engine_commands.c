@@ -14,6 +14,7 @@
 
 #include "engine_internal.h"
 #include "score_line.h"
+#include "score_text.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -33,6 +34,32 @@ accepting(const CsjEngine *e)
   return state == ENGINE_PERFORMING;
 }
 
+/*
+ * How long this call may wait for room: the engine's submit timeout, but
+ * never on csjack's worker thread, which is the one that frees finished
+ * jobs and parses the compile the JACK thread may be holding the line
+ * for: waiting there for room would wait for itself.
+ */
+static int
+room_timeout_ms(CsjEngine *e)
+{
+  if (worker_is_current(e)) {
+    return 0;
+  }
+  return atomic_load_explicit(&e->submit_timeout_ms, memory_order_relaxed);
+}
+
+/* True while a caller that found no room should try again. */
+static bool
+keep_waiting(CsjEngine *e, int timeout, const struct timespec *start)
+{
+  if (timeout == 0 || (timeout > 0 && engine_elapsed_ms(start) >= timeout) || !accepting(e)) {
+    return false;
+  }
+  engine_sleep_us(200);
+  return true;
+}
+
 /* Queues @p cmd; a compile's @p parse_job (else NULL) goes into the
  * worker's parse queue in the same step. */
 static CsjStatus
@@ -41,7 +68,7 @@ push_with(CsjEngine *e, const Command *cmd, size_t size, Job *parse_job)
   if (!accepting(e)) {
     return CSJ_ERR_STATE;
   }
-  const int timeout = atomic_load_explicit(&e->submit_timeout_ms, memory_order_relaxed);
+  const int timeout = room_timeout_ms(e);
   struct timespec start;
   clock_gettime(CLOCK_MONOTONIC, &start);
   for (;;) {
@@ -53,11 +80,37 @@ push_with(CsjEngine *e, const Command *cmd, size_t size, Job *parse_job)
     case COMMAND_RING_TOO_BIG: return CSJ_ERR_TOO_BIG;
     case COMMAND_RING_FULL: break;
     }
-    /* Full: fail at once unless the caller asked to wait. */
-    if (timeout == 0 || (timeout > 0 && engine_elapsed_ms(&start) >= timeout) || !accepting(e)) {
-      return CSJ_ERR_RING_FULL;
+    if (!keep_waiting(e, timeout, &start)) {
+      return CSJ_ERR_RING_FULL; /* also when the performance ended meanwhile */
     }
-    engine_sleep_us(200);
+  }
+}
+
+/*
+ * A new job, waiting for one of the MAX_JOBS places in flight as long as
+ * the submit timeout allows (the same wait as for a ring slot). NULL with
+ * @p why set: CSJ_ERR_RING_FULL (no place in time, or the performance
+ * ended meanwhile, as for a full ring) or CSJ_ERR_NO_MEMORY.
+ */
+static Job *
+new_job(CsjEngine *e, CommandType type, int refs, CsjStatus *why)
+{
+  const int timeout = room_timeout_ms(e);
+  struct timespec start;
+  clock_gettime(CLOCK_MONOTONIC, &start);
+  for (;;) {
+    Job *job = job_new(e, type, refs);
+    if (job) {
+      return job;
+    }
+    if (errno != EAGAIN) {
+      *why = CSJ_ERR_NO_MEMORY;
+      return NULL;
+    }
+    if (!keep_waiting(e, timeout, &start)) {
+      *why = CSJ_ERR_RING_FULL;
+      return NULL;
+    }
   }
 }
 
@@ -203,6 +256,16 @@ queue_event(CsjEngine *e, char type, const double *pfields, int count, bool absp
     set_last_error_text(e, ADVANCE_REFUSED);
     return CSJ_ERR_BAD_ARG;
   }
+  for (int i = 0; i < count; i++) {
+    if (!isfinite(pfields[i])) {
+      char why[120];
+      snprintf(why, sizeof(why),
+               "p%d of a score event is not a finite number (NaN and infinities are refused)",
+               i + 1);
+      set_last_error_text(e, why);
+      return CSJ_ERR_BAD_ARG;
+    }
+  }
   if (count <= INLINE_PFIELDS) {
     Command cmd = {.type = CMD_SCORE_EVENT};
     cmd.u.event.type = type;
@@ -214,9 +277,10 @@ queue_event(CsjEngine *e, char type, const double *pfields, int count, bool absp
     return push(e, &cmd, offsetof(Command, u) + offsetof(__typeof__(cmd.u.event), pfields) +
                              (size_t)count * sizeof(double));
   }
-  Job *job = job_new(e, CMD_SCORE_EVENT_JOB, 1);
+  CsjStatus why;
+  Job *job = new_job(e, CMD_SCORE_EVENT_JOB, 1, &why);
   if (!job) {
-    return CSJ_ERR_RING_FULL;
+    return why;
   }
   job->values = malloc((size_t)count * sizeof(double));
   if (!job->values) {
@@ -300,9 +364,10 @@ push_text(CsjEngine *e, CommandType type, const char *name, const char *text, bo
   if (!text) {
     return CSJ_ERR_BAD_ARG;
   }
-  Job *job = job_new(e, type, 1);
+  CsjStatus why;
+  Job *job = new_job(e, type, 1, &why);
   if (!job) {
-    return CSJ_ERR_RING_FULL;
+    return why;
   }
   job->text = copy_text(text, newline);
   job->name = name ? strdup(name) : NULL;
@@ -317,34 +382,79 @@ push_text(CsjEngine *e, CommandType type, const char *name, const char *text, bo
   return status;
 }
 
+/* A job that carries @p text, which it takes (freed with the job). */
+static CsjStatus
+push_owned_text(CsjEngine *e, CommandType type, char *text)
+{
+  CsjStatus why;
+  Job *job = new_job(e, type, 1, &why);
+  if (!job) {
+    free(text);
+    return why;
+  }
+  job->text = text;
+  CsjStatus status = push_job(e, job);
+  if (status != CSJ_SUCCESS) {
+    job_release(e, job);
+  }
+  return status;
+}
+
 /*
- * Csound 6.18's csoundInputMessage appends a newline to text that lacks
- * one, and when the text does not fit its 32 KiB line buffer it grows the
- * buffer to the text's length only: the newline lands one byte past the
- * end (valgrind: "Invalid write of size 1" in csoundInputMessage), and for
- * some lengths glibc then aborts the process ("corrupted size vs.
- * prev_size"). Text that ends with a newline fits exactly, so the job's
- * copy gets one, on the caller's thread.
+ * Live score text goes to Csound's line events only when Csound will take
+ * every line of it: comments removed, each line checked (score_text.h), so
+ * that "ok" never stands for a line Csound throws away. Every prepared
+ * line ends with a newline, which Csound 6.18 also needs for another
+ * reason: its csoundInputMessage appends a newline to text that lacks one,
+ * and when the text does not fit its 32 KiB line buffer it grows the
+ * buffer to the text's length only, so the newline landed one byte past
+ * the end (valgrind: "Invalid write of size 1"; for some lengths glibc
+ * then aborts the process).
  */
 CsjStatus
 csj_engine_input_message(CsjEngine *e, const char *line)
 {
-  if (line && score_text_advances(line)) {
-    set_last_error_text(e, ADVANCE_REFUSED);
+  if (!line) {
     return CSJ_ERR_BAD_ARG;
+  }
+  ScoreCarry carry = atomic_load_explicit(&e->score_carry, memory_order_relaxed);
+  ScoreTextError err;
+  char *text = score_text_prepare(line, &carry, &err);
+  if (!text) {
+    if (err.line == 0) {
+      return CSJ_ERR_NO_MEMORY;
+    }
+    char why[300];
+    if (strchr(line, '\n') && strchr(line, '\n')[1] != '\0') {
+      snprintf(why, sizeof(why), "score line %d refused: %s", err.line, err.message);
+    } else {
+      snprintf(why, sizeof(why), "score line refused: %s", err.message);
+    }
+    set_last_error_text(e, why);
+    return CSJ_ERR_BAD_ARG;
+  }
+  if (text[0] == '\0') {
+    free(text); /* comments and blank lines only: nothing to do */
+    return accepting(e) ? CSJ_SUCCESS : CSJ_ERR_STATE;
   }
   /* Constant-latency mode: a plain numeric 'i' line becomes a stamped
    * score event (exact to the frame); other text goes to Csound as it is,
    * at once. Rewriting p2 in the text instead would not do: the line
    * would still start at the cycle that runs it, a period of jitter. */
-  if (line && atomic_load_explicit(&e->event_delay, memory_order_relaxed)) {
+  if (atomic_load_explicit(&e->event_delay, memory_order_relaxed) &&
+      strchr(text, '\n')[1] == '\0') {
     double p[CSJ_MAX_PFIELDS];
     int count = 0;
-    if (score_line_numeric(line, p, CSJ_MAX_PFIELDS, &count)) {
+    if (score_line_numeric(text, p, CSJ_MAX_PFIELDS, &count)) {
+      free(text);
       return csj_engine_score_event(e, 'i', p, count, false);
     }
   }
-  return push_text(e, CMD_INPUT_MESSAGE, NULL, line, true);
+  CsjStatus status = push_owned_text(e, CMD_INPUT_MESSAGE, text);
+  if (status == CSJ_SUCCESS) {
+    atomic_store_explicit(&e->score_carry, carry, memory_order_relaxed);
+  }
+  return status;
 }
 
 CsjStatus
@@ -370,9 +480,10 @@ submit_eval(CsjEngine *e, const char *code, int refs, CsjResultFn fn, void *data
   if (!accepting(e)) {
     return CSJ_ERR_STATE;
   }
-  Job *job = job_new(e, CMD_EVAL, refs);
+  CsjStatus why;
+  Job *job = new_job(e, CMD_EVAL, refs, &why);
   if (!job) {
-    return CSJ_ERR_RING_FULL;
+    return why;
   }
   job->fn = fn;
   job->fn_data = data;
@@ -401,9 +512,10 @@ submit_code(CsjEngine *e, CommandType type, const char *code, int refs, CsjResul
   if (!code) {
     return CSJ_ERR_BAD_ARG;
   }
-  Job *job = job_new(e, type, refs);
+  CsjStatus why;
+  Job *job = new_job(e, type, refs, &why);
   if (!job) {
-    return CSJ_ERR_RING_FULL;
+    return why;
   }
   job->text = strdup(code);
   job->fn = fn;
@@ -515,9 +627,10 @@ read_value(const Job *job, void *out)
 CsjStatus
 csj_engine_table_get(CsjEngine *e, int table, int index, double *value, int timeout_ms)
 {
-  Job *job = job_new(e, CMD_TABLE_GET, 2);
+  CsjStatus why;
+  Job *job = new_job(e, CMD_TABLE_GET, 2, &why);
   if (!job) {
-    return CSJ_ERR_RING_FULL;
+    return why;
   }
   job->table = table;
   job->index = index;
@@ -533,9 +646,10 @@ csj_engine_table_copy_in(CsjEngine *e, int table, const double *values, size_t c
   if (count > SIZE_MAX / sizeof(double)) {
     return CSJ_ERR_TOO_BIG; /* count * sizeof(double) would wrap */
   }
-  Job *job = job_new(e, CMD_TABLE_COPY_IN, 1);
+  CsjStatus why;
+  Job *job = new_job(e, CMD_TABLE_COPY_IN, 1, &why);
   if (!job) {
-    return CSJ_ERR_RING_FULL;
+    return why;
   }
   job->values = malloc(count ? count * sizeof(double) : 1);
   if (!job->values) {
@@ -579,9 +693,10 @@ csj_engine_table_copy_out(CsjEngine *e, int table, double *out, size_t capacity,
   if (capacity > SIZE_MAX / sizeof(double)) {
     return CSJ_ERR_TOO_BIG; /* capacity * sizeof(double) would wrap */
   }
-  Job *job = job_new(e, CMD_TABLE_COPY_OUT, 2);
+  CsjStatus why;
+  Job *job = new_job(e, CMD_TABLE_COPY_OUT, 2, &why);
   if (!job) {
-    return CSJ_ERR_RING_FULL;
+    return why;
   }
   /* The JACK thread copies into our buffer, not the caller's: the caller
    * may give up waiting and reuse its own. */
@@ -619,9 +734,10 @@ csj_engine_task_off_thread(CsjEngine *e, CsjOffThreadFn fn, void *data)
     return CSJ_ERR_STATE;
   }
   /* One reference, the system's: nobody waits for it. */
-  Job *job = job_new(e, CMD_TASK_OFF_THREAD, 1);
+  CsjStatus why;
+  Job *job = new_job(e, CMD_TASK_OFF_THREAD, 1, &why);
   if (!job) {
-    return CSJ_ERR_RING_FULL;
+    return why;
   }
   job->task_fn = fn;
   job->task_data = data;
@@ -645,9 +761,10 @@ csj_engine_set_process_callback(CsjEngine *e, CsjProcessFn fn, void *data)
 CsjStatus
 csj_engine_flush(CsjEngine *e, int timeout_ms)
 {
-  Job *job = job_new(e, CMD_FLUSH, 2);
+  CsjStatus why;
+  Job *job = new_job(e, CMD_FLUSH, 2, &why);
   if (!job) {
-    return CSJ_ERR_RING_FULL;
+    return why;
   }
   return submit_and_wait(e, job, timeout_ms, NULL, NULL);
 }
@@ -701,7 +818,11 @@ engine_close_recording(CsjEngine *e, Recorder *r, bool rt_let_go)
 CsjStatus
 csj_engine_record(CsjEngine *e, const char *path, int bits)
 {
-  if (!e || !path || (bits != 16 && bits != 24 && bits != 32)) {
+  if (!e || !path) {
+    return CSJ_ERR_BAD_ARG;
+  }
+  if (bits != 16 && bits != 24 && bits != 32) {
+    set_last_error_text(e, "bits must be 16, 24 or 32");
     return CSJ_ERR_BAD_ARG;
   }
   if (!accepting(e) || refused_on_worker(e)) {
@@ -722,15 +843,15 @@ csj_engine_record(CsjEngine *e, const char *path, int bits)
     set_last_error_text(e, why);
     return CSJ_ERR_FILE;
   }
-  Job *job = job_new(e, CMD_RECORD_START, 2);
-  CsjStatus status = job ? CSJ_SUCCESS : CSJ_ERR_RING_FULL;
+  CsjStatus status = CSJ_SUCCESS;
+  Job *job = new_job(e, CMD_RECORD_START, 2, &status);
   if (job) {
     job->recorder = r;
     status = submit_and_wait(e, job, -1, NULL, NULL);
   }
   if (status == CSJ_SUCCESS) {
     atomic_store_explicit(&e->active_recording, r, memory_order_release);
-  } else if (status == CSJ_ERR_RING_FULL || status == CSJ_ERR_STATE) {
+  } else if (!job || status == CSJ_ERR_RING_FULL || status == CSJ_ERR_STATE) {
     recorder_close(r, NULL, 0); /* never reached the JACK thread */
   } else if (engine_close_recording(e, r, false) == CSJ_ERR_TIMEOUT) {
     /* CSJ_ERR_NOT_RUN: the performance ended first, but the JACK thread
@@ -756,8 +877,10 @@ csj_engine_stop_record(CsjEngine *e)
   }
   CsjStatus status = CSJ_SUCCESS;
   if (accepting(e)) {
-    Job *job = job_new(e, CMD_RECORD_STOP, 2);
-    status = job ? submit_and_wait(e, job, -1, NULL, NULL) : CSJ_ERR_RING_FULL;
+    Job *job = new_job(e, CMD_RECORD_STOP, 2, &status);
+    if (job) {
+      status = submit_and_wait(e, job, -1, NULL, NULL);
+    }
   }
   /* Once the JACK thread has let go (or the performance is over and no cycle
    * writes any more), the writer drains and closes the file. */

@@ -86,6 +86,19 @@ direct_check_abort(CsjEngine *e)
   }
 }
 
+CsjStatus
+engine_direct_run(CsjEngine *e, void (*fn)(CsjEngine *e, void *data), void *data)
+{
+  const CsjStatus status = direct_begin(e, NULL);
+  if (status != CSJ_SUCCESS) {
+    return status;
+  }
+  fn(e, data);
+  direct_check_abort(e);
+  direct_end(e);
+  return CSJ_SUCCESS;
+}
+
 /* The reply of a direct or prompt call: @p result as csound_adapter's
  * compile_tree gives it (0 success), @p failure the status for anything
  * else, with Csound's captured words in @p error. */
@@ -587,6 +600,11 @@ csj_channel_get(const CsjChannel *ch)
 CsjStatus
 csj_engine_set_control(CsjEngine *e, const char *name, double value)
 {
+  if (e && !isfinite(value)) {
+    engine_set_error_text(e, "a control channel value must be a finite number (NaN and "
+                             "infinities are refused)");
+    return CSJ_ERR_BAD_ARG;
+  }
   CsjChannel *ch = NULL;
   CsjStatus status = csj_engine_channel(e, name, &ch);
   if (status == CSJ_SUCCESS) {

@@ -80,6 +80,10 @@ struct CsjEngineImpl {
   CsoundAdapter *csound;
   char **user_options;      /* Csound options from the caller, as applied */
   int user_option_count;
+  /* --no-default-paths reached Csound: no folder of a compiled file is
+   * added to its search paths (engine_folders.c). Set on the control
+   * thread before start. */
+  bool no_default_paths;
   JackBackend *jack;
   /* The last error's text: written by API calls on any thread (never the
    * JACK thread) and by the recorder's writer, so only under error_lock;
@@ -140,6 +144,13 @@ struct CsjEngineImpl {
   size_t parse_capacity;
   bool parse_queue_ready;   /* its lock, semaphore and mutexes exist */
   _Atomic bool worker_quit;
+  _Atomic bool worker_exited;  /* worker_main has returned: the join will not wait */
+  /* Since when the worker has been inside user code (an off-thread task, a
+   * result callback), engine_now_ns; 0 when it is not; WORKER_ABANDONED
+   * once worker_stop has given up on it (compile_worker.c). The worker and
+   * worker_stop settle who wins with one compare-and-swap each. */
+  _Atomic uint64_t worker_user_since_ns;
+  _Atomic bool worker_user_is_task; /* that code is a task, not a result callback */
 
   /* Csound's parser has shared state: one parse at a time, whoever parses
    * (the worker, a caller's evalCode, a direct call). And a parse never runs
@@ -205,6 +216,9 @@ struct CsjEngineImpl {
   _Atomic uint64_t events_overflow; /* ... that found `held` full */
   _Atomic uint64_t output_nonfinite; /* NaN/inf samples written as 0 */
   _Atomic uint32_t event_delay;   /* frames: constant-latency mode, 0 off */
+  /* The last 'i' line sent to Csound's line events, for a later '.' carry
+   * (score_text.h). */
+  _Atomic uint64_t score_carry;
   /* For the watchdog: when the JACK thread's current callback began, and
    * when a direct caller entered Csound (0: not inside). */
   _Atomic uint64_t rt_busy_since_ns;
@@ -328,6 +342,25 @@ JackCycleHandler engine_cycle_handler(CsjEngine *e);
 /* Lays the output FIFO out for a period. Before activation, or on the
  * JACK thread. */
 void engine_reset_for_period(CsjEngine *e, uint32_t period);
+
+/* engine_direct.c: runs @p fn with Csound taken between two cycles and no
+ * parse running (the direct path's exclusion), for short work that must
+ * overlap neither. CSJ_ERR_STATE when not performing; CSJ_ERR_TIMEOUT when
+ * Csound could not be taken in 10 s. Not the JACK thread. */
+CsjStatus engine_direct_run(CsjEngine *e, void (*fn)(CsjEngine *e, void *data), void *data);
+
+/* worker_user_since_ns once worker_stop has given up on the worker. */
+#define WORKER_ABANDONED UINT64_MAX
+
+/* True once worker_stop gave up on a worker stuck in user code: that thread
+ * may still touch the engine, its Csound instance and its job, so none of
+ * them may be freed. Any thread. */
+static inline bool
+engine_worker_abandoned(const CsjEngine *e)
+{
+  return atomic_load_explicit(&((CsjEngine *)e)->worker_user_since_ns, memory_order_acquire) ==
+         WORKER_ABANDONED;
+}
 
 /* engine_watch.c: housekeeping and the watchdog, on a thread of their own. */
 bool engine_supervisor_start(CsjEngine *e);

@@ -30,10 +30,10 @@ path_blocks(const char *path, const char **kind)
   return true;
 }
 
-/* Looks NAME up as Csound does first: as given, then in INCDIR's
- * directories (separated by ':' or ';'). */
+/* Looks NAME up as Csound does: as given, then in DIRS (separated by ':'
+ * or ';'). */
 static bool
-name_blocks(const char *name, const char **kind)
+name_blocks(const char *name, const char *dirs, const char **kind)
 {
   if (path_blocks(name, kind)) {
     return true;
@@ -41,7 +41,6 @@ name_blocks(const char *name, const char **kind)
   if (name[0] == '/') {
     return false;
   }
-  const char *dirs = getenv("INCDIR");
   while (dirs && *dirs) {
     const size_t n = strcspn(dirs, ":;");
     char path[PATH_MAX];
@@ -71,7 +70,7 @@ skip_comment(const char *p)
 }
 
 bool
-include_check_blocks(const char *code, char *why, size_t why_size)
+include_check_blocks(const char *code, const char *dirs, char *why, size_t why_size)
 {
   static const char directive[] = "#include";
   const size_t directive_len = sizeof directive - 1;
@@ -116,7 +115,7 @@ include_check_blocks(const char *code, char *why, size_t why_size)
       continue; /* a macro: only Csound can expand it */
     }
     const char *kind = NULL;
-    if (name_blocks(path, &kind)) {
+    if (name_blocks(path, dirs, &kind)) {
       snprintf(why, why_size,
                "#include \"%s\" is %s, not a file: Csound's parser would read it "
                "without end; refused",

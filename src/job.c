@@ -15,6 +15,7 @@
 
 #include <math.h>
 #include <stdio.h>
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -40,10 +41,12 @@ job_new(CsjEngine *e, CommandType type, int refs)
 {
   if (atomic_fetch_add_explicit(&e->jobs_in_flight, 1, memory_order_relaxed) >= MAX_JOBS) {
     atomic_fetch_sub_explicit(&e->jobs_in_flight, 1, memory_order_relaxed);
+    errno = EAGAIN;
     return NULL;
   }
   Job *job = calloc(1, sizeof(*job));
   if (!job) {
+    errno = ENOMEM;
     atomic_fetch_sub_explicit(&e->jobs_in_flight, 1, memory_order_relaxed);
     return NULL;
   }

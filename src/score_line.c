@@ -98,22 +98,3 @@ score_line_numeric(const char *text, double *p, int max, int *count)
   *count = n;
   return true;
 }
-
-bool
-score_text_advances(const char *text)
-{
-  for (const char *p = text; p && *p;) {
-    while (*p == ' ' || *p == '\t' || *p == '\r') {
-      ++p;
-    }
-    /* 'a' alone, or before its p-fields: not an instrument name or a
-     * word that happens to start with 'a' */
-    if (p[0] == 'a' && (blank(p[1]) || p[1] == '\0' || digit(p[1]) || p[1] == '-' ||
-                        p[1] == '.' || p[1] == '+')) {
-      return true;
-    }
-    const char *nl = strchr(p, '\n');
-    p = nl ? nl + 1 : p + strlen(p);
-  }
-  return false;
-}

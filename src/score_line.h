@@ -24,10 +24,4 @@
  *  @p max p-fields. */
 bool score_line_numeric(const char *text, double *p, int max, int *count);
 
-/** True when @p text (NUL-terminated score text, one statement a line)
- *  holds an 'a' statement (advance score time). In real time Csound
- *  computes the skipped time inside one k-cycle: "a 0 0 1000" made one
- *  18 ms JACK callback, "a 0 0 1e7" an endless one. */
-bool score_text_advances(const char *text);
-
 #endif

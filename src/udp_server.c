@@ -85,7 +85,7 @@ struct UdpServerImpl {
   Limiter limit[R_KINDS];
   _Atomic uint64_t datagrams, malformed, dropped, kernel_dropped, compiles, compiled, compile_errors,
     blocks_dropped, replies, osc_packets, osc_messages, osc_malformed, osc_dropped, osc_timed,
-    osc_held;
+    osc_held, paced;
   /* the datagram being handled: its sender, for reports */
   char peer[32];
   /* OSC messages other than events, held until their bundle's time (the
@@ -324,6 +324,30 @@ ring_has_room(UdpServer *s)
   return true;
 }
 
+/*
+ * Waits until one more command may be queued (backpressure: what was sent
+ * is paced, never dropped for want of room); false only when the server
+ * is stopping or the performance has ended. Meanwhile datagrams wait in
+ * the socket's buffer, and what the kernel drops there is counted.
+ */
+static bool
+wait_for_room(UdpServer *s)
+{
+  bool waited = false;
+  while (!ring_has_room(s)) {
+    if (atomic_load_explicit(&s->stop, memory_order_relaxed) || !csj_engine_is_running(s->e)) {
+      return false;
+    }
+    if (!waited) {
+      inc(&s->paced);
+      waited = true;
+    }
+    const struct timespec tick = {0, 1000 * 1000};
+    nanosleep(&tick, NULL);
+  }
+  return true;
+}
+
 /* Whether a channel may be used: known already, or room for a new one. */
 static bool
 channel_allowed(UdpServer *s, const char *name)
@@ -435,9 +459,7 @@ dropped(UdpServer *s, const char *what, bool osc)
 {
   inc(osc ? &s->osc_dropped : &s->dropped);
   report(s, R_DROPPED, "csjack: %s: %s from %s dropped: %s", osc ? "OSC" : "UDP", what, s->peer,
-         csj_engine_is_running(s->e) ? "over 4000 commands a second, or the command ring is busy "
-                                       "(a flood?)"
-                                     : "the performance has ended");
+         csj_engine_is_running(s->e) ? "csjack could not queue it" : "the performance has ended");
 }
 
 /* Score text from UDP's $ or OSC's /csound/event: queued, refused with
@@ -445,7 +467,7 @@ dropped(UdpServer *s, const char *what, bool osc)
 static void
 send_score_text(UdpServer *s, const char *text, const char *what, bool osc)
 {
-  const CsjStatus st = ring_has_room(s) ? csj_engine_input_message(s->e, text) : CSJ_ERR_RING_FULL;
+  const CsjStatus st = wait_for_room(s) ? csj_engine_input_message(s->e, text) : CSJ_ERR_RING_FULL;
   if (st == CSJ_ERR_BAD_ARG) {
     report(s, R_OTHER, "csjack: error: %s %s from %s refused: %s", osc ? "OSC" : "UDP", what,
            s->peer, csj_last_error(s->e));
@@ -478,7 +500,7 @@ handle_udp(UdpServer *s, const char *data, size_t len)
     report(s, R_MALFORMED, "csjack: error: UDP from %s: %s", s->peer, a.message);
     break;
   case UDP_COMPILE:
-    if (!ring_has_room(s) || !queue_compile(s, a.text, false)) {
+    if (!wait_for_room(s) || !queue_compile(s, a.text, false)) {
       dropped(s, "code", false);
     }
     break;
@@ -498,7 +520,7 @@ handle_udp(UdpServer *s, const char *data, size_t len)
     }
     break;
   case UDP_SET_STRING:
-    if (!ring_has_room(s) || csj_engine_set_string_channel(s->e, a.name, a.text) != CSJ_SUCCESS) {
+    if (!wait_for_room(s) || csj_engine_set_string_channel(s->e, a.name, a.text) != CSJ_SUCCESS) {
       dropped(s, "a string channel", false);
     }
     break;
@@ -643,7 +665,7 @@ act_osc(UdpServer *s, const OscAction *a)
     report(s, R_OSC, "csjack: error: malformed OSC from %s: %s", s->peer, a->message);
     return;
   case OSC_COMPILE:
-    if (!ring_has_room(s) || !queue_compile(s, a->text, true)) {
+    if (!wait_for_room(s) || !queue_compile(s, a->text, true)) {
       dropped(s, "/csound/compile", true);
     }
     return;
@@ -651,7 +673,7 @@ act_osc(UdpServer *s, const OscAction *a)
     send_score_text(s, a->text, "/csound/event", true);
     return;
   case OSC_EVENT_INSTR: {
-    if (!ring_has_room(s)) {
+    if (!wait_for_room(s)) {
       dropped(s, "/csound/event/instr", true);
       return;
     }
@@ -700,7 +722,7 @@ act_osc(UdpServer *s, const OscAction *a)
     }
     return;
   case OSC_SET_STRING:
-    if (!ring_has_room(s) ||
+    if (!wait_for_room(s) ||
         csj_engine_set_string_channel(s->e, a->name, a->text) != CSJ_SUCCESS) {
       dropped(s, "a string channel", true);
     }
@@ -886,6 +908,7 @@ udp_server_stats(const UdpServer *s, UdpServerStats *o)
   o->osc_dropped = get(&s->osc_dropped);
   o->osc_timed = get(&s->osc_timed);
   o->osc_held = get(&s->osc_held);
+  o->paced = get(&s->paced);
 }
 
 void
@@ -898,7 +921,7 @@ udp_server_print_stats(const UdpServer *s, FILE *out)
           "udp_compiles=%llu udp_compiled=%llu udp_compile_errors=%llu udp_blocks_dropped=%llu "
           "udp_replies=%llu "
           "osc_packets=%llu osc_messages=%llu osc_malformed=%llu osc_dropped=%llu "
-          "osc_timed=%llu osc_held=%llu",
+          "osc_timed=%llu osc_held=%llu net_paced=%llu",
           (unsigned long long)st.datagrams, (unsigned long long)st.malformed,
           (unsigned long long)st.dropped, (unsigned long long)st.kernel_dropped,
           (unsigned long long)st.compiles, (unsigned long long)st.compiled,
@@ -906,5 +929,6 @@ udp_server_print_stats(const UdpServer *s, FILE *out)
           (unsigned long long)st.blocks_dropped, (unsigned long long)st.replies,
           (unsigned long long)st.osc_packets, (unsigned long long)st.osc_messages,
           (unsigned long long)st.osc_malformed, (unsigned long long)st.osc_dropped,
-          (unsigned long long)st.osc_timed, (unsigned long long)st.osc_held);
+          (unsigned long long)st.osc_timed, (unsigned long long)st.osc_held,
+          (unsigned long long)st.paced);
 }

@@ -12,14 +12,15 @@
  *
  * Both listen on 127.0.0.1 unless another address is given. The thread
  * polls its sockets with a short timeout (so a stop is prompt) and feeds
- * the engine through the public API with the engine's submit timeout (the
- * csjack command leaves it at 0: a full ring drops the datagram, counted,
- * and never blocks). It queues at most 4000 commands a second (a burst of
- * 512), since Csound's own work for a queued event happens in the k-cycles,
- * outside the JACK thread's command budget, and stops queueing when the
- * command ring is three quarters full, so the console always has room.
- * Compiles go through the
- * staged queued path; their result (Csound's error text) is reported.
+ * the engine through the public API. What it was sent is paced, never
+ * dropped for want of room: it queues at most 4000 commands a second (a
+ * burst of 512), since Csound's own work for a queued event happens in the
+ * k-cycles, outside the JACK thread's command budget, and only while the
+ * command ring is less than three quarters full, so that the console
+ * always has room; past either, it waits (counted as paced), and
+ * datagrams wait in the socket's buffer meanwhile, where what the kernel
+ * drops is counted. Compiles go through the staged queued path; their
+ * result (Csound's error text) is reported.
  *
  * Reports (one line each: errors, malformed datagrams, --udp-echo) go to
  * the report function, at most 10 a second of each kind; what is left out
@@ -52,7 +53,8 @@ typedef struct {
 typedef struct {
   uint64_t datagrams;      /**< UDP datagrams received (Csound's protocol) */
   uint64_t malformed;      /**< ... that were malformed */
-  uint64_t dropped;        /**< ... dropped: the ring full or busy */
+  uint64_t dropped;        /**< ... dropped: not queued (the performance ended,
+                                 or the engine refused it) */
   uint64_t kernel_dropped; /**< datagrams the kernel dropped (socket buffer full) */
   uint64_t compiles;       /**< compiles queued (UDP and OSC) */
   uint64_t compiled;       /**< ... that Csound compiled and merged */
@@ -62,9 +64,11 @@ typedef struct {
   uint64_t osc_packets;    /**< OSC packets received */
   uint64_t osc_messages;   /**< OSC messages in them (bundles unpacked) */
   uint64_t osc_malformed;  /**< malformed OSC packets or messages */
-  uint64_t osc_dropped;    /**< OSC messages dropped: the ring full or busy */
+  uint64_t osc_dropped;    /**< OSC messages dropped: not queued, as dropped */
   uint64_t osc_timed;      /**< events placed at a bundle's timetag */
   uint64_t osc_held;       /**< other messages held until their bundle's time */
+  uint64_t paced;          /**< commands (UDP and OSC) that waited for room: over
+                                4000 a second, or the ring three quarters full */
 } UdpServerStats;
 
 typedef struct UdpServerImpl UdpServer;

@@ -3,6 +3,8 @@
  * dialect): one definition of what counts as well-formed text. */
 #include "utf8.h"
 
+#include <string.h>
+
 /* The length of the well-formed UTF-8 sequence at @p s (RFC 3629: no
  * overlong forms, no surrogates, nothing above U+10FFFF), or 0. */
 size_t
@@ -45,4 +47,27 @@ utf8_seq_len(const unsigned char *s, size_t n)
     }
   }
   return need + 1;
+}
+
+const char *
+utf8_name_problem(const char *name)
+{
+  if (!name[0]) {
+    return "is empty";
+  }
+  const unsigned char *s = (const unsigned char *)name;
+  size_t n = strlen(name);
+  while (n > 0) {
+    const size_t k = utf8_seq_len(s, n);
+    if (k == 0) {
+      return "is not valid UTF-8";
+    }
+    /* C0 controls and DEL, and C1 controls (U+0080..U+009F: C2 80..9F). */
+    if ((k == 1 && (s[0] < 0x20 || s[0] == 0x7F)) || (k == 2 && s[0] == 0xC2 && s[1] < 0xA0)) {
+      return "holds a control character (a newline, a tab, ...)";
+    }
+    s += k;
+    n -= k;
+  }
+  return NULL;
 }

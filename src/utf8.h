@@ -10,4 +10,9 @@
  * nothing above U+10FFFF. 0 when the bytes there are not one. */
 size_t utf8_seq_len(const unsigned char *s, size_t n);
 
+/* Why @p name (NUL-terminated) cannot be a name printed on one line, a
+ * JACK client's or server's: "is empty", "is not valid UTF-8", "holds a
+ * control character (...)"; NULL when it can. */
+const char *utf8_name_problem(const char *name);
+
 #endif

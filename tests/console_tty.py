@@ -11,7 +11,8 @@ the screen back with `tmux capture-pane -p`:
 1. a command and its reply; Up recalls it from the history and Enter runs
    it again; Left arrow and Backspace edit a line; `:sta` + Tab completes
    to `:stats`; Csound's messages printed while a line is typed leave the
-   line whole (it is drawn again under them); Ctrl-D says "console closed;
+   line whole (it is drawn again under them); a line refused for its
+   length (over 64 KiB) stays out of the history; Ctrl-D says "console closed;
    the music plays on (Ctrl-C to stop)" and csjack's ports are still
    there; Ctrl-C stops it with status 0 and the summary line; the history
    file holds the lines; the terminal's own mode is back afterwards;
@@ -283,6 +284,18 @@ def first_session(t, orc, state):
     s.keys("Enter")
     s.wait_text("ok chn amp 0.25")
 
+    # A line refused for its length stays out of the history: Up brings
+    # back the line before it (and the file is checked below).
+    long_line = ":eval return " + "1" * (65537 - len(":eval return "))
+    for i in range(0, len(long_line), 4096):
+        s.type(long_line[i:i + 4096])
+    s.keys("Enter")
+    s.wait_text("error line too long (65537 bytes, max 65536)")
+    s.keys("Up")
+    s.wait_prompt_line(PROMPT + ":chn amp 0.25")
+    s.keys("C-u")
+    s.wait_prompt_line(PROMPT.rstrip())
+
     # Ctrl-D closes the console; the music plays on.
     s.keys("C-d")
     s.wait_text("console closed; the music plays on (Ctrl-C to stop)")
@@ -314,6 +327,7 @@ def first_session(t, orc, state):
     for want in [":eval return 2+2", ":eval return 7+2", ":stats", "i 50 0 3", ":chn amp 0.25"]:
         expect(want in hist, "{!r} not in the history file: {!r}".format(want, hist))
     expect(hist.index(":stats") < hist.index(":chn amp 0.25"), "history out of order: {!r}".format(hist))
+    expect(all(len(l) <= 65536 for l in hist), "a line refused for its length is in the history file")
     mode = os.stat(os.path.join(state, "csjack", "history")).st_mode & 0o777
     expect(mode == 0o600, "the history file's mode is {:o}, not 600".format(mode))
     print("first session: ok ({} history lines)".format(len(hist)))

@@ -345,6 +345,32 @@ Test(jack, cli_long_names_are_refused, .init = server_256, .fini = teardown, .ti
   free(err);
 }
 
+/* An empty name (JACK took it: ports ":out_1"), invalid UTF-8, a newline
+ * or a tab: one line, a usage error. */
+Test(jack, cli_bad_names_are_usage_errors, .init = server_256, .fini = teardown, .timeout = 60)
+{
+  static const struct {
+    const char *option;
+    const char *name;
+    const char *why;
+  } cases[] = {
+    {"-n", "", "the JACK client name given with --name is empty"},
+    {"--name", "two\nlines", "--name holds a control character"},
+    {"-n", "a\tb", "--name holds a control character"},
+    {"-n", "\xff\xfe", "--name is not valid UTF-8"},
+    {"-s", "", "the JACK server name given with --server is empty"},
+    {"--server", "x\ty", "--server holds a control character"},
+  };
+  for (size_t i = 0; i < sizeof cases / sizeof cases[0]; ++i) {
+    const char *args[] = {"--no-connect", cases[i].option, cases[i].name,
+                          harness_data("finite.csd"), NULL};
+    char *err = cli_expect_exit(args, 2);
+    cr_expect(eq(int, count_lines(err), 1), "case %zu: want one line, got:\n%s", i, err);
+    cr_expect(ne(ptr, strstr(err, cases[i].why), NULL), "case %zu: stderr:\n%s", i, err);
+    free(err);
+  }
+}
+
 Test(jack, cli_syntax_error, .init = server_256, .fini = teardown,
      .timeout = 30)
 {

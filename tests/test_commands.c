@@ -1159,6 +1159,52 @@ Test(jack, off_thread_task_at_the_end, .init = server_256, .fini = teardown, .ti
             "the second, never reached, must not", atomic_load(&ran));
 }
 
+static void endless_off_task(CsjEngine *e, void *data)
+{
+  (void)e;
+  atomic_store((atomic_int *)data, 1);
+  for (;;) {
+    pause(); /* never returns, as a script's task that waits for ever */
+  }
+}
+
+/* A task that never returns: the close gives up on it after the hang limit,
+ * says so, and returns (the task's thread, the engine's memory and its
+ * Csound are left to the process's exit). Before, destroy waited for ever. */
+Test(jack, off_thread_task_that_never_returns_is_given_up, .init = server_256,
+     .fini = teardown, .timeout = 30)
+{
+  const char *name = harness_name("csjoffn");
+  CsjOptions o;
+  csj_options_init(&o);
+  o.client_name = name;
+  o.no_connect = true;
+  o.hang_limit_ms = 300;
+  o.message_fn = harness_message_collect;
+  o.message_data = &g_log;
+  CsjEngine *e = NULL;
+  cr_assert(eq(int, csj_engine_create(&o, &e), CSJ_SUCCESS), "%s", csj_last_error(NULL));
+  cr_assert(eq(int, csj_engine_compile_orc_text(e, DC_ON_ORC), CSJ_SUCCESS));
+  cr_assert(eq(int, csj_engine_start(e), CSJ_SUCCESS), "%s", csj_last_error(e));
+  static atomic_int entered;
+  atomic_store(&entered, 0);
+  cr_assert(eq(int, csj_engine_task_off_thread(e, endless_off_task, &entered), CSJ_SUCCESS));
+  while (!atomic_load(&entered)) {
+    harness_sleep_ms(5);
+  }
+  csj_engine_stop(e);
+  const double t0 = harness_now_ms();
+  csj_engine_destroy(e);
+  const double ms = harness_now_ms() - t0;
+  cr_assert(ne(ptr, strstr(g_log.buf, "has not returned"), NULL), "--- log:\n%s", g_log.buf);
+  cr_assert(ne(ptr, strstr(g_log.buf, "off-thread task"), NULL), "--- log:\n%s", g_log.buf);
+  fprintf(stderr, "destroy with an endless task returned after %.0f ms (hang limit 300)\n", ms);
+  /* The JACK client is gone: its name can be taken again at once. */
+  CsjEngine *again = NULL;
+  cr_assert(eq(int, csj_engine_create(&o, &again), CSJ_SUCCESS), "%s", csj_last_error(NULL));
+  csj_engine_destroy(again);
+}
+
 /* ---- the process callback ------------------------------------------------------------------------ */
 
 enum { CB_LOG = 4096 };
@@ -2123,6 +2169,59 @@ Test(jack, full_ring_refuses_at_once_and_loses_nothing, .init = server_4096,
   cr_assert(gt(int, refused, 0));
   csj_engine_set_submit_timeout(e, -1);
   flush_ok(e);
+  cr_assert(csj_engine_is_running(e));
+}
+
+/* Text commands count against the jobs in flight (4096) as well as the
+ * ring's slots: with a submit timeout they wait for both, so a paste of
+ * 6000 score lines is all accepted; without one, some are refused. */
+Test(jack, text_commands_wait_for_jobs_in_flight, .init = server_4096, .fini = teardown,
+     .timeout = 60)
+{
+  enum { N = 6000 };
+  CsjEngine *e = engine_start("csjjobs", DC_ON_ORC);
+  eval_ok(e, "giCount init 0\nreturn 0");
+  csj_engine_compile_orc(e, "instr 7\ngiCount = giCount + 1\nendin\n", 5000, NULL, 0);
+  int refused = 0;
+  for (int i = 0; i < N; i++) {
+    const CsjStatus r = csj_engine_input_message(e, "i 7 0 0");
+    cr_assert(r == CSJ_SUCCESS || r == CSJ_ERR_RING_FULL, "%s", csj_strerror(r));
+    refused += r == CSJ_ERR_RING_FULL;
+  }
+  cr_assert(gt(int, refused, 0), "6000 lines at an 85 ms period never found the limit");
+  const int accepted_first = N - refused;
+  csj_engine_set_submit_timeout(e, -1);
+  for (int i = 0; i < N; i++) {
+    const CsjStatus r = csj_engine_input_message(e, "i 7 0 0 ; with a comment");
+    cr_assert(eq(int, r, CSJ_SUCCESS), "line %d with submit timeout -1: %s", i,
+              csj_strerror(r));
+  }
+  flush_ok(e);
+  double count;
+  while ((count = eval_ok(e, "return giCount")) < accepted_first + N) {
+    harness_sleep_ms(50); /* the notes start in the k-blocks after the flush */
+  }
+  cr_assert(eq(dbl, count, (double)(accepted_first + N)), "every accepted line ran once");
+  cr_log_info("jobs in flight: %d of %d refused without a wait, none with", refused, N);
+}
+
+/* NaN and infinities are refused as p-fields and channel values, on every
+ * path (the UDP and OSC parsers refused them already). */
+Test(jack, nonfinite_values_are_refused, .init = server_256, .fini = teardown, .timeout = 30)
+{
+  CsjEngine *e = engine_start("csjnan", DC_ON_ORC);
+  const double p[] = {1, 0, 1, NAN};
+  cr_assert(eq(int, csj_engine_score_event(e, 'i', p, 4, false), CSJ_ERR_BAD_ARG));
+  cr_assert(ne(ptr, strstr(csj_last_error(e), "p4"), NULL), "%s", csj_last_error(e));
+  const double q[] = {1, 0, INFINITY};
+  cr_assert(eq(int, csj_engine_score_event_at(e, 'i', q, 3, 0), CSJ_ERR_BAD_ARG));
+  cr_assert(eq(int, csj_engine_set_control(e, "nanchn", NAN), CSJ_ERR_BAD_ARG));
+  cr_assert(eq(int, csj_engine_set_control(e, "nanchn", -INFINITY), CSJ_ERR_BAD_ARG));
+  cr_assert(eq(int, csj_engine_input_message(e, "i 1 0 1 -nan"), CSJ_ERR_BAD_ARG));
+  cr_assert(ne(ptr, strstr(csj_last_error(e), "finite"), NULL), "%s", csj_last_error(e));
+  cr_assert(eq(int, csj_engine_set_control(e, "nanchn", 0.5), CSJ_SUCCESS));
+  cr_assert(eq(int, csj_engine_record(e, "/tmp/never.wav", 8), CSJ_ERR_BAD_ARG));
+  cr_assert(eq(str, (char *)csj_last_error(e), "bits must be 16, 24 or 32"));
   cr_assert(csj_engine_is_running(e));
 }
 

@@ -746,6 +746,41 @@ Test(jack, no_server, .init = harness_no_server, .fini = teardown,
   cr_assert(gt(sz, strlen(csj_last_error(NULL)), 0));
 }
 
+/* JACK took an empty client name (ports ":out_1") and any bytes; such
+ * names are refused before JACK is reached. */
+Test(jack, bad_names_are_refused, .init = server_256, .fini = teardown, .timeout = 30)
+{
+  static const struct {
+    const char *client;
+    const char *server;
+    const char *why;
+  } cases[] = {
+    {"", NULL, "the JACK client name is empty"},
+    {"two\nlines", NULL, "the JACK client name holds a control character"},
+    {"a\tb", NULL, "holds a control character"},
+    {"\xff", NULL, "the JACK client name is not valid UTF-8"},
+    {"csjbadname", "", "the JACK server name is empty"},
+    {"csjbadname", "x\ny", "the JACK server name holds a control character"},
+  };
+  for (size_t i = 0; i < sizeof cases / sizeof cases[0]; ++i) {
+    CsjOptions o;
+    options_for(&o, cases[i].client);
+    o.server_name = cases[i].server;
+    CsjEngine *e = (CsjEngine *)0x1;
+    const CsjStatus st = csj_engine_create(&o, &e);
+    if (st == CSJ_SUCCESS) {
+      g_eng[0] = e; /* destroyed by teardown */
+    }
+    cr_assert(eq(int, st, CSJ_ERR_BAD_ARG), "case %zu: %s", i, csj_last_error(NULL));
+    cr_assert(eq(ptr, e, NULL));
+    cr_expect(ne(ptr, strstr(csj_last_error(NULL), cases[i].why), NULL), "case %zu: %s", i,
+              csj_last_error(NULL));
+  }
+  /* Any other UTF-8 is a name. */
+  CsjEngine *e = engine_new("csjé ok");
+  cr_assert(ne(ptr, strstr(csj_engine_client_name(e), "csjé ok"), NULL));
+}
+
 Test(jack, name_taken, .init = server_256, .fini = teardown, .timeout = 30)
 {
   CsjEngine *e1 = engine_new("csjdup");

@@ -9,6 +9,10 @@
 #include <criterion/new/assert.h>
 
 #include "score_line.h"
+#include "score_text.h"
+
+#include <stdlib.h>
+#include <string.h>
 
 static double p[8];
 static int n;
@@ -75,17 +79,94 @@ Test(score_line, everything_else_stays_text)
   cr_assert(eq(int, n, 8));
 }
 
-Test(score_line, advance_statements_are_found)
+/* ---- score_text_prepare: comments out, each line as Csound's line events read it. */
+
+static ScoreCarry carry;
+static ScoreTextError err;
+
+static char *
+prep(const char *text)
 {
-  cr_assert(score_text_advances("a 0 0 10"));
-  cr_assert(score_text_advances("a0 0 10\n"));
-  cr_assert(score_text_advances("i 1 0 1\n  a 0 0 1e7\ni 1 0 1"));
-  cr_assert(score_text_advances("\ta\n"));
-  cr_assert(score_text_advances("a"));
-  cr_assert(not(score_text_advances("i 1 0 1 ; a 0 0 1")));
-  cr_assert(not(score_text_advances("i \"alpha\" 0 1")));
-  cr_assert(not(score_text_advances("f 1 0 16 10 1\ne")));
-  cr_assert(not(score_text_advances("abc")));
-  cr_assert(not(score_text_advances("")));
-  cr_assert(not(score_text_advances(NULL)));
+  return score_text_prepare(text, &carry, &err);
+}
+
+static void
+takes(const char *text, const char *expected)
+{
+  carry = 0;
+  char *out = prep(text);
+  cr_assert(out != NULL, "'%s' is refused: %s", text, err.message);
+  cr_assert(eq(str, out, (char *)expected), "'%s' became '%s'", text, out);
+  free(out);
+}
+
+static void
+refuses(const char *text, int line, const char *why)
+{
+  carry = 0;
+  char *out = prep(text);
+  cr_assert(out == NULL, "'%s' is taken as '%s'", text, out ? out : "");
+  cr_assert(eq(int, err.line, line), "'%s': line %d", text, err.line);
+  cr_assert(strstr(err.message, why) != NULL, "'%s': '%s' lacks '%s'", text, err.message, why);
+}
+
+Test(score_text, comments_are_removed_as_in_a_score)
+{
+  takes("i 1 0 0.2 7 ; a comment", "i 1 0 0.2 7 \n");
+  takes("i 1 0 0.2 7 // a comment", "i 1 0 0.2 7 \n");
+  takes("i 1 0 /* p3: */ 0.2 7", "i 1 0   0.2 7\n");
+  takes("i 1 0 1 /* one\ntwo */ 5\ni 2 0 1", "i 1 0 1   5\ni 2 0 1\n");
+  takes("; only a comment", "");
+  takes("\n\n  \t\n", "");
+  takes("/* all\nof it */", "");
+  takes("i \"semi;colon\" 0 1 ; real", "i \"semi;colon\" 0 1 \n");
+  takes("f 1 0 0 1 \"a//b.wav\" 0 0 0", "f 1 0 0 1 \"a//b.wav\" 0 0 0\n");
+  takes("i 1 0 1\r\n", "i 1 0 1\r\n");
+}
+
+Test(score_text, statements_as_csound_line_events_read_them)
+{
+  takes("i1 0 .5", "i1 0 .5\n");
+  takes("i 1 0 1\ni 2 0 1\n", "i 1 0 1\ni 2 0 1\n");
+  takes("e", "e\n");
+  takes("f -1 0", "f -1 0\n");
+  takes("q 1 0 0", "q 1 0 0\n");
+  takes("d 1 0 0", "d 1 0 0\n");
+  takes("i -1 0 1", "i -1 0 1\n");
+  takes("i 1 0 1 1e3 -2.5e-1 +4 0x10", "i 1 0 1 1e3 -2.5e-1 +4 0x10\n");
+  takes("i \"two\nlines\" 0 1", "i \"two\nlines\" 0 1\n");
+  takes("i 1 0 1 440\ni 1 1 . .", "i 1 0 1 440\ni 1 1 . .\n");
+  cr_assert(eq(int, (int)(carry & 0xffff), 4), "the carry word keeps the last 'i' line");
+}
+
+Test(score_text, what_csound_would_throw_away_is_refused)
+{
+  refuses("a 0 0 10", 1, "'a'");
+  refuses("i 1 0 1\n  a 0 0 1e7", 2, "'a'");
+  refuses("abc", 1, "not a real-time score statement");
+  refuses("t 0 60", 1, "not a real-time score statement");
+  refuses("i 1 0 1 np3", 1, "'np3' is not a number");
+  refuses("i 1 0 [1+1]", 1, "not a number");
+  refuses("i 1 0 $dur", 1, "not a number");
+  refuses("i 1 0 1 +nan", 1, "not a finite number");
+  refuses("i 1 0 1 1e999", 1, "not a finite number");
+  refuses("i 1 0", 1, "too few");
+  refuses("f 1 0", 1, "too few");
+  refuses("i 1 -1 1", 1, "negative start");
+  refuses("i 1 0 1 .", 1, "carry");
+  refuses("i \"a\" 0 1\ni . 1 1", 2, "string");
+  refuses("i 1 0 1 /* open", 1, "does not end");
+  refuses("i \"open 0 1", 1, "does not end");
+  refuses("i 1 0 1\n\ni 1 0 1 x", 3, "'x'");
+}
+
+Test(score_text, a_carry_reaches_across_texts)
+{
+  carry = 0;
+  char *a = prep("i 1 0 1 440");
+  cr_assert(a != NULL);
+  char *b = prep("i 1 1 . .");
+  cr_assert(b != NULL, "%s", err.message);
+  free(a);
+  free(b);
 }

@@ -325,6 +325,15 @@ def test_udp(args, tmp):
         time.sleep(0.3)
         reply = cs.ask(":chn ran11")
         check(reply == "ok chn ran11 6", "& events play", reply)
+        send(b"$i 11 0 0.1 7 ; a comment, as in a CSD's score\n")
+        time.sleep(0.3)
+        reply = cs.ask(":chn ran11")
+        check(reply == "ok chn ran11 7", "$ score text with a comment plays", reply)
+        send(b"$i 11 0 0.1 np3\n")
+        time.sleep(0.3)
+        reply = cs.ask(":chn ran11")
+        check(reply == "ok chn ran11 7" and "'np3' is not a number" in cs.stderr(),
+              "$ score text Csound would throw away is refused and said", reply)
 
         # Blocks across datagrams: {{ }} (csjack's) and { } (Csound's rule,
         # with a {{ }} string inside that must not close it).
@@ -402,7 +411,7 @@ def test_udp(args, tmp):
         accounted = st.get("udp_datagrams", 0) + st.get("udp_kernel_dropped", 0)
         print(f"  flood: 100000 datagrams in {flood_s:.2f} s; csjack read "
               f"{st.get('udp_datagrams')}, the kernel dropped {st.get('udp_kernel_dropped')}, "
-              f"csjack dropped {st.get('udp_dropped')} (rate limit or ring busy); ring high water "
+              f"csjack dropped {st.get('udp_dropped')}, paced {st.get('net_paced')}; ring high water "
               f"{st.get('ring_high_water')} of {st.get('ring_capacity')}; "
               f"commands deferred {st.get('commands_deferred')}; xruns {st.get('xruns')}",
               flush=True)
@@ -569,6 +578,10 @@ def test_osc(args, tmp):
         time.sleep(0.3)
         reply = cs.ask(":chn ran21")
         check(reply == "ok chn ran21 4", "oscsend /csound/event s plays a score line", reply)
+        oscsend_run("/csound/event", "s", "i 21 0 0.1 9 /* p4 */ // a comment")
+        time.sleep(0.3)
+        reply = cs.ask(":chn ran21")
+        check(reply == "ok chn ran21 9", "oscsend /csound/event s with comments plays", reply)
         oscsend_run("/csound/channel/gain", "f", "0.5")
         time.sleep(0.2)
         reply = cs.ask(":chn gain")

@@ -10,6 +10,7 @@ differs from ctcsound7: docs/python.md.
 
 from ._lib import LIBRARY_PATH, STATUS_NAMES, version as libraryVersion
 from ._api import (
+    BadArgumentError,
     CSOUND_ERROR,
     CSOUND_SUCCESS,
     Csound,
@@ -20,6 +21,7 @@ from ._api import (
 )
 
 __all__ = [
+    "BadArgumentError",
     "CSOUND_ERROR",
     "CSOUND_SUCCESS",
     "Csound",

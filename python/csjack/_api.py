@@ -1,13 +1,15 @@
 # SPDX-License-Identifier: LGPL-2.1-or-later
-"""csjack's Python binding in ctcsound7's shape: Csound and its performance thread.
+"""csjack's Python binding in ctcsound7's shape: the Csound class.
 
 The design and its reasons are in docs/python.md. In short: a Csound object
 collects options and compiles until the engine starts (at the performance
 thread's play(), or when something needs it running); then cs.compileOrc and
 cs.evalCode take Csound between two JACK cycles (the direct path), the
-performance thread's calls are queued commands, and task(fn) runs fn on
-csjack's worker thread while the JACK thread holds the line of commands
-(csj_engine_task_off_thread). Python never runs on the JACK thread.
+performance thread's calls are queued commands (_thread.py), and task(fn)
+runs fn on csjack's worker thread while the JACK thread holds the line of
+commands (csj_engine_task_off_thread). Python never runs on the JACK thread.
+Every queued call waits for room when the ring is full (backpressure), in
+short slices so that Ctrl-C works.
 """
 
 import atexit
@@ -16,109 +18,23 @@ import math
 import shlex
 import sys
 import threading
-import traceback
+import time as _time
 import weakref
 
 from . import _lib
 from ._lib import lib
+from ._support import (CSOUND_ERROR, CSOUND_SUCCESS, ERR_SIZE, SUBMIT_SLICE_MS,
+                       BadArgumentError, CsjackError, CsoundError, c_text, check, error,
+                       forget_engine, in_callback, on_worker, report_exception, running_task,
+                       why)
+from ._support import kind as _kind, pfields as _pfields
+from ._thread import CsoundPerformanceThread, PerformanceThread
 
-CSOUND_SUCCESS = 0
-CSOUND_ERROR = -1
+__all__ = ["CSOUND_ERROR", "CSOUND_SUCCESS", "BadArgumentError", "Csound", "CsoundError",
+           "CsoundPerformanceThread", "CsjackError", "PerformanceThread"]
 
-_ERR_SIZE = 2048
 _DEFAULT_NAME = "csjack"
 _DEFAULT_NAME_TRIES = 16
-
-
-class CsjackError(RuntimeError):
-    """A csjack call failed. ``status`` is the CsjStatus number, ``name`` its
-    name (``"CSJ_ERR_STATE"``), ``strerror`` csj_strerror's text, ``message``
-    what csjack or Csound said (csj_last_error, or Csound's own words)."""
-
-    def __init__(self, call, status, message=""):
-        self.call = call
-        self.status = status
-        self.name = _lib.status_name(status)
-        self.strerror = _lib.strerror(status)
-        self.message = message or ""
-        text = f"{call}: {self.name} ({self.strerror})"
-        if self.message and self.message != self.strerror:
-            text += ": " + self.message
-        super().__init__(text)
-
-
-class CsoundError(CsjackError):
-    """Csound refused code (CSJ_ERR_COMPILE, CSJ_ERR_EVAL): raised by
-    compileOrc/evalCode only for a Csound created with ``strict=True``;
-    otherwise they return CSOUND_ERROR / NaN, as ctcsound7 does."""
-
-
-# ---- callbacks from csjack's threads -----------------------------------------------
-
-# Python callables waiting for a C callback, by key; the C side carries the key.
-_pending = {}
-_pending_lock = threading.Lock()
-_next_key = [1]
-# Set while a thread runs a Python function for csjack (a task, a result):
-# a Csound dropped there is destroyed on another thread.
-_in_callback = threading.local()
-
-
-def _keep(obj):
-    with _pending_lock:
-        key = _next_key[0]
-        _next_key[0] += 1
-        _pending[key] = obj
-    return key
-
-
-def _take(key):
-    with _pending_lock:
-        return _pending.pop(key, None)
-
-
-def _forget_engine(owner):
-    with _pending_lock:
-        for key in [k for k, v in _pending.items() if v[0] is owner]:
-            del _pending[key]
-
-
-def _report_exception(what):
-    sys.stderr.write(f"csjack: exception in {what}:\n")
-    traceback.print_exc()
-
-
-@_lib.OFF_THREAD_FN
-def _off_thread_trampoline(engine, key):
-    item = _take(key or 0)
-    if item is None:
-        return
-    _owner, fn = item
-    _in_callback.active = True
-    try:
-        fn()
-    except BaseException:  # never into C
-        _report_exception("a task")
-    finally:
-        _in_callback.active = False
-
-
-@_lib.RESULT_FN
-def _result_trampoline(data, result):
-    item = _take(data or 0)
-    if item is None:
-        return
-    _owner, fn = item
-    r = result.contents
-    message = r.message.decode("utf-8", "replace") if r.message else ""
-    _in_callback.active = True
-    try:
-        fn(r.status, r.value, message)
-    except BaseException:
-        _report_exception("a result callback")
-    finally:
-        _in_callback.active = False
-
 
 # ---- lifetime -----------------------------------------------------------------------
 
@@ -129,51 +45,13 @@ _live = weakref.WeakSet()
 def _destroy_all():
     """The interpreter is exiting: every engine is stopped and destroyed
     while Python still runs, so no csjack thread calls into a finalising
-    interpreter."""
+    interpreter. A task that never returns is given up on after the hang
+    limit (the library says so), so the exit ends."""
     for cs in list(_live):
         try:
             cs.destroy()
         except BaseException:
             pass
-
-
-# The statuses after which csj_last_error says why: for the others it may
-# still hold an older call's message, which would mislead.
-_SAYS_WHY = {_lib.CSJ_ERR_BAD_ARG, _lib.CSJ_ERR_FILE, _lib.CSJ_ERR_COMPILE, _lib.CSJ_ERR_EVAL,
-             _lib.CSJ_ERR_CSOUND, _lib.CSJ_ERR_NO_SERVER, _lib.CSJ_ERR_NAME_TAKEN,
-             _lib.CSJ_ERR_JACK, _lib.CSJ_ERR_TOO_BIG, _lib.CSJ_ERR_OPTION, _lib.CSJ_ERR_RECORD,
-             _lib.CSJ_ERR_CHANNELS}
-
-
-def _check(call, status, engine=None, message=None):
-    if status != _lib.CSJ_SUCCESS:
-        if message is None:
-            message = _lib.last_error(engine) if engine and status in _SAYS_WHY else ""
-        raise CsjackError(call, status, message)
-
-
-def _c(text):
-    """Text for the C library: str (UTF-8) or bytes; anything else, None
-    included, is the caller's mistake, said here rather than as a stale
-    csjack error."""
-    if isinstance(text, str):
-        return text.encode("utf-8")
-    if isinstance(text, (bytes, bytearray)):
-        return bytes(text)
-    raise TypeError(f"expected text (str or bytes), not {type(text).__name__}")
-
-
-def _pfields(values):
-    values = [float(v) for v in values]
-    return (ctypes.c_double * max(len(values), 1))(*values), len(values)
-
-
-def _kind(kind):
-    if isinstance(kind, (bytes, bytearray)):
-        kind = kind.decode()
-    if not isinstance(kind, str) or len(kind) != 1:
-        raise ValueError(f"event kind must be one character ('i', 'f', 'e', ...), not {kind!r}")
-    return kind.encode()
 
 
 class Csound:
@@ -190,7 +68,9 @@ class Csound:
       connect to (default: the physical playback/capture ports);
       ``no_connect=True`` connects nothing.
     - ``connect_midi_in``, ``connect_midi_out``, ``no_midi``: csjack's MIDI ports.
-    - ``hang_limit_ms``: csjack's watchdog (0: its default of 2000 ms).
+    - ``hang_limit_ms``: csjack's watchdog (0: its default of 2000 ms;
+      negative: never), also how long the close waits for a task that
+      does not return.
     - ``message_callback``: ``fn(attr, text)`` for Csound's and csjack's
       messages, called on csjack's threads (never the JACK thread); default
       the process's stderr.
@@ -231,6 +111,16 @@ class Csound:
         self._ended_stats = None
         self._end = None          # (reason, code) once joined
         self._lock = threading.RLock()
+        # Calls inside the library on this engine now: the engine is
+        # destroyed only once they have left (a queued call may wait there).
+        self._calls = 0
+        self._idle = threading.Condition(self._lock)
+        self._destroyed = None    # set once the library's destroy has returned
+        # Closed while the process callback's next call waits for room in a
+        # full ring: the binding's queued calls wait behind it, so none
+        # overtakes the call that would have seen what was put before it.
+        self._chain_open = threading.Event()
+        self._chain_open.set()
         self._pending_events = []  # queued calls made before start, sent at start
         self._thread_ref = None
         _live.add(self)
@@ -253,35 +143,36 @@ class Csound:
         lib.csj_options_init(ctypes.byref(opts))
         keep = []
 
-        def s(value):
+        def s(value, what):
             if value is None:
                 return None
-            b = _c(value)
+            b = c_text(value, what)
             keep.append(b)
             return b
 
-        opts.server_name = s(self._server)
-        opts.connect_out = s(self._connect_out)
-        opts.connect_in = s(self._connect_in)
+        opts.server_name = s(self._server, "server")
+        opts.connect_out = s(self._connect_out, "connect_out")
+        opts.connect_in = s(self._connect_in, "connect_in")
         opts.no_connect = bool(self._no_connect)
-        opts.connect_midi_in = s(self._connect_midi_in)
-        opts.connect_midi_out = s(self._connect_midi_out)
+        opts.connect_midi_in = s(self._connect_midi_in, "connect_midi_in")
+        opts.connect_midi_out = s(self._connect_midi_out, "connect_midi_out")
         opts.no_midi = bool(self._no_midi)
         opts.hang_limit_ms = int(self._hang_limit_ms)
-        argv = (ctypes.c_char_p * (len(self._args) + 1))(*[s(a) for a in self._args], None)
+        argv = (ctypes.c_char_p * (len(self._args) + 1))(*[s(a, "option") for a in self._args],
+                                                         None)
         opts.csound_argc = len(self._args)
         opts.csound_argv = argv
         if self._message_callback is not None:
             user = self._message_callback
 
             def sink(_data, attr, text):
-                _in_callback.active = True  # a Csound collected here is destroyed elsewhere
+                in_callback.active = True  # a Csound collected here is destroyed elsewhere
                 try:
                     user(attr, text.decode("utf-8", "replace") if text else "")
                 except BaseException:
-                    _report_exception("the message callback")
+                    report_exception("the message callback")
                 finally:
-                    _in_callback.active = False
+                    in_callback.active = False
 
             self._message_fn = _lib.MESSAGE_FN(sink)
             opts.message_fn = self._message_fn
@@ -292,36 +183,72 @@ class Csound:
                                        for i in range(2, _DEFAULT_NAME_TRIES + 1)]
         engine = ctypes.c_void_p()
         for name in names:
-            opts.client_name = s(name)
+            opts.client_name = s(name, "client_name")
             status = lib.csj_engine_create(ctypes.byref(opts), ctypes.byref(engine))
             if status != _lib.CSJ_ERR_NAME_TAKEN:
                 break
         if status != _lib.CSJ_SUCCESS:
-            raise CsjackError("csj_engine_create", status, _lib.last_error(None))
+            raise error("csj_engine_create", status, _lib.last_error(None))
         self._e = engine.value
+        # Queued calls wait for room instead of failing: the library waits a
+        # slice, the binding asks again (see _submit).
+        lib.csj_engine_set_submit_timeout(self._e, SUBMIT_SLICE_MS)
 
     def destroy(self):
         """Stops the performance and destroys the engine (its JACK client and
         Csound). Safe to call more than once; ``del cs`` and the interpreter's
-        exit call it too."""
+        exit call it too. Waits in short slices, so Ctrl-C interrupts the
+        wait (the close goes on in the background). A task that does not
+        return is given up on after the hang limit (see docs/python.md)."""
         with self._lock:
             e, self._e = self._e, None
-            if e is None:
-                return
-            if self._end is None:
-                self._end = (_lib.END_STOPPED, 0) if self._started else (_lib.END_NONE, 0)
-            self._remember_stats(e)
-        if getattr(_in_callback, "active", False):
+            done = self._destroyed
+            if e is not None:
+                if self._end is None:
+                    self._end = (_lib.END_STOPPED, 0) if self._started else (_lib.END_NONE, 0)
+                self._remember_stats(e)
+                done = self._destroyed = threading.Event()
+        if done is None:
+            return
+        if e is not None:
+            # What waits inside the library (a queued call, a table read)
+            # returns once the performance has ended.
+            lib.csj_engine_stop(e)
+            try:
+                threading.Thread(target=self._destroy_engine, args=(e, done), daemon=True,
+                                 name="csjack-destroy").start()
+            except RuntimeError:  # no new threads (the interpreter is finalising)
+                self._destroy_engine(e, done)
+        if on_worker():
             # On csjack's worker (a task dropped the last reference): the
-            # engine cannot be destroyed from its own thread.
-            threading.Thread(target=self._destroy_engine, args=(e,), daemon=False).start()
-        else:
-            self._destroy_engine(e)
+            # close waits for this very thread, so it is not waited for here.
+            return
+        while not done.wait(0.1):
+            pass
 
-    def _destroy_engine(self, e):
-        lib.csj_engine_stop(e)
-        lib.csj_engine_destroy(e)
-        _forget_engine(self)
+    def _destroy_engine(self, e, done):
+        try:
+            with self._lock:
+                while self._calls:
+                    self._idle.wait(0.1)
+            lib.csj_engine_destroy(e)
+            held = running_task(self)
+            if held is not None:
+                self._say(f"csjack: the task that has not returned is {held}\n")
+            forget_engine(self)
+        finally:
+            done.set()
+
+    def _say(self, text):
+        """A line of the binding's own, where csjack's messages go."""
+        if self._message_callback is not None:
+            try:
+                self._message_callback(0, text)
+            except BaseException:
+                report_exception("the message callback")
+        else:
+            sys.stderr.write(text)
+            sys.stderr.flush()
 
     def _remember_stats(self, e):
         st = _lib.CsjStats()
@@ -333,6 +260,65 @@ class Csound:
             self.destroy()
         except BaseException:
             pass
+
+    # -- calls into the engine: kept apart from its destruction -------------------------
+
+    def _enter(self, call):
+        with self._lock:
+            e = self._e
+            if e is None:
+                raise CsjackError(call, _lib.CSJ_ERR_STATE,
+                                  "the performance has ended (join() released the engine)")
+            self._calls += 1
+            return e
+
+    def _leave(self):
+        with self._lock:
+            self._calls -= 1
+            if not self._calls:
+                self._idle.notify_all()
+
+    def _raw(self, call, fn, *args):
+        """fn(e, *args), with the engine kept alive meanwhile."""
+        e = self._enter(call)
+        try:
+            return fn(e, *args)
+        finally:
+            self._leave()
+
+    def _call(self, call, fn, *args):
+        """fn(e, *args), with the engine kept alive meanwhile: (status, what
+        csj_last_error says about it)."""
+        e = self._enter(call)
+        try:
+            status = fn(e, *args)
+            return status, why(e, status) if status != _lib.CSJ_SUCCESS else ""
+        finally:
+            self._leave()
+
+    def _submit(self, call, fn, *args, chain=False):
+        """A queueing call fn(e, *args) that waits for room: while the ring
+        (or the library's limit of commands in flight) is full, the library
+        waits a slice and the binding asks again, until the command is
+        queued or the performance ends (CSJ_ERR_STATE). On csjack's worker
+        (a task, a callback) it asks once: the line that thread holds is
+        what would make room. Returns (status, message)."""
+        worker = on_worker()
+        while True:
+            if not chain and not worker:
+                while not self._chain_open.wait(0.1):
+                    pass
+            t0 = _time.monotonic()
+            status, message = self._call(call, fn, *args)
+            if status != _lib.CSJ_ERR_RING_FULL or worker:
+                return status, message
+            if _time.monotonic() - t0 < 0.001:
+                _time.sleep(0.001)  # the library did not wait (a submit timeout of 0)
+
+    def _queued(self, call, fn, *args):
+        """_submit, raising what it could not queue."""
+        status, message = self._submit(call, fn, *args)
+        check(call, status, message=message)
 
     # -- options and compiling before the start ---------------------------------------
 
@@ -348,7 +334,7 @@ class Csound:
             raise CsjackError("setOption", _lib.CSJ_ERR_STATE,
                               "options must be set before the first compile")
         words = shlex.split(option) if isinstance(option, str) else list(option)
-        encoded = [_c(w) for w in words]
+        encoded = [c_text(w, "setOption") for w in words]
         argv = (ctypes.c_char_p * (len(encoded) + 1))(*encoded, None)
         status = lib.csj_check_options(len(encoded), argv)
         if status != _lib.CSJ_SUCCESS:
@@ -356,7 +342,7 @@ class Csound:
             # refused option kept for later would fail every call after it.
             self._option_error = _lib.last_error(None)
             if status != _lib.CSJ_ERR_OPTION:
-                raise CsjackError("setOption", status, self._option_error)
+                raise error("setOption", status, self._option_error)
             if self.strict:
                 raise CsoundError("setOption", status, self._option_error)
             sys.stderr.write("csjack: " + self._option_error + "\n")
@@ -364,16 +350,28 @@ class Csound:
         self._args.extend(words)
         return CSOUND_SUCCESS
 
-    def _code_result(self, call, status, e, err, failure_return):
+    def _code_result(self, call, status, message, failure_return):
+        """None on success; Csound's refusal of code as ctcsound7 answers it
+        (or CsoundError with strict); csjack's failures raise."""
         if status == _lib.CSJ_SUCCESS:
             return None
-        message = err.value.decode("utf-8", "replace") if err is not None and err.value else \
-            _lib.last_error(e)
         if status in (_lib.CSJ_ERR_COMPILE, _lib.CSJ_ERR_EVAL):
             if self.strict:
                 raise CsoundError(call, status, message)
             return failure_return
-        raise CsjackError(call, status, message)
+        raise error(call, status, message)
+
+    def _code_call(self, call, fn, *args):
+        """A call that fills an error buffer: (status, Csound's or csjack's words)."""
+        err = ctypes.create_string_buffer(ERR_SIZE)
+        e = self._enter(call)
+        try:
+            status = fn(e, *args, err, ERR_SIZE)
+            message = err.value.decode("utf-8", "replace") if err.value else \
+                _lib.last_error(e) if status != _lib.CSJ_SUCCESS else ""
+            return status, message
+        finally:
+            self._leave()
 
     def compileOrc(self, orc, block=True):
         """Compiles orchestra code. Before the start it is part of what
@@ -381,19 +379,18 @@ class Csound:
         two cycles, on this thread; ``block=False`` queues it instead, merged
         a unit at a time). Returns 0, or CSOUND_ERROR when Csound refuses the
         code (its message on the message sink; CsoundError with strict)."""
-        e = self._engine("compileOrc")
-        code = _c(orc)
+        code = c_text(orc, "compileOrc")
+        self._engine("compileOrc")
         if not self._started:
-            status = lib.csj_engine_compile_orc_text(e, code)
+            status, message = self._call("compileOrc", lib.csj_engine_compile_orc_text, code)
             if status == _lib.CSJ_SUCCESS:
                 self._compiled = True
-            r = self._code_result("compileOrc", status, e, None, CSOUND_ERROR)
+            r = self._code_result("compileOrc", status, message, CSOUND_ERROR)
             return CSOUND_SUCCESS if r is None else r
         if not block:
             return self.performanceThread().compile(orc)
-        err = ctypes.create_string_buffer(_ERR_SIZE)
-        status = lib.csj_engine_compile_orc_direct(e, code, err, _ERR_SIZE)
-        r = self._code_result("compileOrc", status, e, err, CSOUND_ERROR)
+        status, message = self._code_call("compileOrc", lib.csj_engine_compile_orc_direct, code)
+        r = self._code_result("compileOrc", status, message, CSOUND_ERROR)
         return CSOUND_SUCCESS if r is None else r
 
     def compileOrcAsync(self, orc):
@@ -404,65 +401,85 @@ class Csound:
         path (Csound taken between two cycles, on this thread), also before
         the start once something is compiled. NaN when Csound refuses the
         code (CsoundError with strict)."""
-        e = self._engine("evalCode")
+        text = c_text(code, "evalCode")
+        self._engine("evalCode")
         if not self._compiled:
             raise CsjackError("evalCode", _lib.CSJ_ERR_STATE,
                               "compile an orchestra first (compileOrc)")
         value = ctypes.c_double(math.nan)
-        err = ctypes.create_string_buffer(_ERR_SIZE)
-        status = lib.csj_engine_eval_code_direct(e, _c(code), ctypes.byref(value), err, _ERR_SIZE)
-        r = self._code_result("evalCode", status, e, err, math.nan)
+        status, message = self._code_call("evalCode", lib.csj_engine_eval_code_direct, text,
+                                          ctypes.byref(value))
+        r = self._code_result("evalCode", status, message, math.nan)
         return value.value if r is None else r
 
     def compileCsd(self, path):
         """Compiles a .csd file (or a .orc file) before the start. While
         performing, a .orc file is compiled as compileOrc would; a CSD then
         is an error (csjack compiles a CSD's options and score at start only)."""
-        e = self._engine("compileCsd")
         path = str(path)
+        name = c_text(path, "compileCsd")
+        self._engine("compileCsd")
         if self._started:
             if path.lower().endswith(".orc"):
                 with open(path, encoding="utf-8") as f:
-                    return self.compileOrc(f.read())
+                    code = f.read()
+                # Its #include files and samples are found beside it, as
+                # before the start (a folder that cannot be added is said).
+                lib.csj_engine_add_file_folder(self._engine("compileCsd"), name)
+                return self.compileOrc(code)
             raise CsjackError("compileCsd", _lib.CSJ_ERR_STATE,
                               "a CSD compiles before the start only; use compileOrc while "
                               "performing")
-        status = lib.csj_engine_compile_file(e, _c(path))
+        status, message = self._call("compileCsd", lib.csj_engine_compile_file, name)
         if status == _lib.CSJ_SUCCESS:
             self._compiled = True
-        r = self._code_result("compileCsd", status, e, None, CSOUND_ERROR)
+        r = self._code_result("compileCsd", status, message, CSOUND_ERROR)
         return CSOUND_SUCCESS if r is None else r
 
     def compileCsdText(self, text):
         """Compiles CSD text before the start (its <CsOptions> are read by csjack)."""
-        e = self._engine("compileCsdText")
+        csd = c_text(text, "compileCsdText")
+        self._engine("compileCsdText")
         if self._started:
             raise CsjackError("compileCsdText", _lib.CSJ_ERR_STATE,
                               "a CSD compiles before the start only; use compileOrc while "
                               "performing")
-        status = lib.csj_engine_compile_csd_text(e, _c(text))
+        status, message = self._call("compileCsdText", lib.csj_engine_compile_csd_text, csd)
         if status == _lib.CSJ_SUCCESS:
             self._compiled = True
-        r = self._code_result("compileCsdText", status, e, None, CSOUND_ERROR)
+        r = self._code_result("compileCsdText", status, message, CSOUND_ERROR)
         return CSOUND_SUCCESS if r is None else r
 
     # -- start, stop ---------------------------------------------------------------------
 
     def start(self):
         """Starts the performance: registers the ports, activates the JACK
-        client, connects. Idempotent. Returns 0."""
+        client, connects. Idempotent while performing. Returns 0; after the
+        end (join(), cleanup()) CsjackError CSJ_ERR_STATE, as every call."""
         with self._lock:
             if self._started:
+                if self._e is None:
+                    raise CsjackError("start", _lib.CSJ_ERR_STATE,
+                                      "the performance has ended and its engine is destroyed "
+                                      "(join() releases it); make a new Csound, or reset()")
                 return CSOUND_SUCCESS
-            e = self._engine("start")
+            self._engine("start")
             if not self._compiled:
                 raise CsjackError("start", _lib.CSJ_ERR_STATE,
                                   "nothing compiled yet (compileOrc, compileCsd)")
-            _check("csj_engine_start", lib.csj_engine_start(e), e)
+            status, message = self._call("start", lib.csj_engine_start)
+            check("csj_engine_start", status, message=message)
             self._started = True
             pending, self._pending_events = self._pending_events, []
+        # One refused (a NaN p-field) does not take the others with it.
+        first = None
         for send in pending:
-            send()
+            try:
+                send()
+            except Exception as exc:
+                first = first or exc
+        if first is not None:
+            raise first
         return CSOUND_SUCCESS
 
     def _running_engine(self, call):
@@ -476,9 +493,10 @@ class Csound:
 
     def stop(self):
         """Asks the performance to end (at the start of the next cycle)."""
-        e = self._e
-        if e is not None:
-            lib.csj_engine_stop(e)
+        with self._lock:
+            e = self._e
+            if e is not None:
+                lib.csj_engine_stop(e)
 
     def cleanup(self):
         """Ends the performance and releases the engine (as join() does)."""
@@ -497,6 +515,7 @@ class Csound:
             self._started = False
             self._compiled = False
             self._ended_stats = None
+            self._destroyed = None
 
     def perform(self):
         """Starts and waits for the end of the performance (the score's end,
@@ -509,10 +528,10 @@ class Csound:
         if e is None:
             return self._status_of(self._end)
         if self._started:
-            while lib.csj_engine_wait(e, 100) == _lib.CSJ_ERR_TIMEOUT:
+            while self._raw("join", lib.csj_engine_wait, 100) == _lib.CSJ_ERR_TIMEOUT:
                 pass  # in slices, so that Ctrl-C reaches Python
         code = ctypes.c_int(0)
-        reason = lib.csj_engine_join(e, ctypes.byref(code))
+        reason = self._raw("join", lib.csj_engine_join, ctypes.byref(code))
         with self._lock:
             self._end = (reason, code.value)
         self.destroy()
@@ -564,8 +583,9 @@ class Csound:
         arr, n = _pfields(pfields)
 
         def send():
-            e = self._running_engine("scoreEvent")
-            _check("csj_engine_score_event", lib.csj_engine_score_event(e, k, arr, n, bool(absp2)), e)
+            self._running_engine("scoreEvent")
+            self._queued("csj_engine_score_event", lib.csj_engine_score_event, k, arr, n,
+                         bool(absp2))
         return self._queue("scoreEvent", send)
 
     def event(self, kind, pfields, block=True):
@@ -576,11 +596,11 @@ class Csound:
 
     def inputMessage(self, message):
         """Sends score text ("i 1 0 1 0.5"), queued."""
-        text = _c(message)
+        text = c_text(message, "inputMessage")
 
         def send():
-            e = self._running_engine("inputMessage")
-            _check("csj_engine_input_message", lib.csj_engine_input_message(e, text), e)
+            self._running_engine("inputMessage")
+            self._queued("csj_engine_input_message", lib.csj_engine_input_message, text)
         return self._queue("inputMessage", send)
 
     def eventString(self, message, block=True):
@@ -591,37 +611,46 @@ class Csound:
 
     def setScoreOffsetSeconds(self, time):
         def send():
-            e = self._running_engine("setScoreOffsetSeconds")
-            _check("csj_engine_set_score_offset_seconds",
-                   lib.csj_engine_set_score_offset_seconds(e, float(time)), e)
+            self._running_engine("setScoreOffsetSeconds")
+            self._queued("csj_engine_set_score_offset_seconds",
+                         lib.csj_engine_set_score_offset_seconds, float(time))
         return self._queue("setScoreOffsetSeconds", send)
 
     # -- channels ---------------------------------------------------------------------------
 
     def setControlChannel(self, name, value):
         """Sets a control channel (an atomic store; a new name is created
-        between two cycles)."""
-        e = self._engine("setControlChannel")
-        _check("csj_engine_set_control", lib.csj_engine_set_control(e, _c(name), float(value)), e)
+        between two cycles). NaN and infinities are refused (BadArgumentError)."""
+        key = c_text(name, "setControlChannel")
+        self._engine("setControlChannel")
+        status, message = self._call("setControlChannel", lib.csj_engine_set_control, key,
+                                     float(value))
+        check("csj_engine_set_control", status, message=message)
 
     def controlChannel(self, name):
         """Returns ``(value, 0)``, as ctcsound7 does; a failure raises."""
-        e = self._engine("controlChannel")
+        key = c_text(name, "controlChannel")
+        self._engine("controlChannel")
         v = ctypes.c_double(0.0)
-        _check("csj_engine_get_control",
-               lib.csj_engine_get_control(e, _c(name), ctypes.byref(v)), e)
+        status, message = self._call("controlChannel", lib.csj_engine_get_control, key,
+                                     ctypes.byref(v))
+        check("csj_engine_get_control", status, message=message)
         return v.value, CSOUND_SUCCESS
 
     def setStringChannel(self, name, string):
-        e = self._running_engine("setStringChannel")
-        _check("csj_engine_set_string_channel",
-               lib.csj_engine_set_string_channel(e, _c(name), _c(string)), e)
+        key = c_text(name, "setStringChannel")
+        text = c_text(string, "setStringChannel")
+        self._running_engine("setStringChannel")
+        self._queued("csj_engine_set_string_channel", lib.csj_engine_set_string_channel, key,
+                     text)
 
     def stringChannel(self, name, size=65536):
-        e = self._engine("stringChannel")
+        key = c_text(name, "stringChannel")
+        self._engine("stringChannel")
         buf = ctypes.create_string_buffer(size)
-        _check("csj_engine_get_string_channel",
-               lib.csj_engine_get_string_channel(e, _c(name), buf, size), e)
+        status, message = self._call("stringChannel", lib.csj_engine_get_string_channel, key,
+                                     buf, size)
+        check("csj_engine_get_string_channel", status, message=message)
         return buf.value.decode("utf-8", "replace")
 
     # -- tables (queued: ordered with events and compiles) --------------------------------------
@@ -631,27 +660,27 @@ class Csound:
         return -1 if timeout is None or timeout < 0 else int(timeout * 1000)
 
     def tableGet(self, table, index, timeout=None):
-        e = self._running_engine("tableGet")
+        self._running_engine("tableGet")
         v = ctypes.c_double(0.0)
-        _check("csj_engine_table_get",
-               lib.csj_engine_table_get(e, int(table), int(index), ctypes.byref(v),
-                                        self._timeout_ms(timeout)), e)
+        self._queued("csj_engine_table_get", lib.csj_engine_table_get, int(table), int(index),
+                     ctypes.byref(v), self._timeout_ms(timeout))
         return v.value
 
     def tableSet(self, table, index, value):
-        e = self._running_engine("tableSet")
-        _check("csj_engine_table_set",
-               lib.csj_engine_table_set(e, int(table), int(index), float(value)), e)
+        self._running_engine("tableSet")
+        self._queued("csj_engine_table_set", lib.csj_engine_table_set, int(table), int(index),
+                     float(value))
 
     def tableLength(self, table, timeout=None):
         """The table's length, or -1 when there is no such table."""
-        e = self._running_engine("tableLength")
+        self._running_engine("tableLength")
         n = ctypes.c_size_t(0)
-        status = lib.csj_engine_table_copy_out(e, int(table), None, 0, ctypes.byref(n),
-                                               self._timeout_ms(timeout))
+        status, message = self._submit("csj_engine_table_copy_out",
+                                       lib.csj_engine_table_copy_out, int(table), None, 0,
+                                       ctypes.byref(n), self._timeout_ms(timeout))
         if status == _lib.CSJ_ERR_NOT_FOUND:
             return -1
-        _check("csj_engine_table_copy_out", status, e)
+        check("csj_engine_table_copy_out", status, message=message)
         return n.value
 
     def table(self, table, timeout=None):
@@ -661,18 +690,16 @@ class Csound:
         n = self.tableLength(table, timeout)
         if n < 0:
             return None
-        e = self._running_engine("table")
         buf = (ctypes.c_double * max(n, 1))()
         got = ctypes.c_size_t(0)
-        _check("csj_engine_table_copy_out",
-               lib.csj_engine_table_copy_out(e, int(table), buf, n, ctypes.byref(got),
-                                             self._timeout_ms(timeout)), e)
+        self._queued("csj_engine_table_copy_out", lib.csj_engine_table_copy_out, int(table), buf,
+                     n, ctypes.byref(got), self._timeout_ms(timeout))
         return list(buf[:min(n, got.value)])
 
     def tableCopyIn(self, table, values):
-        e = self._running_engine("tableCopyIn")
+        self._running_engine("tableCopyIn")
         arr, n = _pfields(values)
-        _check("csj_engine_table_copy_in", lib.csj_engine_table_copy_in(e, int(table), arr, n), e)
+        self._queued("csj_engine_table_copy_in", lib.csj_engine_table_copy_in, int(table), arr, n)
 
     def tableCopyOut(self, table, timeout=None):
         return self.table(table, timeout)
@@ -681,11 +708,12 @@ class Csound:
 
     def stats(self):
         """csjack's counters (CsjStats) as a dict; after the end, the last ones."""
-        e = self._e
-        if e is None:
-            return dict(self._ended_stats) if self._ended_stats else {}
-        st = _lib.CsjStats()
-        lib.csj_engine_stats(e, ctypes.byref(st))
+        with self._lock:
+            e = self._e
+            if e is None:
+                return dict(self._ended_stats) if self._ended_stats else {}
+            st = _lib.CsjStats()
+            lib.csj_engine_stats(e, ctypes.byref(st))
         return st.as_dict()
 
     def sr(self):
@@ -706,12 +734,14 @@ class Csound:
 
     def clientName(self):
         """The JACK client's name (None before the engine exists)."""
-        e = self._e
-        return lib.csj_engine_client_name(e).decode() if e is not None else None
+        with self._lock:
+            e = self._e
+            return lib.csj_engine_client_name(e).decode() if e is not None else None
 
     def lastError(self):
-        e = self._e
-        return _lib.last_error(e) if e is not None else self._option_error
+        with self._lock:
+            e = self._e
+            return _lib.last_error(e) if e is not None else self._option_error
 
     def hostData(self):
         return self._host_data
@@ -723,254 +753,3 @@ class Csound:
         """csjack's version number, MAJOR * 10000 + MINOR * 100 + MICRO."""
         major, minor, micro = (int(x) for x in _lib.version().split("."))
         return major * 10000 + minor * 100 + micro
-
-
-class CsoundPerformanceThread:
-    """The performance of a Csound in csjack: the JACK thread itself.
-
-    Made by ``Csound.performanceThread()``. The JACK process callback is the
-    performance thread; the calls here are commands queued into it (events,
-    pause, compile, evalCode, tables, recording), in order, each run once.
-    ``task(fn)`` runs ``fn(cs, pt)`` on csjack's worker thread in order with
-    them (never on the JACK thread). ``setProcessCallback(fn)`` calls
-    ``fn(data)`` once per JACK cycle on that same worker thread, in order
-    with the commands (see docs/python.md).
-    """
-
-    def __init__(self, csound, withProcessQueue=False):
-        self._csound = csound
-        self._process = None          # (fn, data), or None
-        self._process_generation = 0
-        self._with_queue = bool(withProcessQueue)
-        self._played = False
-        csound._thread_ref = weakref.ref(self)
-
-    # -- playing ---------------------------------------------------------------------------------
-
-    def _engine(self, call):
-        cs = self._csound
-        if not cs._started:
-            # On first need before play(): start, paused, as a performance
-            # thread is until play().
-            cs.start()
-            if not self._played:
-                e = cs._e
-                lib.csj_engine_pause(e)
-        e = cs._e
-        if e is None:
-            raise CsjackError(call, _lib.CSJ_ERR_STATE,
-                              "the performance has ended (join() released the engine)")
-        return e
-
-    def play(self):
-        """Starts the engine if it has not started, and plays (unpauses)."""
-        self._played = True
-        cs = self._csound
-        if not cs._started:
-            cs.start()
-            return
-        e = self._engine("play")
-        _check("csj_engine_play", lib.csj_engine_play(e), e)
-
-    def pause(self):
-        e = self._engine("pause")
-        _check("csj_engine_pause", lib.csj_engine_pause(e), e)
-
-    def togglePause(self):
-        e = self._engine("togglePause")
-        _check("csj_engine_toggle_pause", lib.csj_engine_toggle_pause(e), e)
-
-    def stop(self):
-        """Ends the performance (at the start of the next cycle; cannot be continued)."""
-        self._csound.stop()
-
-    def join(self):
-        """Waits for the end of the performance, releases the engine (its
-        JACK client), and returns the status: 1 for the score's end, stop()
-        or ``exitnow 0``, negative for an error (or exitnow's code)."""
-        return self._csound._join()
-
-    def isRunning(self):
-        return self._csound.isRunning()
-
-    def status(self):
-        """0 while performing (or not started), 1 once ended by the score,
-        stop() or exitnow 0, negative after an error."""
-        cs = self._csound
-        e = cs._e
-        if e is None:
-            return cs._status_of(cs._end)
-        code = ctypes.c_int(0)
-        reason = lib.csj_engine_end_reason(e, ctypes.byref(code))
-        return cs._status_of((reason, code.value))
-
-    def csound(self):
-        return self._csound
-
-    def stats(self):
-        return self._csound.stats()
-
-    # -- events and the queue ---------------------------------------------------------------------
-
-    def scoreEvent(self, absp2mode, kind, pfields):
-        """Sends a score event: ``absp2mode`` non-zero counts p2 from the
-        start of the performance instead of from now."""
-        k = _kind(kind)
-        arr, n = _pfields(pfields)
-        e = self._engine("scoreEvent")
-        _check("csj_engine_score_event",
-               lib.csj_engine_score_event(e, k, arr, n, bool(absp2mode)), e)
-
-    def inputMessage(self, s):
-        e = self._engine("inputMessage")
-        _check("csj_engine_input_message", lib.csj_engine_input_message(e, _c(s)), e)
-
-    def setScoreOffsetSeconds(self, time):
-        e = self._engine("setScoreOffsetSeconds")
-        _check("csj_engine_set_score_offset_seconds",
-               lib.csj_engine_set_score_offset_seconds(e, float(time)), e)
-
-    def setEndMarker(self, time, absolute=False):
-        self.scoreEvent(int(absolute), "e", [0, time])
-
-    def record(self, filename, samplebits=16, numbufs=4):
-        """Records what csjack sends to JACK into a WAV file (16, 24 or 32
-        bits; 32 is float). ``numbufs`` is accepted and ignored."""
-        e = self._engine("record")
-        _check("csj_engine_record", lib.csj_engine_record(e, _c(str(filename)), int(samplebits)), e)
-
-    def stopRecord(self):
-        """Stops recording; returns once the file is complete and closed."""
-        e = self._engine("stopRecord")
-        _check("csj_engine_stop_record", lib.csj_engine_stop_record(e), e)
-
-    def flushMessageQueue(self, timeout=None):
-        """Waits until every command queued before has run."""
-        e = self._engine("flushMessageQueue")
-        limit = None if timeout is None else timeout
-        waited = 0.0
-        while True:
-            status = lib.csj_engine_flush(e, 100)
-            if status != _lib.CSJ_ERR_TIMEOUT:
-                _check("csj_engine_flush", status, e)
-                return
-            waited += 0.1
-            if limit is not None and waited >= limit:
-                _check("csj_engine_flush", status, e)
-
-    flush = flushMessageQueue
-
-    def sync(self, timeout=None):
-        """Waits until every task (and command) queued before has run."""
-        self.flushMessageQueue(timeout)
-
-    # -- code -------------------------------------------------------------------------------------
-
-    def setProcessQueue(self):
-        """Kept for ctcsound7: csjack's queue needs no set-up (task, compile
-        and evalCode work with or without withProcessQueue)."""
-        self._with_queue = True
-
-    def compile(self, code):
-        """Compiles orchestra code through the queue (parsed off the JACK
-        thread, merged a unit at a time, in order with the commands). Returns
-        at once; a failure is reported on stderr (Csound's message)."""
-        e = self._engine("compile")
-
-        def done(status, _value, message):
-            if status != _lib.CSJ_SUCCESS:
-                sys.stderr.write(f"csjack: compile failed: {_lib.status_name(status)}: "
-                                 f"{message}\n")
-        key = _keep((self._csound, done))
-        status = lib.csj_engine_compile_orc_async(e, _c(code), _result_trampoline, key)
-        if status != _lib.CSJ_SUCCESS:
-            _take(key)
-            _check("csj_engine_compile_orc_async", status, e)
-
-    def evalCode(self, code, callback=None, timeout=None):
-        """Evaluates code through the queue and returns the value of its
-        ``return`` (NaN when Csound refuses it; CsoundError with strict).
-        With ``callback``, returns 0.0 at once and calls ``callback(value)``
-        later on csjack's worker thread. ``timeout`` in seconds (default the
-        Csound's ``timeout``, 5 s): CsjackError CSJ_ERR_TIMEOUT after it."""
-        e = self._engine("evalCode")
-        cs = self._csound
-        if callback is not None:
-            def done(status, value, message):
-                if status != _lib.CSJ_SUCCESS:
-                    sys.stderr.write(f"csjack: evalCode failed: {_lib.status_name(status)}: "
-                                     f"{message}\n")
-                    value = math.nan
-                callback(value)
-            key = _keep((cs, done))
-            status = lib.csj_engine_eval_code_async(e, _c(code), _result_trampoline, key)
-            if status != _lib.CSJ_SUCCESS:
-                _take(key)
-                _check("csj_engine_eval_code_async", status, e)
-            return 0.0
-        value = ctypes.c_double(math.nan)
-        err = ctypes.create_string_buffer(_ERR_SIZE)
-        status = lib.csj_engine_eval_code(e, _c(code), cs._timeout_ms(timeout),
-                                          ctypes.byref(value), err, _ERR_SIZE)
-        r = cs._code_result("evalCode", status, e, err, math.nan)
-        return value.value if r is None else r
-
-    def task(self, func, data=None):
-        """Queues ``func(cs, pt)`` to run once, in order with the other
-        commands, on csjack's worker thread (never the JACK thread): what it
-        does through ``cs`` (compileOrc, evalCode, channels: the direct path)
-        takes effect before anything queued after the task. The queued calls
-        that wait for a reply (pt.evalCode without callback, tables, flush,
-        record) raise inside it: they would wait for the line the task holds."""
-        e = self._engine("task")
-        cs = self._csound
-        key = _keep((cs, lambda: func(cs, self)))
-        status = lib.csj_engine_task_off_thread(e, _off_thread_trampoline, key)
-        if status != _lib.CSJ_SUCCESS:
-            _take(key)
-            _check("csj_engine_task_off_thread", status, e)
-
-    def processCallback(self):
-        return self._process[0] if self._process else None
-
-    def setProcessCallback(self, function, data=None):
-        """Calls ``function(data)`` once per JACK cycle (not per k-block), on
-        csjack's worker thread, never the JACK thread; None removes it. Each
-        call is an off-thread task that queues the next one first: so a
-        command queued after something the callback will see (a job put in
-        a Python queue, then an event) runs only after the call that saw it
-        has returned, and what the callback did through ``cs`` (compileOrc)
-        comes first. While a callback is set, queued commands wait one
-        cycle more (about two periods in all)."""
-        self._process_generation += 1
-        if function is None:
-            self._process = None
-            return
-        self._process = (function, data)
-        generation = self._process_generation
-        e = self._engine("setProcessCallback")
-        self._queue_tick(e, generation)
-
-    def _queue_tick(self, e, generation):
-        cs = self._csound
-
-        def tick():
-            if self._process_generation != generation or self._process is None:
-                return
-            engine = cs._e
-            if engine is None:
-                return
-            # The next call first: anything queued from now on is behind it.
-            self._queue_tick(engine, generation)
-            fn, data = self._process
-            fn(data)
-
-        key = _keep((cs, tick))
-        status = lib.csj_engine_task_off_thread(e, _off_thread_trampoline, key)
-        if status != _lib.CSJ_SUCCESS:
-            _take(key)
-            if status != _lib.CSJ_ERR_STATE:  # the end stops the chain quietly
-                _check("csj_engine_task_off_thread", status, e)
-
-
-PerformanceThread = CsoundPerformanceThread

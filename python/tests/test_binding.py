@@ -161,3 +161,43 @@ def test_score_text_events_before_the_start_and_stats(server):
         assert pt.join() == 1
     finally:
         cs.destroy()
+
+
+def test_compile_of_an_orc_file_while_performing_finds_what_lies_beside_it(server, tmp_path):
+    """compileCsd of an .orc while performing, from another working folder:
+    its diskin2 finds the sample beside the file, as `csound FILE` would."""
+    import math
+    import struct
+    import wave
+    proj = tmp_path / "my proj"
+    (proj / "samples").mkdir(parents=True)
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    with wave.open(str(proj / "samples" / "tone.wav"), "wb") as w:
+        w.setnchannels(1)
+        w.setsampwidth(2)
+        w.setframerate(48000)
+        w.writeframes(b"".join(struct.pack("<h", int(16000 * math.sin(2 * math.pi * 440 * i / 48000)))
+                               for i in range(24000)))
+    (proj / "late.orc").write_text(
+        'instr 5\n  a1 diskin2 "samples/tone.wav", 1\n  kpk peak a1\n'
+        '  chnset kpk, "tonepeak"\nendin\n')
+    code = f'''
+import os, time, csjack as ct
+os.chdir({str(elsewhere)!r})
+cs = ct.Csound()
+cs.compileOrc("sr = 48000\\nksmps = 64\\nnchnls = 2\\n0dbfs = 1\\n")
+pt = cs.performanceThread()
+pt.play()
+cs.compileCsd({str(proj / "late.orc")!r})
+pt.scoreEvent(0, "i", (5, 0, 0.3))
+time.sleep(0.6)
+print("peak", cs.controlChannel("tonepeak")[0], flush=True)
+pt.stop()
+pt.join()
+'''
+    r = run_python(code, server, timeout=60)
+    print(r.stdout, r.stderr[-2000:])
+    assert r.returncode == 0, r.stdout + r.stderr
+    peak = float(r.stdout.split("peak", 1)[1].split()[0])
+    assert peak > 0.3, r.stdout + r.stderr

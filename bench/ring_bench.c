@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
- * The command ring's own cost (src/command_ring.c, csjack's only road to the
+ * The command ring's own cost (src/queues/command_ring.c, csjack's only road to the
  * JACK thread), with jack_ringbuffer as the reference.
  *
  * Throughput: producers push 64-byte commands as fast as they can into a

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
- * Tests of the live console (src/console.c).
+ * Tests of the live console (app/console.c).
  *
  * Suite console_parse (meson suite 'unit', no JACK): console_parse_line on a
  * table of lines, console_execute_line without an engine, and random bytes

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
- * The held-event queue (src/event_queue.c), alone: items come out by
+ * The held-event queue (src/queues/event_queue.c), alone: items come out by
  * frame on JACK's wrapping frame clock, items of one frame in the order
  * they went in, a full queue refuses without changing, and a random mix
  * of pushes and pops matches a sorted model.

@@ -2,7 +2,7 @@
 /*
  * What lies beside the file played is found from any working directory, as
  * with `csound ../proj/piece.csd`: the file's folder is in Csound's search
- * paths (src/engine_folders.c, src/csound_paths.c), for the csjack
+ * paths (src/engine/engine_folders.c, src/csound6/csound_paths.c), for the csjack
  * command's .csd and .orc, the console's :compile FILE and
  * csj_engine_compile_file.
  *

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
- * The #include screen (src/include_check.c): which directives would leave
+ * The #include screen (src/parsers/include_check.c): which directives would leave
  * Csound's parser reading for ever, on the real file system (/dev, a named
  * pipe made here), without Csound.
  */

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
- * The MIDI stream splitter (src/midi_parse.c), alone: no JACK, no Csound.
+ * The MIDI stream splitter (src/parsers/midi_parse.c), alone: no JACK, no Csound.
  * What Csound's MIDI write callback emits is a byte stream; midi_out gets
  * one JACK event per complete message. Each test feeds bytes (sometimes
  * across several calls, as Csound's k-blocks split them) and compares the
@@ -280,7 +280,7 @@ Test(midi_parse, oversized_sysex_cut_by_a_status, .init = fresh)
   EXPECT_MSG(0, 0xC1, 3);
 }
 
-/* ---- midi_queue: MIDI events held across cycles (src/midi_queue.c) ------ */
+/* ---- midi_queue: MIDI events held across cycles (src/queues/midi_queue.c) ------ */
 
 #include "midi_queue.h"
 

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
- * Plain numeric score lines (src/score_line.c), which constant-latency
+ * Plain numeric score lines (src/parsers/score_line.c), which constant-latency
  * mode stamps like score events: what is read, and what is left to Csound
  * as text.
  */

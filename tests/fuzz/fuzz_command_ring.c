@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
- * libFuzzer target for the command ring's slot codec (src/command_ring.c),
+ * libFuzzer target for the command ring's slot codec (src/queues/command_ring.c),
  * single-threaded, checked against a model; -DCOMMAND_RING_TESTING for the
  * claim/publish hooks (a producer preempted between the two). Input: byte 0
  * picks the size asked for (1..64 slots); then each byte is one operation,

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
- * libFuzzer target for the live console (src/console.c), without an engine.
+ * libFuzzer target for the live console (app/console.c), without an engine.
  *
  * Each input is run three ways:
  *   1. console_parse_line() on the whole input, then console_command_free();
@@ -8,7 +8,7 @@
  *   3. the input cut at '\n', each line through 1 and 2, as the console's
  *      reading thread would (it never passes the newline).
  *
- * Besides the sanitizers, the documented contract (src/console.h,
+ * Besides the sanitizers, the documented contract (app/console.h,
  * docs/console.md) is checked and any violation abort()s:
  *   - a blank or comment line (CONSOLE_NOTHING) gets no output at all;
  *   - :help gets "# " lines, then "ok help"; any other line gets exactly

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
- * libFuzzer target: the MIDI stream splitter (src/midi_parse.c). The input
+ * libFuzzer target: the MIDI stream splitter (src/parsers/midi_parse.c). The input
  * is fed in pieces (its first byte picks the piece size, as Csound's
  * k-blocks cut the stream), and every message that comes out must be one
  * well-formed MIDI message: a status byte first; a channel or system

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
  * libFuzzer target: live score text made ready for Csound's line events
- * (src/score_text.c). The input (its first 8 bytes the carry word before
+ * (src/parsers/score_text.c). The input (its first 8 bytes the carry word before
  * it, the rest the text, cut at its first NUL) is prepared; what comes out
  * must be text Csound's line-event reader takes, so it must come out of a
  * second preparation unchanged, with the same carry word: no comment, no

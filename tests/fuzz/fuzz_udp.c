@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
- * libFuzzer target for Csound's UDP dialect parser (src/udp_protocol.c):
+ * libFuzzer target for Csound's UDP dialect parser (app/udp_protocol.c):
  * the input is a run of datagrams that go through one parser in order, so
  * blocks open, grow, overflow and close across them.
  *
@@ -20,7 +20,7 @@
  *   - after a close, no block is open;
  *   - udp_action_free is idempotent.
  *
- * Each datagram also goes through the OSC decoder (src/osc_protocol.c,
+ * Each datagram also goes through the OSC decoder (app/osc_protocol.c,
  * liblo's message parser under it), whose actions are checked too: a kind
  * of OscKind; text for compile, event text and string channels; 1 to
  * OSC_MAX_PFIELDS finite p-fields for an instr event; a channel name of 1

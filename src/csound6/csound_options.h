@@ -29,7 +29,7 @@ typedef enum {
   OPTION_REFUSE,   /**< A usage error; `notice` says why. */
   /** Not for Csound: the host application serves it (Csound's UDP server
    *  and console, --port, --udp-console, --udp-mirror-console, --udp-echo:
-   *  the csjack command runs its own, src/udp_server.c). Left out without
+   *  the csjack command runs its own, app/udp_server.c). Left out without
    *  a notice. */
   OPTION_HOST,
 } OptionAction;

@@ -28,6 +28,7 @@
 #include "csound_options.h"
 #include "udp_console.h"
 #include "udp_server.h"
+#include "text_file.h"
 #include "utf8.h"
 
 #include <errno.h>
@@ -334,61 +335,14 @@ is_orc(const char *path)
   return n >= 4 && strcasecmp(path + n - 4, ".orc") == 0;
 }
 
-/* The file played: read once, here, and given to Csound as text, so that
- * a pipe works too (csjack <(make-orchestra)). A named pipe is waited for
- * like any reader waits for it, before JACK is reached; a file without end
- * (/dev/zero) is cut at the limit with an error. */
-#define CLI_MAX_FILE (64u << 20)
+/* The file played: read once, here, before JACK is reached, and given to
+ * Csound as text (text_file.h: a pipe works too). */
 static char *input_text;
 
 static bool
 read_input(const char *path, char *why, size_t why_size)
 {
-  const int fd = open(path, O_RDONLY | O_CLOEXEC);
-  if (fd < 0) {
-    snprintf(why, why_size, "cannot read '%s': %s", path, strerror(errno));
-    return false;
-  }
-  size_t cap = 1 << 16;
-  size_t len = 0;
-  char *text = malloc(cap);
-  for (;;) {
-    if (!text) {
-      snprintf(why, why_size, "cannot read '%s': out of memory", path);
-      break;
-    }
-    if (len + 1 == cap) {
-      if (cap >= CLI_MAX_FILE) {
-        snprintf(why, why_size, "cannot read '%s': larger than %u MiB", path, CLI_MAX_FILE >> 20);
-        break;
-      }
-      char *bigger = realloc(text, cap * 2);
-      if (!bigger) {
-        snprintf(why, why_size, "cannot read '%s': out of memory", path);
-        break;
-      }
-      text = bigger;
-      cap *= 2;
-    }
-    const ssize_t got = read(fd, text + len, cap - len - 1);
-    if (got < 0 && errno == EINTR) {
-      continue;
-    }
-    if (got < 0) {
-      snprintf(why, why_size, "cannot read '%s': %s", path, strerror(errno));
-      break;
-    }
-    if (got == 0) {
-      close(fd);
-      text[len] = '\0';
-      input_text = text;
-      return true;
-    }
-    len += (size_t)got;
-  }
-  free(text);
-  close(fd);
-  return false;
+  return text_file_read(path, false, &input_text, why, why_size) == CSJ_SUCCESS;
 }
 
 /* The network options in a CSD's <CsOptions> (the engine reads the rest). */

@@ -61,9 +61,6 @@ extern "C" {
  *  milliseconds. */
 #define CONSOLE_TIMEOUT_MS 5000
 
-/** The largest file :compile reads, in bytes. */
-#define CONSOLE_MAX_FILE (16 * 1024 * 1024)
-
 /** What a line asks for. */
 typedef enum {
   CONSOLE_NOTHING = 0,   /**< Blank or comment line: no reply at all. */

@@ -8,6 +8,7 @@
 
 #include "console.h"
 #include "console_internal.h"
+#include "text_file.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -125,55 +126,7 @@ reply_error(FILE *out, const char *cmd, const char *message)
 static CsjStatus
 read_orc_file(const char *path, char **out, char *why, size_t why_size)
 {
-  *out = NULL;
-  const int fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
-  if (fd < 0) {
-    snprintf(why, why_size, "cannot open '%s': %s", path, strerror(errno));
-    return CSJ_ERR_FILE;
-  }
-  struct stat st;
-  if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
-    snprintf(why, why_size, "'%s' is not a regular file", path);
-    close(fd);
-    return CSJ_ERR_FILE;
-  }
-  if (st.st_size > CONSOLE_MAX_FILE) {
-    snprintf(why, why_size, "'%s' is larger than %d bytes", path, CONSOLE_MAX_FILE);
-    close(fd);
-    return CSJ_ERR_TOO_BIG;
-  }
-  const size_t cap = (size_t)st.st_size;
-  char *buf = malloc(cap + 1);
-  if (!buf) {
-    close(fd);
-    return CSJ_ERR_NO_MEMORY;
-  }
-  size_t len = 0;
-  while (len < cap) {
-    const ssize_t r = read(fd, buf + len, cap - len);
-    if (r < 0 && errno == EINTR) {
-      continue;
-    }
-    if (r < 0) {
-      snprintf(why, why_size, "cannot read '%s': %s", path, strerror(errno));
-      free(buf);
-      close(fd);
-      return CSJ_ERR_FILE;
-    }
-    if (r == 0) {
-      break; /* it shrank meanwhile: take what there is */
-    }
-    len += (size_t)r;
-  }
-  close(fd);
-  buf[len] = '\0';
-  if (memchr(buf, '\0', len)) {
-    snprintf(why, why_size, "'%s' contains a NUL byte (not an orchestra)", path);
-    free(buf);
-    return CSJ_ERR_FILE;
-  }
-  *out = buf;
-  return CSJ_SUCCESS;
+  return text_file_read(path, true, out, why, why_size);
 }
 
 static void

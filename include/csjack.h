@@ -316,6 +316,54 @@ typedef struct {
  * struct out itself (Python's ctypes) checks it against its own. */
 CSJ_API size_t csj_stats_size(void);
 
+/** The type of one CsjStats field (csj_stats_fields). */
+typedef enum {
+  CSJ_STAT_U64,  /**< uint64_t */
+  CSJ_STAT_U32,  /**< uint32_t */
+  CSJ_STAT_BOOL, /**< bool, read as 0 or 1 */
+} CsjStatType;
+
+/** One field of CsjStats: its name (as the console's :stats prints it), its
+ *  offset in CsjStats, and its type. */
+typedef struct {
+  const char *name;
+  size_t offset;
+  CsjStatType type;
+} CsjStatField;
+
+/**
+ * Every field of CsjStats, in the struct's order: the one list that
+ * printers and bindings read, so that a new counter reaches them all.
+ *
+ * Thread:         any.
+ * Real-time safe: yes (static data).
+ * Blocks:         never.
+ * Returns:        the table (static); *count, if not NULL, gets its length.
+ */
+CSJ_API CSJ_REALTIME const CsjStatField *csj_stats_fields(size_t *count);
+
+/**
+ * The value of @p field (from csj_stats_fields) in @p stats, widened.
+ *
+ * Thread:         any.
+ * Real-time safe: yes.
+ * Blocks:         never.
+ * Returns:        the value.
+ */
+CSJ_API CSJ_REALTIME uint64_t csj_stats_value(const CsjStats *stats, const CsjStatField *field);
+
+/**
+ * Writes every field of @p stats as "name=value" pairs separated by one
+ * space, as snprintf does: at most @p size bytes, NUL-terminated when
+ * @p size > 0.
+ *
+ * Thread:         any.
+ * Real-time safe: no (snprintf).
+ * Blocks:         never.
+ * Returns:        the length the whole text needs, without the NUL.
+ */
+CSJ_API size_t csj_stats_format(const CsjStats *stats, char *out, size_t size);
+
 /**
  * Fills @p opts (not NULL) with the defaults.
  *

@@ -10,6 +10,7 @@
 #include "engine_internal.h"
 #include "csound_options.h"
 #include "prefault.h"
+#include "text_file.h"
 #include "utf8.h"
 
 #include <dirent.h>
@@ -416,54 +417,6 @@ compiled(CsjEngine *e, int result, const char *what)
   return CSJ_SUCCESS;
 }
 
-#define ENGINE_MAX_FILE (64u << 20)
-
-static char *
-read_file(const char *path, char *why, size_t why_size)
-{
-  FILE *f = fopen(path, "rb");
-  if (!f) {
-    snprintf(why, why_size, "cannot open '%s': %s", path, strerror(errno));
-    return NULL;
-  }
-  size_t cap = 4096;
-  size_t len = 0;
-  char *text = malloc(cap);
-  size_t n;
-  bool too_big = false;
-  while (text && (n = fread(text + len, 1, cap - len - 1, f)) > 0) {
-    len += n;
-    if (cap - len - 1 == 0) {
-      /* a file without end (/dev/zero) is not code */
-      if ((too_big = cap >= ENGINE_MAX_FILE)) {
-        break;
-      }
-      char *bigger = realloc(text, cap * 2);
-      if (!bigger) {
-        free(text);
-        text = NULL;
-        break;
-      }
-      text = bigger;
-      cap *= 2;
-    }
-  }
-  const bool failed = ferror(f);
-  fclose(f);
-  if (too_big) {
-    snprintf(why, why_size, "cannot read '%s': larger than %u MiB", path, ENGINE_MAX_FILE >> 20);
-    free(text);
-    return NULL;
-  }
-  if (!text || failed) {
-    snprintf(why, why_size, "cannot read '%s'%s", path, failed ? ": read error" : ": out of memory");
-    free(text);
-    return NULL;
-  }
-  text[len] = '\0';
-  return text;
-}
-
 static bool
 has_suffix(const char *s, const char *suffix)
 {
@@ -481,10 +434,11 @@ csj_engine_compile_file(CsjEngine *e, const char *path)
   /* Read it ourselves first: a missing file is a file error, not a
    * compile error, and Csound gets exactly the text we checked. */
   char why[sizeof(e->last_error)];
-  char *text = read_file(path, why, sizeof(why));
-  if (!text) {
+  char *text = NULL;
+  const CsjStatus read = text_file_read(path, false, &text, why, sizeof(why));
+  if (read != CSJ_SUCCESS) {
     engine_set_error_text(e, why);
-    return CSJ_ERR_FILE;
+    return read == CSJ_ERR_NO_MEMORY ? CSJ_ERR_NO_MEMORY : CSJ_ERR_FILE;
   }
   if (atomic_load_explicit(&e->state, memory_order_acquire) <= ENGINE_COMPILED) {
     /* A folder that cannot be added was warned about: the file still

@@ -18,6 +18,8 @@
  *   compile_worker.c   the worker thread: parses compiles, frees jobs,
  *                      runs result callbacks
  *   job.c              jobs: allocation, references, message capture
+ * Each file declares its functions in a header of its own name; this one
+ * holds the types they share.
  */
 
 #ifndef CSJ_COMMAND_H
@@ -183,9 +185,6 @@ typedef struct {
   CommandRunFn run;
 } CommandInfo;
 
-/* The command table's row for @p type; NULL for a type that has none.
- * Real-time safe. */
-const CommandInfo *command_info(unsigned type);
 
 /* The JACK thread's own state for commands: what the commands it ran have
  * set, and the compile that holds the line. JACK thread only. */
@@ -216,53 +215,5 @@ typedef enum {
   DRAIN_OK = 0,
   DRAIN_CSOUND_ABORTED, /* a fatal error in a merge: end the performance */
 } DrainOutcome;
-
-/* ---- job.c ---------------------------------------------------------------- */
-
-/* A job of @p type with @p refs references, or NULL with errno EAGAIN when
- * MAX_JOBS are in flight, ENOMEM when memory is short. Any thread but the
- * JACK thread. */
-Job *job_new(struct CsjEngineImpl *e, CommandType type, int refs);
-/* Drops one reference; the last frees. Any thread but the JACK thread. */
-void job_release(struct CsjEngineImpl *e, Job *job);
-/* From now on, Csound's messages on this thread are copied into @p job
- * (NULL: nowhere). Real-time safe (a thread-local store). */
-void job_capture_begin(Job *job);
-void job_capture_end(void);
-/* Appends a Csound message to the job this thread captures for, if any.
- * Real-time safe: a fixed buffer and vsnprintf. */
-void job_capture_message(const char *fmt, va_list args);
-/* Csound's captured text, trimmed, or the status's description. */
-void job_copy_message(const Job *job, char *error, size_t error_size);
-
-/* ---- compile_worker.c ------------------------------------------------------- */
-
-CsjStatus worker_start(struct CsjEngineImpl *e);
-void worker_stop(struct CsjEngineImpl *e);
-/* Pushes a compile's command into the ring and its job into the parse
- * queue in one step (the same order in both). Not the JACK thread. */
-CommandRingResult worker_push_compile(struct CsjEngineImpl *e, const void *cmd, uint32_t size,
-                                      Job *job);
-/* Drops the references of jobs still waiting to be parsed (at shutdown). */
-void worker_drop_queued(struct CsjEngineImpl *e);
-/* Parses @p text with Csound, one parse at a time and never during a
- * merge, capturing messages into @p capture. NOT real-time safe. */
-void *worker_guarded_parse(struct CsjEngineImpl *e, Job *capture, const char *text, bool quiet);
-/* The JACK thread's side of that handshake: false means a parse is
- * running, so merge next cycle instead. Real-time safe. */
-bool worker_begin_merge(struct CsjEngineImpl *e);
-void worker_end_merge(struct CsjEngineImpl *e);
-/* Whether the calling thread is @p e's worker (a result callback or an
- * off-thread task runs there): calls that wait for the worker, or for
- * the line a task holds, refuse on it. Any thread. */
-bool worker_is_current(const struct CsjEngineImpl *e);
-
-/* ---- command_exec.c --------------------------------------------------------- */
-
-/* The JACK thread: runs what was queued when the cycle began, in order,
- * within the cycle's command budget. Real-time safe (csjack's share). */
-DrainOutcome commands_drain(struct CsjEngineImpl *e);
-/* After the JACK client is closed: answers a queued command "not run". */
-void commands_answer_not_run(struct CsjEngineImpl *e, const Command *cmd);
 
 #endif

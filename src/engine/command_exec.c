@@ -11,7 +11,10 @@
  * returned to the engine's cycle as a DrainOutcome.
  */
 
-#include "engine_internal.h"
+#include "engine_state.h"
+#include "command_exec.h"
+#include "compile_worker.h"
+#include "job.h"
 
 #include <math.h>
 #include <stdio.h>

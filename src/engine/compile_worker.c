@@ -11,7 +11,9 @@
  * runs result callbacks. It never touches the JACK thread's state.
  */
 
-#include "engine_internal.h"
+#include "engine_state.h"
+#include "compile_worker.h"
+#include "job.h"
 
 #include <math.h>
 #include <stdio.h>

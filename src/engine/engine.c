@@ -7,7 +7,12 @@
  * files command.h lists, and the supervisor in engine_watch.c.
  */
 
-#include "engine_internal.h"
+#include "engine_state.h"
+#include "engine_commands.h"
+#include "engine_cycle.h"
+#include "engine_watch.h"
+#include "compile_worker.h"
+#include "job.h"
 #include "csound_options.h"
 #include "prefault.h"
 #include "text_file.h"
@@ -505,19 +510,6 @@ csj_engine_compile_orc_text(CsjEngine *e, const char *orc)
   return compiled(e, result, "the orchestra");
 }
 
-static void
-warn_to_log(void *data, const char *text)
-{
-  CsjEngine *e = data;
-  message_log_printf(e->log, 0, "%s", text);
-}
-
-void
-engine_log_text(void *data, const char *text)
-{
-  warn_to_log(data, text);
-}
-
 CsjStatus
 csj_engine_start(CsjEngine *e)
 {
@@ -600,9 +592,9 @@ csj_engine_start(CsjEngine *e)
                                   "not be noticed\n");
   }
   if (!e->no_connect) {
-    jack_backend_autoconnect(e->jack, e->connect_out, e->connect_in, warn_to_log, e);
+    jack_backend_autoconnect(e->jack, e->connect_out, e->connect_in, engine_log_text, e);
     jack_backend_autoconnect_midi(e->jack, e->connect_midi_out, e->connect_midi_in,
-                                  warn_to_log, e);
+                                  engine_log_text, e);
   }
   return CSJ_SUCCESS;
 }

@@ -12,7 +12,11 @@
  * thread holds the line until a compile is merged (command_exec.c).
  */
 
-#include "engine_internal.h"
+#include "engine_state.h"
+#include "engine_commands.h"
+#include "compile_worker.h"
+#include "command_exec.h"
+#include "job.h"
 #include "score_line.h"
 #include "score_text.h"
 

@@ -25,7 +25,9 @@
  * MIDI out stays aligned with audio out.
  */
 
-#include "engine_internal.h"
+#include "engine_state.h"
+#include "engine_cycle.h"
+#include "command_exec.h"
 
 #include <math.h>
 #include <stdio.h>

@@ -10,7 +10,10 @@
  * costs the music cycles, never the graph its deadline.
  */
 
-#include "engine_internal.h"
+#include "engine_state.h"
+#include "engine_direct.h"
+#include "compile_worker.h"
+#include "job.h"
 
 #include <math.h>
 #include <stdio.h>

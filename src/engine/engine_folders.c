@@ -13,7 +13,8 @@
  * the console's :compile FILE.
  */
 
-#include "engine_internal.h"
+#include "engine_state.h"
+#include "engine_direct.h"
 
 #include <errno.h>
 #include <limits.h>

@@ -16,7 +16,8 @@
  * close its recording and exit.
  */
 
-#include "engine_internal.h"
+#include "engine_state.h"
+#include "engine_watch.h"
 
 #include <stdio.h>
 

@@ -11,7 +11,8 @@
  * reply carries Csound's own words.
  */
 
-#include "engine_internal.h"
+#include "engine_state.h"
+#include "job.h"
 
 #include <math.h>
 #include <stdio.h>

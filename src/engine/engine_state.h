@@ -1,15 +1,17 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
- * The engine's private parts: the engine struct, shared by the lifecycle
- * (engine.c), the JACK thread's cycle, and the command files (command.h
- * says which runs on which thread).
+ * The engine's state: the engine struct and what every engine file may do
+ * with it (end the performance, set the last error, book foreign time).
+ * Below every engine file: it includes none of them, and the one function
+ * it declares (engine_log_text) lives in engine_state.c, below them too.
  */
 
-#ifndef CSJ_ENGINE_INTERNAL_H
-#define CSJ_ENGINE_INTERNAL_H
+#ifndef CSJ_ENGINE_STATE_H
+#define CSJ_ENGINE_STATE_H
 
 #include "csjack.h"
 
+#include "clock.h"
 #include "command.h"
 #include "command_ring.h"
 #include "csound_adapter.h"
@@ -264,45 +266,6 @@ struct CsjEngineImpl {
  * saturated 31250-baud MIDI cable. */
 #define MIDI_HELD_BYTES 65536u
 
-/* CLOCK_MONOTONIC through the vDSO: no syscall, safe on the JACK thread. */
-static inline uint64_t
-engine_now_ns(void)
-{
-  struct timespec t;
-  clock_gettime(CLOCK_MONOTONIC, &t);
-  return (uint64_t)t.tv_sec * 1000000000u + (uint64_t)t.tv_nsec;
-}
-
-/* The calling thread's CPU time. A system call (no vDSO for this clock;
- * about 0.5 us here), but one that never waits: it reads the task's
- * run-time counter. CPU time leaves out what wall time cannot: time the
- * thread was preempted or its virtual CPU was stolen by the host. Read
- * twice per cycle, not per section. */
-static inline uint64_t
-engine_cpu_ns(void)
-{
-  struct timespec t;
-  clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t);
-  return (uint64_t)t.tv_sec * 1000000000u + (uint64_t)t.tv_nsec;
-}
-
-/* Sleeps on a control thread (never the JACK thread). */
-static inline void
-engine_sleep_us(long us)
-{
-  const struct timespec t = {us / 1000000, (us % 1000000) * 1000};
-  nanosleep(&t, NULL);
-}
-
-/* Milliseconds since @p since (CLOCK_MONOTONIC). */
-static inline long
-engine_elapsed_ms(const struct timespec *since)
-{
-  struct timespec now;
-  clock_gettime(CLOCK_MONOTONIC, &now);
-  return (now.tv_sec - since->tv_sec) * 1000 + (now.tv_nsec - since->tv_nsec) / 1000000;
-}
-
 /* Runs STMT, a Csound call on the application's thread (compile, start),
  * with control_busy_since_ns set meanwhile. */
 #define CONTROL_IN_CSOUND(e, stmt)                                                      \
@@ -333,22 +296,6 @@ engine_elapsed_ms(const struct timespec *since)
  * never allocates. */
 #define MAX_PERIOD 8192u
 
-/* engine_commands.c */
-CsjStatus commands_init(CsjEngine *e);
-void commands_shutdown(CsjEngine *e);
-
-/* engine_cycle.c: the JACK thread's cycle, and JACK's other callbacks. */
-JackCycleHandler engine_cycle_handler(CsjEngine *e);
-/* Lays the output FIFO out for a period. Before activation, or on the
- * JACK thread. */
-void engine_reset_for_period(CsjEngine *e, uint32_t period);
-
-/* engine_direct.c: runs @p fn with Csound taken between two cycles and no
- * parse running (the direct path's exclusion), for short work that must
- * overlap neither. CSJ_ERR_STATE when not performing; CSJ_ERR_TIMEOUT when
- * Csound could not be taken in 10 s. Not the JACK thread. */
-CsjStatus engine_direct_run(CsjEngine *e, void (*fn)(CsjEngine *e, void *data), void *data);
-
 /* worker_user_since_ns once worker_stop has given up on the worker. */
 #define WORKER_ABANDONED UINT64_MAX
 
@@ -361,10 +308,6 @@ engine_worker_abandoned(const CsjEngine *e)
   return atomic_load_explicit(&((CsjEngine *)e)->worker_user_since_ns, memory_order_acquire) ==
          WORKER_ABANDONED;
 }
-
-/* engine_watch.c: housekeeping and the watchdog, on a thread of their own. */
-bool engine_supervisor_start(CsjEngine *e);
-void engine_supervisor_stop(CsjEngine *e);
 
 /* The latency csjack adds: ksmps - gcd(period, ksmps) frames (0 when ksmps
  * divides the period; engine_cycle.c says why). */

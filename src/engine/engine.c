@@ -8,10 +8,11 @@
  */
 
 #include "engine_state.h"
-#include "engine_commands.h"
+#include "command_queue.h"
 #include "engine_cycle.h"
 #include "engine_watch.h"
 #include "compile_worker.h"
+#include "engine_options.h"
 #include "job.h"
 #include "csound_options.h"
 #include "prefault.h"
@@ -28,21 +29,6 @@
 #include <time.h>
 #include <unistd.h>
 
-static _Thread_local char create_error[512];
-
-static void
-set_error(CsjEngine *e, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-
-static void
-set_error(CsjEngine *e, const char *fmt, ...)
-{
-  char text[sizeof(e->last_error)];
-  va_list args;
-  va_start(args, fmt);
-  vsnprintf(text, sizeof(text), fmt, args);
-  va_end(args);
-  engine_set_error_text(e, text);
-}
 
 static void
 route_csound_message(void *data, int attr, const char *fmt, va_list args)
@@ -68,237 +54,6 @@ csj_options_init(CsjOptions *opts)
   opts->client_name = "csjack";
 }
 
-/* Each thread reads its own copy, taken under the lock: a writer on
- * another thread (a failing API call, the recorder's writer) can never
- * change the text under a reader. Valid until this thread's next call. */
-const char *
-csj_last_error(const CsjEngine *e)
-{
-  static _Thread_local char copy[sizeof(((CsjEngine *)0)->last_error)];
-  if (!e) {
-    return create_error;
-  }
-  CsjEngine *m = (CsjEngine *)e;
-  pthread_mutex_lock(&m->error_lock);
-  memcpy(copy, m->last_error, sizeof(copy));
-  pthread_mutex_unlock(&m->error_lock);
-  return copy;
-}
-
-#define OPCODE_LIB_OPTION "--opcode-lib="
-
-/*
- * Csound 6.18 loads --opcode-lib libraries only in csoundStart, after we
- * have compiled, so their opcodes would be unknown to the orchestra. We load
- * them before compiling instead: csoundLoadPlugins takes a directory, so the
- * named libraries are linked into a private temporary one.
- */
-static void
-load_opcode_libs(CsjEngine *e, const char *list)
-{
-  char dir[] = "/tmp/csjack-plugins-XXXXXX";
-  if (!mkdtemp(dir)) {
-    message_log_printf(e->log, 0, "csjack: warning: cannot stage --opcode-lib: %s\n", strerror(errno));
-    return;
-  }
-  char *names = strdup(list);
-  char link_path[PATH_MAX + 64];
-  int n = 0;
-  for (char *save = NULL, *lib = strtok_r(names, ",", &save); lib; lib = strtok_r(NULL, ",", &save)) {
-    char *real = realpath(lib, NULL);
-    const char *base = strrchr(lib, '/') ? strrchr(lib, '/') + 1 : lib;
-    snprintf(link_path, sizeof(link_path), "%s/%d-%s", dir, n++, base);
-    if (!real || symlink(real, link_path) != 0) {
-      message_log_printf(e->log, 0, "csjack: warning: cannot load opcode library '%s'\n", lib);
-    }
-    free(real);
-  }
-  free(names);
-  csound_adapter_load_plugins(e->csound, dir);
-  DIR *d = opendir(dir);
-  for (struct dirent *entry; d && (entry = readdir(d)) != NULL;) {
-    if (entry->d_name[0] != '.') {
-      snprintf(link_path, sizeof(link_path), "%s/%s", dir, entry->d_name);
-      unlink(link_path);
-    }
-  }
-  if (d) {
-    closedir(d);
-  }
-  rmdir(dir);
-}
-
-static void
-notice(CsjEngine *e, const char *text)
-{
-  message_log_printf(e->log, 0, "csjack: notice: %s\n", text);
-}
-
-static bool
-remember_option(CsjEngine *e, const char *option)
-{
-  char **grown = realloc(e->user_options, (size_t)(e->user_option_count + 1) * sizeof(char *));
-  if (!grown) {
-    return false;
-  }
-  e->user_options = grown;
-  e->user_options[e->user_option_count] = strdup(option);
-  return e->user_options[e->user_option_count++] != NULL;
-}
-
-/* What csjack does with one normalized option, by the table in
- * csound_options.c and a try on a scratch Csound: CSJ_SUCCESS with *use the
- * option for Csound (NULL: left out) and, when *say, a notice in @p text;
- * CSJ_ERR_OPTION with the reason in @p text, naming where the option came
- * from (@p from: "" or " in <CsOptions>"). @p replacement holds a
- * rewritten option, which *use may point at. */
-static CsjStatus
-vet_option(const char *option, const char *from, uint32_t rate, bool midi, char *replacement,
-           size_t replacement_size, char *text, size_t text_size, const char **use, bool *say)
-{
-  *use = NULL;
-  *say = false;
-  text[0] = '\0';
-  switch (csound_options_classify(option, rate, midi, replacement, replacement_size, text,
-                                  text_size)) {
-  case OPTION_DROP:
-    *say = true;
-    return CSJ_SUCCESS;
-  case OPTION_HOST:
-    return CSJ_SUCCESS; /* the application's (the csjack command serves --port) */
-  case OPTION_REFUSE:
-    snprintf(text + strlen(text), text_size - strlen(text), "%s", from);
-    return CSJ_ERR_OPTION;
-  case OPTION_REPLACE:
-    *say = true;
-    *use = replacement;
-    break;
-  case OPTION_PASS:
-    *use = option;
-    break;
-  }
-  char why[256];
-  if (csound_adapter_check_option(*use, why, sizeof(why)) != 0) {
-    snprintf(text, text_size, "Csound refuses the option '%s'%s: %s", option, from, why);
-    *use = NULL;
-    return CSJ_ERR_OPTION;
-  }
-  return CSJ_SUCCESS;
-}
-
-/*
- * Applies Csound options from one source (the command line, or a CSD's
- * <CsOptions> when @p from is that), through the table in
- * csound_options.c: each is put in the one-word form Csound 6.18 reads,
- * left out with a notice where csjack does the job itself, and tried on a
- * scratch instance before the real one sees it, so a refused option is a
- * one-line error naming it, never Csound's usage text and long jump.
- * Options from the command line are remembered: they are applied again
- * after a CSD's own, which they override, as on Csound's command line.
- */
-static CsjStatus
-apply_options(CsjEngine *e, int count, const char *const *words, const char *from, bool remember)
-{
-  int n = 0;
-  char **options = csound_options_normalize(count, words, &n);
-  if (!options) {
-    set_error(e, "out of memory");
-    return CSJ_ERR_NO_MEMORY;
-  }
-  CsjStatus status = CSJ_SUCCESS;
-  const uint32_t rate = atomic_load_explicit(&e->jack_rate, memory_order_relaxed);
-  for (int i = 0; i < n && status == CSJ_SUCCESS; ++i) {
-    const char *option = options[i];
-    if (strncmp(option, OPCODE_LIB_OPTION, strlen(OPCODE_LIB_OPTION)) == 0) {
-      load_opcode_libs(e, option + strlen(OPCODE_LIB_OPTION));
-      continue;
-    }
-    char replacement[128];
-    char text[512];
-    const char *use = NULL;
-    bool say = false;
-    if (vet_option(option, from, rate, e->midi, replacement, sizeof(replacement), text,
-                   sizeof(text), &use, &say) != CSJ_SUCCESS) {
-      set_error(e, "%s", text);
-      status = CSJ_ERR_OPTION;
-      continue;
-    }
-    if (say) {
-      notice(e, text);
-    }
-    if (!use) {
-      continue;
-    }
-    if (csound_adapter_set_option(e->csound, use) != 0) {
-      set_error(e, "Csound refuses the option '%s'%s: refused", option, from);
-      status = CSJ_ERR_OPTION;
-      continue;
-    }
-    if (strcmp(use, "--no-default-paths") == 0) {
-      e->no_default_paths = true;
-    }
-    if (remember && !remember_option(e, use)) {
-      set_error(e, "out of memory");
-      status = CSJ_ERR_NO_MEMORY;
-    }
-  }
-  csound_options_free(options, n);
-  return status;
-}
-
-CsjStatus
-csj_check_options(int count, const char *const *words)
-{
-  if (count < 0 || (count > 0 && !words)) {
-    return CSJ_ERR_BAD_ARG;
-  }
-  int n = 0;
-  char **options = csound_options_normalize(count, words, &n);
-  if (!options) {
-    snprintf(create_error, sizeof(create_error), "out of memory");
-    return CSJ_ERR_NO_MEMORY;
-  }
-  CsjStatus status = CSJ_SUCCESS;
-  for (int i = 0; i < n && status == CSJ_SUCCESS; ++i) {
-    const char *option = options[i];
-    if (strncmp(option, OPCODE_LIB_OPTION, strlen(OPCODE_LIB_OPTION)) == 0) {
-      continue; /* loaded (or warned about) when the engine is made */
-    }
-    char replacement[128];
-    char text[512];
-    const char *use = NULL;
-    bool say = false;
-    status = vet_option(option, "", 48000, true, replacement, sizeof(replacement), text,
-                        sizeof(text), &use, &say);
-    if (status != CSJ_SUCCESS) {
-      snprintf(create_error, sizeof(create_error), "%s", text);
-    }
-  }
-  csound_options_free(options, n);
-  return status;
-}
-
-/* JACK's sample rate, last so that nothing overrides it, and Csound's
- * --realtime mode off. */
-static void
-apply_rate_and_modes(CsjEngine *e)
-{
-  char sr_option[64];
-  snprintf(sr_option, sizeof(sr_option), "--sample-rate=%u",
-           atomic_load_explicit(&e->jack_rate, memory_order_relaxed));
-  csound_adapter_set_option(e->csound, sr_option);
-  /* Csound's --realtime mode runs init-passes on a thread of its own that
-   * waits on Csound's own performance loop: in csjack, csoundStart then
-   * spins for ever. Its other effect, no API lock around a
-   * k-cycle, buys nothing here: no other thread enters Csound while the
-   * JACK thread performs. */
-  if (csound_adapter_clear_realtime_mode(e->csound)) {
-    notice(e, "Csound's --realtime mode is switched off: its init-pass thread would stall "
-              "the start; csjack's JACK thread already performs without contention for "
-              "Csound's lock");
-  }
-}
-
 CsjStatus
 csj_engine_create(const CsjOptions *opts, CsjEngine **out)
 {
@@ -308,7 +63,7 @@ csj_engine_create(const CsjOptions *opts, CsjEngine **out)
     opts = &defaults;
   }
   *out = NULL;
-  create_error[0] = '\0';
+  engine_create_error()[0] = '\0';
   const char *name = opts->client_name ? opts->client_name : "csjack";
   /* JACK takes an empty name (its ports are then ":out_1") and any bytes,
    * which every tool then prints as they are. */
@@ -319,14 +74,14 @@ csj_engine_create(const CsjOptions *opts, CsjEngine **out)
     which = "server";
   }
   if (bad) {
-    snprintf(create_error, sizeof(create_error),
+    snprintf(engine_create_error(), ENGINE_CREATE_ERROR_SIZE,
              "the JACK %s name %s: a JACK name is one line of UTF-8 text", which, bad);
     return CSJ_ERR_BAD_ARG;
   }
 
   CsjEngine *e = calloc(1, sizeof(*e));
   if (!e) {
-    snprintf(create_error, sizeof(create_error), "out of memory");
+    snprintf(engine_create_error(), ENGINE_CREATE_ERROR_SIZE, "out of memory");
     return CSJ_ERR_NO_MEMORY;
   }
   e->client_name = strdup(name);
@@ -340,8 +95,8 @@ csj_engine_create(const CsjOptions *opts, CsjEngine **out)
   atomic_init(&e->state, ENGINE_CREATED);
   atomic_init(&e->end, 0);
 
-  CsjStatus status = jack_backend_open(name, opts->server_name, &e->jack, create_error,
-                                       sizeof(create_error));
+  CsjStatus status = jack_backend_open(name, opts->server_name, &e->jack, engine_create_error(),
+                                       ENGINE_CREATE_ERROR_SIZE);
   if (status != CSJ_SUCCESS) {
     csj_engine_destroy(e);
     return status;
@@ -349,7 +104,7 @@ csj_engine_create(const CsjOptions *opts, CsjEngine **out)
   e->log = message_log_new(opts->message_fn, opts->message_data);
   e->csound = csound_adapter_new(route_csound_message, e);
   if (!e->log || !e->csound || commands_init(e) != CSJ_SUCCESS) {
-    snprintf(create_error, sizeof(create_error), "cannot create the Csound instance");
+    snprintf(engine_create_error(), ENGINE_CREATE_ERROR_SIZE, "cannot create the Csound instance");
     csj_engine_destroy(e);
     return CSJ_ERR_CSOUND;
   }
@@ -369,13 +124,13 @@ csj_engine_create(const CsjOptions *opts, CsjEngine **out)
     /* Csound's MIDI in and out are csjack's midi_in and midi_out ports. */
     csound_adapter_enable_midi(e->csound);
   }
-  status = apply_options(e, opts->csound_argc, opts->csound_argv, "", true);
+  status = engine_apply_options(e, opts->csound_argc, opts->csound_argv, "", true);
   if (status != CSJ_SUCCESS) {
-    snprintf(create_error, sizeof(create_error), "%s", e->last_error);
+    snprintf(engine_create_error(), ENGINE_CREATE_ERROR_SIZE, "%s", e->last_error);
     csj_engine_destroy(e);
     return status;
   }
-  apply_rate_and_modes(e);
+  engine_apply_rate_and_modes(e);
   *out = e;
   return CSJ_SUCCESS;
 }
@@ -415,7 +170,7 @@ compiled(CsjEngine *e, int result, const char *what)
 {
   message_log_flush(e->log);
   if (result != 0) {
-    set_error(e, "Csound could not compile %s (see Csound's messages above)", what);
+    engine_set_error(e, "Csound could not compile %s (see Csound's messages above)", what);
     return CSJ_ERR_COMPILE;
   }
   atomic_store_explicit(&e->state, ENGINE_COMPILED, memory_order_release);
@@ -453,7 +208,7 @@ csj_engine_compile_file(CsjEngine *e, const char *path)
   CsjStatus status = has_suffix(path, ".orc") ? csj_engine_compile_orc_text(e, text)
                                               : csj_engine_compile_csd_text(e, text);
   if (status == CSJ_ERR_COMPILE) {
-    set_error(e, "Csound could not compile '%s' (see Csound's messages above)", path);
+    engine_set_error(e, "Csound could not compile '%s' (see Csound's messages above)", path);
   }
   free(text);
   return status;
@@ -475,16 +230,16 @@ csj_engine_compile_csd_text(CsjEngine *e, const char *csd)
   int count = 0;
   char *text = csound_options_take_from_csd(csd, &words, &count);
   if (!text) {
-    set_error(e, "out of memory");
+    engine_set_error(e, "out of memory");
     return CSJ_ERR_NO_MEMORY;
   }
-  CsjStatus status = apply_options(e, count, (const char *const *)words, " in <CsOptions>", false);
+  CsjStatus status = engine_apply_options(e, count, (const char *const *)words, " in <CsOptions>", false);
   csound_options_free(words, count);
   if (status == CSJ_SUCCESS) {
     for (int i = 0; i < e->user_option_count; ++i) {
       csound_adapter_set_option(e->csound, e->user_options[i]);
     }
-    apply_rate_and_modes(e);
+    engine_apply_rate_and_modes(e);
     int result;
     CONTROL_IN_CSOUND(e, result = csound_adapter_compile_csd_text(e->csound, text));
     status = compiled(e, result, "the CSD");
@@ -517,14 +272,14 @@ csj_engine_start(CsjEngine *e)
     return CSJ_ERR_BAD_ARG;
   }
   if (atomic_load_explicit(&e->state, memory_order_acquire) != ENGINE_COMPILED) {
-    set_error(e, "nothing compiled yet, or already started");
+    engine_set_error(e, "nothing compiled yet, or already started");
     return CSJ_ERR_STATE;
   }
   int started;
   CONTROL_IN_CSOUND(e, started = csound_adapter_start(e->csound));
   message_log_flush(e->log);
   if (started != 0) {
-    set_error(e, "Csound failed to start (see Csound's messages above)");
+    engine_set_error(e, "Csound failed to start (see Csound's messages above)");
     return CSJ_ERR_CSOUND;
   }
   e->ksmps = csound_adapter_ksmps(e->csound);
@@ -536,7 +291,7 @@ csj_engine_start(CsjEngine *e)
 
   const uint32_t period = jack_backend_period(e->jack);
   if (e->n_out == 0) {
-    set_error(e, "the orchestra has no output channels (nchnls = 0)");
+    engine_set_error(e, "the orchestra has no output channels (nchnls = 0)");
     return CSJ_ERR_NO_OUTPUTS;
   }
   if (e->ksmps > period) {
@@ -551,14 +306,14 @@ csj_engine_start(CsjEngine *e)
   char why[256];
   CsjStatus status = jack_backend_register_ports(e->jack, e->n_in, e->n_out, why, sizeof(why));
   if (status != CSJ_SUCCESS) {
-    set_error(e, "%s", why);
+    engine_set_error(e, "%s", why);
     return status;
   }
   e->fifo_capacity = MAX_PERIOD + 2 * e->ksmps;
   for (uint32_t c = 0; c < e->n_out; ++c) {
     e->fifo[c] = calloc(e->fifo_capacity, sizeof(float));
     if (!e->fifo[c]) {
-      set_error(e, "out of memory");
+      engine_set_error(e, "out of memory");
       return CSJ_ERR_NO_MEMORY;
     }
     csj_prefault(e->fifo[c], e->fifo_capacity * sizeof(float));
@@ -566,11 +321,11 @@ csj_engine_start(CsjEngine *e)
   if (e->midi) {
     status = jack_backend_register_midi(e->jack, why, sizeof(why));
     if (status != CSJ_SUCCESS) {
-      set_error(e, "%s", why);
+      engine_set_error(e, "%s", why);
       return status;
     }
     if (!e->midi_held.bytes && !midi_queue_init(&e->midi_held, MIDI_HELD_BYTES)) {
-      set_error(e, "out of memory");
+      engine_set_error(e, "out of memory");
       return CSJ_ERR_NO_MEMORY;
     }
   }
@@ -583,7 +338,7 @@ csj_engine_start(CsjEngine *e)
   status = jack_backend_activate(e->jack, &handler, why, sizeof(why));
   if (status != CSJ_SUCCESS) {
     atomic_store_explicit(&e->state, ENGINE_COMPILED, memory_order_release);
-    set_error(e, "%s", why);
+    engine_set_error(e, "%s", why);
     return status;
   }
   if (!engine_supervisor_start(e)) {

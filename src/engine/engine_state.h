@@ -328,6 +328,17 @@ engine_added_latency_for(uint32_t period, uint32_t ksmps)
  * the engine): a warn/emit callback for the backend. Not the JACK thread. */
 void engine_log_text(void *data, const char *text);
 
+/* The engine's last error, formatted; a notice through its message sink.
+ * Not the JACK thread. */
+void engine_set_error(CsjEngine *e, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+void engine_notice(CsjEngine *e, const char *text);
+
+/* This thread's buffer, ENGINE_CREATE_ERROR_SIZE bytes, for why
+ * csj_engine_create or csj_check_options failed (csj_last_error(NULL)
+ * reads it). */
+#define ENGINE_CREATE_ERROR_SIZE 512
+char *engine_create_error(void);
+
 /* Ends the performance, once: the first reason and code stay. Any thread;
  * real-time safe (atomics only). */
 

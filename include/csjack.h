@@ -198,8 +198,15 @@ typedef void (*CsjMessageFn)(void *data, int csound_attr, const char *text);
  */
 CSJ_API CsjStatus csj_check_options(int count, const char *const *words);
 
-/** Options for csj_engine_create(). Set defaults with csj_options_init(). */
+/** Options for csj_engine_create(). Set defaults with csj_options_init(),
+ *  then change what you need: the struct grows at its end from one release
+ *  to the next, and @c size tells the library how much of it the caller
+ *  knows. */
 typedef struct {
+  /** sizeof(CsjOptions) as the caller was built, set by csj_options_init:
+   *  fields beyond it keep their defaults, so a program built against an
+   *  older csjack.h runs unchanged on a newer library. */
+  size_t size;
   const char *client_name;   /**< JACK client name (exact), default "csjack". */
   const char *server_name;   /**< JACK server name, NULL for the default. */
   /** Regex for the ports our outputs connect to; NULL for physical playback. */
@@ -393,7 +400,8 @@ CSJ_API void csj_options_init(CsjOptions *opts);
  *   CSJ_ERR_BAD_ARG    client_name or server_name is empty, not valid
  *                      UTF-8, or holds a control character (a newline,
  *                      a tab): JACK would take it, and its tools would
- *                      print it as it is.
+ *                      print it as it is; or @p opts->size is too small to
+ *                      be a CsjOptions (not filled by csj_options_init).
  *   CSJ_ERR_NO_MEMORY  an allocation failed.
  *   CSJ_ERR_NO_SERVER  no JACK server answers (csjack never starts one).
  *   CSJ_ERR_NAME_TAKEN another JACK client already has client_name.

@@ -16,6 +16,7 @@
 #include <criterion/criterion.h>
 #include <criterion/new/assert.h>
 #include <jack/jack.h>
+#include <stddef.h>
 #include <jack/metadata.h>
 #include <jack/uuid.h>
 
@@ -748,6 +749,39 @@ Test(jack, no_server, .init = harness_no_server, .fini = teardown,
 
 /* JACK took an empty client name (ports ":out_1") and any bytes; such
  * names are refused before JACK is reached. */
+/* CsjOptions grows at its end: a caller built against an older csjack.h
+ * passes a smaller size, and the fields it does not know keep their
+ * defaults (here no_midi and what follows it: the MIDI ports appear); a
+ * struct not filled by csj_options_init is refused. */
+Test(jack, options_of_an_older_caller_keep_the_new_defaults, .init = server_256,
+     .fini = teardown, .timeout = 30)
+{
+  CsjOptions o;
+  options_for(&o, harness_name("csjoldopts"));
+  o.no_midi = true;                        /* unknown to the "older" caller... */
+  o.size = offsetof(CsjOptions, no_midi);  /* ...so its default (MIDI on) holds */
+  CsjEngine *e = NULL;
+  cr_assert(eq(int, csj_engine_create(&o, &e), CSJ_SUCCESS), "%s", csj_last_error(NULL));
+  g_eng[0] = e;
+  compile_orc_ok(e, "sr = 48000\nksmps = 32\nnchnls = 2\n0dbfs = 1\n");
+  cr_assert(eq(int, csj_engine_start(e), CSJ_SUCCESS), "%s", csj_last_error(e));
+  char port[300];
+  snprintf(port, sizeof port, "%s:midi_in", csj_engine_client_name(e));
+  jack_client_t *look = jack_client_open(harness_name("csjlook"), JackNoStartServer, NULL);
+  cr_assert(ne(ptr, look, NULL));
+  const bool found = jack_port_by_name(look, port) != NULL;
+  jack_client_close(look);
+  cr_assert(found, "no %s: the default (MIDI on) was not kept", port);
+
+  CsjOptions zero;
+  memset(&zero, 0, sizeof zero);
+  zero.client_name = harness_name("csjzeroopts");
+  CsjEngine *none = NULL;
+  cr_assert(eq(int, csj_engine_create(&zero, &none), CSJ_ERR_BAD_ARG));
+  cr_assert(ne(ptr, strstr(csj_last_error(NULL), "csj_options_init"), NULL), "%s",
+            csj_last_error(NULL));
+}
+
 Test(jack, bad_names_are_refused, .init = server_256, .fini = teardown, .timeout = 30)
 {
   static const struct {

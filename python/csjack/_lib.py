@@ -57,6 +57,7 @@ OFF_THREAD_FN = ctypes.CFUNCTYPE(None, ctypes.c_void_p, ctypes.c_void_p)
 
 class CsjOptions(ctypes.Structure):
     _fields_ = [
+        ("size", ctypes.c_size_t),
         ("client_name", ctypes.c_char_p),
         ("server_name", ctypes.c_char_p),
         ("connect_out", ctypes.c_char_p),

@@ -51,19 +51,30 @@ void
 csj_options_init(CsjOptions *opts)
 {
   memset(opts, 0, sizeof(*opts));
+  opts->size = sizeof(*opts);
   opts->client_name = "csjack";
 }
 
 CsjStatus
 csj_engine_create(const CsjOptions *opts, CsjEngine **out)
 {
-  CsjOptions defaults;
-  if (!opts) {
-    csj_options_init(&defaults);
-    opts = &defaults;
-  }
   *out = NULL;
   engine_create_error()[0] = '\0';
+  /* The caller's options over the defaults, as far as the caller's struct
+   * goes: a field it does not know keeps its default. */
+  CsjOptions given;
+  csj_options_init(&given);
+  if (opts) {
+    if (opts->size < offsetof(CsjOptions, client_name) + sizeof(opts->client_name)) {
+      snprintf(engine_create_error(), ENGINE_CREATE_ERROR_SIZE,
+               "CsjOptions.size is %zu: fill the options with csj_options_init first",
+               opts->size);
+      return CSJ_ERR_BAD_ARG;
+    }
+    memcpy(&given, opts, opts->size < sizeof(given) ? opts->size : sizeof(given));
+    given.size = sizeof(given);
+  }
+  opts = &given;
   const char *name = opts->client_name ? opts->client_name : "csjack";
   /* JACK takes an empty name (its ports are then ":out_1") and any bytes,
    * which every tool then prints as they are. */

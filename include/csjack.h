@@ -53,6 +53,10 @@ extern "C" {
  */
 #define CSJ_REALTIME
 
+/* =========================================================================
+ * Version, status and errors
+ * ========================================================================= */
+
 /**
  * The version of the library running, "MAJOR.MINOR.MICRO": it can differ
  * from CSJ_VERSION_STRING (the header compiled against) when a newer
@@ -166,6 +170,24 @@ typedef enum {
 CSJ_API CSJ_REALTIME const char *csj_end_reason_name(CsjEndReason reason);
 
 /**
+ * The last error's one-line description for this engine, or, with NULL, for
+ * the calling thread's last failed csj_engine_create() (a successful one
+ * clears it).
+ *
+ * Thread:         any but the JACK thread.
+ * Real-time safe: no (takes the engine's error lock).
+ * Blocks:         briefly, on the engine's error lock.
+ * Returns:        a copy of this thread's own, valid until this thread's
+ *                 next csj_last_error call; "" if there was none; never
+ *                 NULL.
+ */
+CSJ_API const char *csj_last_error(const CsjEngine *e);
+
+/* =========================================================================
+ * Options and lifecycle: create, compile, start, stop, wait, destroy
+ * ========================================================================= */
+
+/**
  * Where Csound's and csjack's messages go. Called one message at a time,
  * under csjack's print lock, never on the JACK thread: on the thread that
  * produced the message (the caller of csj_engine_create, a compile, start,
@@ -239,137 +261,6 @@ typedef struct {
   /** Regex for the MIDI input ports midi_out connects to; NULL: none. */
   const char *connect_midi_out;
 } CsjOptions;
-
-/** Counters, readable at any time from any thread. */
-typedef struct {
-  uint64_t cycles;          /**< JACK process cycles run. */
-  uint64_t ksmps_blocks;    /**< csoundPerformKsmps calls. */
-  uint64_t xruns;           /**< JACK xrun callbacks seen. */
-  uint64_t messages_dropped;/**< Csound messages lost to a full ring. */
-  uint32_t period;          /**< Current JACK period, frames. */
-  uint32_t sample_rate;     /**< JACK sample rate. */
-  uint32_t ksmps;           /**< Csound's ksmps. */
-  uint32_t latency;         /**< Frames of latency csjack adds (0 if ksmps divides the period). */
-  uint32_t inputs;          /**< JACK input ports (nchnls_i). */
-  uint32_t outputs;         /**< JACK output ports (nchnls). */
-  uint64_t commands_run;    /**< Commands the JACK thread has run. */
-  uint64_t dropped_cycles;  /**< Cycles silenced because a direct call held Csound. */
-  uint32_t ring_capacity;   /**< Command ring slots. */
-  uint32_t ring_high_water; /**< Most slots ever in use at once. */
-  uint64_t record_dropped;  /**< Frames recordings lost to a slow disk, in all. */
-  /** Recordings that failed (a write error, a full disk, a file-size
-   * limit), in all; each is reported at once through the message sink and
-   * csj_last_error, and csj_engine_stop_record returns CSJ_ERR_RECORD. */
-  uint64_t record_errors;
-  bool paused;              /**< Paused: silence, no k-cycles. */
-  uint64_t callback_ns_last;/**< Time our process callback took, last cycle. */
-  uint64_t callback_ns_max; /**< The longest since start or csj_engine_reset_peak(). */
-  /** The most time csjack's own code took in one callback: the callback
-   * less its time inside Csound (k-blocks, merges, events) and user code
-   * (tasks, the process callback), and never more than the callback's CPU
-   * time, so a thread that was preempted or stalled does not count as
-   * busy. Since start or csj_engine_reset_peak(). */
-  uint64_t own_ns_max;
-  /** Callbacks that took longer than their period (the JACK thread was
-   * late, whoever's work or the scheduler made it so). */
-  uint64_t callbacks_late;
-  /** Cycles that left queued commands to the next cycle because this
-   * cycle's command budget was spent (a pasted score, a flood). */
-  uint64_t commands_deferred;
-  /** The longest time a compile held the line (commands queued after it
-   * wait until it is parsed and merged), nanoseconds. */
-  uint64_t compile_wait_ns_max;
-  /** MIDI events read from midi_in and handed to Csound. */
-  uint64_t midi_in_events;
-  /** MIDI events from midi_in that Csound never got: more bytes in one
-   * k-block than csjack holds (4096), or cycles not performed (paused, a
-   * direct call holding Csound). */
-  uint64_t midi_in_dropped;
-  /** MIDI messages written to midi_out. */
-  uint64_t midi_out_events;
-  /** MIDI messages Csound sent that midi_out could not take (JACK's MIDI
-   * buffer full for the cycle, or more than csjack holds for one k-block):
-   * dropped and counted, never an error. */
-  uint64_t midi_out_dropped;
-  /** Stamped score events (csj_engine_score_event_at, or any score event
-   * under csj_engine_set_event_delay) whose start frame had already
-   * passed when the JACK thread ran them: each started at once instead
-   * (at the start of the next k-block), like scsynth's "late". */
-  uint64_t events_late;
-  /** The constant-latency delay in frames (csj_engine_set_event_delay),
-   * 0 when off. */
-  uint32_t event_delay;
-  /** Stamped 'i' events held now by the JACK thread for a later cycle
-   * (their frame lies beyond the cycle that ran their command): each is
-   * released in the cycle whose output holds its frame. At most
-   * CSJ_HELD_EVENTS at once. */
-  uint32_t events_held;
-  /** Stamped events that found the held queue full: each was handed to
-   * Csound's own scheduler at once instead (exact while Csound's clock
-   * follows JACK's: no pause, dropped cycle or xrun before its frame). */
-  uint64_t events_overflow;
-  /** Command ring slots in use now (a snapshot: approximate while other
-   * threads queue), out of ring_capacity. A producer that must leave room
-   * for others (csjack's UDP server) stops short of the full ring. */
-  uint32_t ring_used;
-  /** Output samples that Csound made NaN or infinite (a division by zero
-   * in live code, a filter that blew up): written to the ports, and to the
-   * recording, as 0, so that no other JACK client downstream (a reverb, a
-   * recorder) is poisoned by them. */
-  uint64_t output_nonfinite;
-} CsjStats;
-
-/** sizeof(CsjStats) as this library was built: a binding that lays the
- * struct out itself (Python's ctypes) checks it against its own. */
-CSJ_API size_t csj_stats_size(void);
-
-/** The type of one CsjStats field (csj_stats_fields). */
-typedef enum {
-  CSJ_STAT_U64,  /**< uint64_t */
-  CSJ_STAT_U32,  /**< uint32_t */
-  CSJ_STAT_BOOL, /**< bool, read as 0 or 1 */
-} CsjStatType;
-
-/** One field of CsjStats: its name (as the console's :stats prints it), its
- *  offset in CsjStats, and its type. */
-typedef struct {
-  const char *name;
-  size_t offset;
-  CsjStatType type;
-} CsjStatField;
-
-/**
- * Every field of CsjStats, in the struct's order: the one list that
- * printers and bindings read, so that a new counter reaches them all.
- *
- * Thread:         any.
- * Real-time safe: yes (static data).
- * Blocks:         never.
- * Returns:        the table (static); *count, if not NULL, gets its length.
- */
-CSJ_API CSJ_REALTIME const CsjStatField *csj_stats_fields(size_t *count);
-
-/**
- * The value of @p field (from csj_stats_fields) in @p stats, widened.
- *
- * Thread:         any.
- * Real-time safe: yes.
- * Blocks:         never.
- * Returns:        the value.
- */
-CSJ_API CSJ_REALTIME uint64_t csj_stats_value(const CsjStats *stats, const CsjStatField *field);
-
-/**
- * Writes every field of @p stats as "name=value" pairs separated by one
- * space, as snprintf does: at most @p size bytes, NUL-terminated when
- * @p size > 0.
- *
- * Thread:         any.
- * Real-time safe: no (snprintf).
- * Blocks:         never.
- * Returns:        the length the whole text needs, without the NUL.
- */
-CSJ_API size_t csj_stats_format(const CsjStats *stats, char *out, size_t size);
 
 /**
  * Fills @p opts (not NULL) with the defaults.
@@ -618,19 +509,86 @@ CSJ_API CsjEndReason csj_engine_join(CsjEngine *e, int *exit_code);
 CSJ_API CsjEndReason csj_engine_end_reason(const CsjEngine *e, int *exit_code);
 
 /**
- * Copies the counters into @p out (not NULL). Before start, the ksmps,
- * port and cycle figures are 0.
+ * Whether the performance is still running (started, not finished).
  *
  * Thread:         any.
  * Real-time safe: yes.
  * Blocks:         never.
- * Returns:        nothing.
+ * Returns:        true between a successful csj_engine_start and the end.
  */
-CSJ_API CSJ_REALTIME void csj_engine_stats(const CsjEngine *e, CsjStats *out);
+CSJ_API CSJ_REALTIME bool csj_engine_is_running(const CsjEngine *e);
 
-/* ---------------------------------------------------------------------------
- * The performance-thread API: commands into the JACK thread.
+/**
+ * Whether a thread is stuck inside Csound (see CSJ_END_CSOUND_HUNG).
  *
+ * Thread:         any.
+ * Real-time safe: yes.
+ * Blocks:         never.
+ * Returns:        true once the watchdog has found a thread inside one
+ *                 Csound call for longer than the hang limit; it stays true.
+ */
+CSJ_API CSJ_REALTIME bool csj_engine_is_hung(const CsjEngine *e);
+
+/**
+ * How long, in milliseconds, the thread that has been inside one Csound call
+ * the longest has been there: the JACK thread in a k-block or a merge, a
+ * direct caller, or the application's thread compiling or starting. 0 when
+ * no thread is inside Csound. For an application deciding whether a stop
+ * that does not come is Csound's doing. Any thread; real-time safe.
+ */
+CSJ_API CSJ_REALTIME uint64_t csj_engine_csound_busy_ms(const CsjEngine *e);
+
+/**
+ * The JACK client's name: client_name as given to csj_engine_create (with
+ * JackUseExactName, JACK's name for it).
+ *
+ * Thread:         any.
+ * Real-time safe: not promised (the implementation returns a stored
+ *                 pointer).
+ * Blocks:         never.
+ * Returns:        the name, valid until csj_engine_destroy.
+ */
+CSJ_API const char *csj_engine_client_name(const CsjEngine *e);
+
+/**
+ * Deactivates and closes the client, cleans up Csound and frees everything.
+ * Commands that never ran are answered CSJ_ERR_NOT_RUN first (callbacks
+ * included, on the worker thread, before this returns); a recording still
+ * open is closed. If the engine is hung (csj_engine_is_hung), it returns at
+ * once and leaves the engine, its JACK client, its Csound instance and any
+ * recording to the process's exit (close the recording first with
+ * csj_engine_abandon_record).
+ *
+ * An off-thread task or a result callback that is still running on the
+ * worker is waited for up to the hang limit (CsjOptions.hang_limit_ms,
+ * counted from this call or from the start of that task or callback,
+ * whichever is later; a negative limit waits for ever). One that has not
+ * returned by then is given up on, with one line through the message
+ * sink: the JACK client is closed and csjack's other threads stopped, but
+ * the worker thread cannot be taken back, so the engine's memory, its
+ * Csound instance and the task's job are left to the process's exit
+ * (freeing them could crash the task when it returns), and callbacks of
+ * commands that never ran are not called. Once it returns, that thread
+ * ends without touching them; the task itself must not call csjack on
+ * this engine any more.
+ *
+ * Thread:         the control thread, once no other thread is inside or
+ *                 will enter a csjack call on this engine; never a
+ *                 callback (message, result, task, process).
+ * Real-time safe: no (joins threads, closes the client, frees).
+ * Blocks:         while JACK closes the client (it waits for a cycle under
+ *                 way), the worker finishes a parse under way and runs the
+ *                 last callbacks (a task or callback on it: up to the hang
+ *                 limit, see above), and a recording's writer drains.
+ * Returns:        nothing; NULL is a no-op.
+ */
+CSJ_API void csj_engine_destroy(CsjEngine *e);
+
+/* =========================================================================
+ * Commands into the JACK thread: how they queue, pause and play
+ * ========================================================================= */
+
+/*
  * The queued functions below may be called from any thread but the JACK
  * thread, concurrently, while the engine performs (CSJ_ERR_STATE before
  * start and after the end). Each queues one command into a bounded
@@ -655,7 +613,7 @@ CSJ_API CSJ_REALTIME void csj_engine_stats(const CsjEngine *e, CsjStats *out);
  *
  * None of these is for the JACK thread itself (use csj_engine_task's
  * function for work there): they are NOT real-time safe unless marked.
- * ------------------------------------------------------------------------- */
+ */
 
 /**
  * How long queueing calls, on every thread, wait for room in a full ring
@@ -712,6 +670,32 @@ CSJ_API CsjStatus csj_engine_pause(CsjEngine *e);
  * Returns:        as csj_engine_play.
  */
 CSJ_API CsjStatus csj_engine_toggle_pause(CsjEngine *e);
+
+/**
+ * Waits until every command queued before this call, by any thread, has
+ * run, including a compile that holds the line (Python's performanceThread
+ * sync). Waits up to @p timeout_ms (negative: forever).
+ *
+ * Thread:         any but the JACK thread and the worker (a result
+ *                 callback).
+ * Real-time safe: no (allocates; waits).
+ * Blocks:         while the ring is full, up to the submit timeout; then
+ *                 up to @p timeout_ms, checked every 20 ms. Returns within
+ *                 20 ms of the end of the performance.
+ * Returns:
+ *   CSJ_SUCCESS        everything queued before has run.
+ *   CSJ_ERR_STATE      not performing (not started, or ended).
+ *   CSJ_ERR_RING_FULL  the ring stayed full, or too many commands are in
+ *                      flight: nothing queued.
+ *   CSJ_ERR_TIMEOUT    not everything has run yet.
+ *   CSJ_ERR_NOT_RUN    the performance ended first: some of what was
+ *                      queued before may never run.
+ */
+CSJ_API CsjStatus csj_engine_flush(CsjEngine *e, int timeout_ms);
+
+/* =========================================================================
+ * Score events and time
+ * ========================================================================= */
 
 /** The most p-fields csj_engine_score_event takes. */
 #define CSJ_MAX_PFIELDS 1024
@@ -914,6 +898,10 @@ CSJ_API CsjStatus csj_engine_input_message(CsjEngine *e, const char *line);
  */
 CSJ_API CsjStatus csj_engine_set_score_offset_seconds(CsjEngine *e, double seconds);
 
+/* =========================================================================
+ * Live code: compile and evaluate while performing
+ * ========================================================================= */
+
 /** What a compile or evalCode ended with, for the callback forms. */
 typedef struct {
   /** CSJ_SUCCESS; CSJ_ERR_COMPILE (compile) or CSJ_ERR_EVAL (evalCode);
@@ -1107,17 +1095,11 @@ CSJ_API CsjStatus csj_engine_compile_orc_direct(CsjEngine *e, const char *code, 
  * The prompt path: csoundEvalCode at the direct path's speed without
  * dropping a cycle. The code is parsed on the caller's thread; Csound's
  * merge and instr 0 also run on the caller's thread, but only between two
- * JACK cycles, in a window the merge is predicted to fit in: the JACK
- * thread publishes each cycle's timing (jack_get_cycle_times) and when its
- * callback ended, and the caller compares with JACK's clock and with a
- * cost predicted from its earlier merges (the 90th percentile of the last
- * 32; 400 us or more before the eighth), never less than half this code's
- * parse time nor than csj_engine_set_prompt_min_cost.
- * When the window left is too short the call waits for the end of the
- * next callback. When the predicted cost does not fit a period's idle time
- * at all, or no window comes within 16 cycles or 500 ms, the call goes
- * through the ring instead (csj_engine_eval_code, waited for up to
- * @p timeout_ms, which applies to that path only).
+ * JACK cycles, in a window the merge is predicted to fit in (how the
+ * window and the cost are found: docs/design.md, "The prompt path"). When
+ * no window comes, or the predicted cost fits no period's idle time, the
+ * call goes through the ring instead (csj_engine_eval_code, waited for up
+ * to @p timeout_ms, which applies to that path only).
  *
  * Order: the merge runs only after every command pushed to the ring
  * (by any thread) before this call began has run, and while no compile
@@ -1137,10 +1119,9 @@ CSJ_API CsjStatus csj_engine_compile_orc_direct(CsjEngine *e, const char *code, 
  * Real-time safe: no (parses; locks; sleeps; allocates).
  * Blocks:         for the parse, behind any parse or direct call under
  *                 way; then for the parser lock; then until a window
- *                 comes (usually at once, at most about one period, 16
- *                 cycles or 500 ms before it gives up on windows); then
- *                 for Csound's merge. On the queued fallback, as
- *                 csj_engine_eval_code.
+ *                 comes (usually at once, at most about one period, and
+ *                 never more than 500 ms); then for Csound's merge. On
+ *                 the queued fallback, as csj_engine_eval_code.
  * Returns:
  *   CSJ_SUCCESS        evaluated.
  *   CSJ_ERR_BAD_ARG    @p e or @p code is NULL.
@@ -1204,6 +1185,10 @@ typedef struct {
  * Returns:        nothing.
  */
 CSJ_API void csj_engine_prompt_stats(const CsjEngine *e, CsjPromptStats *out);
+
+/* =========================================================================
+ * Channels and tables
+ * ========================================================================= */
 
 /**
  * A control channel, created off the JACK thread and cached. Set and get
@@ -1414,6 +1399,10 @@ CSJ_API CsjStatus csj_engine_table_copy_in(CsjEngine *e, int table, const double
 CSJ_API CsjStatus csj_engine_table_copy_out(CsjEngine *e, int table, double *out,
                                             size_t capacity, size_t *length, int timeout_ms);
 
+/* =========================================================================
+ * Tasks and the process callback
+ * ========================================================================= */
+
 /** Work run once in the JACK thread, in order with other commands. It must
  *  be real-time safe, and may call only CSJ_REALTIME functions of csjack.
  *  @p csound is the CSOUND* (void* here to keep Csound's header out of
@@ -1513,27 +1502,9 @@ typedef void (*CsjProcessFn)(CsjEngine *e, void *csound, uint32_t nframes, void 
  */
 CSJ_API CsjStatus csj_engine_set_process_callback(CsjEngine *e, CsjProcessFn fn, void *data);
 
-/**
- * Waits until every command queued before this call, by any thread, has
- * run, including a compile that holds the line (Python's performanceThread
- * sync). Waits up to @p timeout_ms (negative: forever).
- *
- * Thread:         any but the JACK thread and the worker (a result
- *                 callback).
- * Real-time safe: no (allocates; waits).
- * Blocks:         while the ring is full, up to the submit timeout; then
- *                 up to @p timeout_ms, checked every 20 ms. Returns within
- *                 20 ms of the end of the performance.
- * Returns:
- *   CSJ_SUCCESS        everything queued before has run.
- *   CSJ_ERR_STATE      not performing (not started, or ended).
- *   CSJ_ERR_RING_FULL  the ring stayed full, or too many commands are in
- *                      flight: nothing queued.
- *   CSJ_ERR_TIMEOUT    not everything has run yet.
- *   CSJ_ERR_NOT_RUN    the performance ended first: some of what was
- *                      queued before may never run.
- */
-CSJ_API CsjStatus csj_engine_flush(CsjEngine *e, int timeout_ms);
+/* =========================================================================
+ * Recording
+ * ========================================================================= */
 
 /**
  * Records what csjack sends to JACK into a WAV file: @p bits 16, 24 or 32
@@ -1601,36 +1572,6 @@ CSJ_API CsjStatus csj_engine_record(CsjEngine *e, const char *path, int bits);
 CSJ_API CsjStatus csj_engine_stop_record(CsjEngine *e);
 
 /**
- * Whether the performance is still running (started, not finished).
- *
- * Thread:         any.
- * Real-time safe: yes.
- * Blocks:         never.
- * Returns:        true between a successful csj_engine_start and the end.
- */
-CSJ_API CSJ_REALTIME bool csj_engine_is_running(const CsjEngine *e);
-
-/**
- * Whether a thread is stuck inside Csound (see CSJ_END_CSOUND_HUNG).
- *
- * Thread:         any.
- * Real-time safe: yes.
- * Blocks:         never.
- * Returns:        true once the watchdog has found a thread inside one
- *                 Csound call for longer than the hang limit; it stays true.
- */
-CSJ_API CSJ_REALTIME bool csj_engine_is_hung(const CsjEngine *e);
-
-/**
- * How long, in milliseconds, the thread that has been inside one Csound call
- * the longest has been there: the JACK thread in a k-block or a merge, a
- * direct caller, or the application's thread compiling or starting. 0 when
- * no thread is inside Csound. For an application deciding whether a stop
- * that does not come is Csound's doing. Any thread; real-time safe.
- */
-CSJ_API CSJ_REALTIME uint64_t csj_engine_csound_busy_ms(const CsjEngine *e);
-
-/**
  * Closes the current recording, if any, with a correct header, without
  * waiting for the JACK thread: for an application that must exit while
  * Csound does not let go (CSJ_END_CSOUND_HUNG, or a stop that does not
@@ -1648,6 +1589,152 @@ CSJ_API CSJ_REALTIME uint64_t csj_engine_csound_busy_ms(const CsjEngine *e);
  */
 CSJ_API void csj_engine_abandon_record(CsjEngine *e);
 
+/* =========================================================================
+ * Statistics
+ * ========================================================================= */
+
+/** Counters, readable at any time from any thread. */
+typedef struct {
+  uint64_t cycles;          /**< JACK process cycles run. */
+  uint64_t ksmps_blocks;    /**< csoundPerformKsmps calls. */
+  uint64_t xruns;           /**< JACK xrun callbacks seen. */
+  uint64_t messages_dropped;/**< Csound messages lost to a full ring. */
+  uint32_t period;          /**< Current JACK period, frames. */
+  uint32_t sample_rate;     /**< JACK sample rate. */
+  uint32_t ksmps;           /**< Csound's ksmps. */
+  uint32_t latency;         /**< Frames of latency csjack adds (0 if ksmps divides the period). */
+  uint32_t inputs;          /**< JACK input ports (nchnls_i). */
+  uint32_t outputs;         /**< JACK output ports (nchnls). */
+  uint64_t commands_run;    /**< Commands the JACK thread has run. */
+  uint64_t dropped_cycles;  /**< Cycles silenced because a direct call held Csound. */
+  uint32_t ring_capacity;   /**< Command ring slots. */
+  uint32_t ring_high_water; /**< Most slots ever in use at once. */
+  uint64_t record_dropped;  /**< Frames recordings lost to a slow disk, in all. */
+  /** Recordings that failed (a write error, a full disk, a file-size
+   * limit), in all; each is reported at once through the message sink and
+   * csj_last_error, and csj_engine_stop_record returns CSJ_ERR_RECORD. */
+  uint64_t record_errors;
+  bool paused;              /**< Paused: silence, no k-cycles. */
+  uint64_t callback_ns_last;/**< Time our process callback took, last cycle. */
+  uint64_t callback_ns_max; /**< The longest since start or csj_engine_reset_peak(). */
+  /** The most time csjack's own code took in one callback: the callback
+   * less its time inside Csound (k-blocks, merges, events) and user code
+   * (tasks, the process callback), and never more than the callback's CPU
+   * time, so a thread that was preempted or stalled does not count as
+   * busy. Since start or csj_engine_reset_peak(). */
+  uint64_t own_ns_max;
+  /** Callbacks that took longer than their period (the JACK thread was
+   * late, whoever's work or the scheduler made it so). */
+  uint64_t callbacks_late;
+  /** Cycles that left queued commands to the next cycle because this
+   * cycle's command budget was spent (a pasted score, a flood). */
+  uint64_t commands_deferred;
+  /** The longest time a compile held the line (commands queued after it
+   * wait until it is parsed and merged), nanoseconds. */
+  uint64_t compile_wait_ns_max;
+  /** MIDI events read from midi_in and handed to Csound. */
+  uint64_t midi_in_events;
+  /** MIDI events from midi_in that Csound never got: more bytes in one
+   * k-block than csjack holds (4096), or cycles not performed (paused, a
+   * direct call holding Csound). */
+  uint64_t midi_in_dropped;
+  /** MIDI messages written to midi_out. */
+  uint64_t midi_out_events;
+  /** MIDI messages Csound sent that midi_out could not take (JACK's MIDI
+   * buffer full for the cycle, or more than csjack holds for one k-block):
+   * dropped and counted, never an error. */
+  uint64_t midi_out_dropped;
+  /** Stamped score events (csj_engine_score_event_at, or any score event
+   * under csj_engine_set_event_delay) whose start frame had already
+   * passed when the JACK thread ran them: each started at once instead
+   * (at the start of the next k-block), like scsynth's "late". */
+  uint64_t events_late;
+  /** The constant-latency delay in frames (csj_engine_set_event_delay),
+   * 0 when off. */
+  uint32_t event_delay;
+  /** Stamped 'i' events held now by the JACK thread for a later cycle
+   * (their frame lies beyond the cycle that ran their command): each is
+   * released in the cycle whose output holds its frame. At most
+   * CSJ_HELD_EVENTS at once. */
+  uint32_t events_held;
+  /** Stamped events that found the held queue full: each was handed to
+   * Csound's own scheduler at once instead (exact while Csound's clock
+   * follows JACK's: no pause, dropped cycle or xrun before its frame). */
+  uint64_t events_overflow;
+  /** Command ring slots in use now (a snapshot: approximate while other
+   * threads queue), out of ring_capacity. A producer that must leave room
+   * for others (csjack's UDP server) stops short of the full ring. */
+  uint32_t ring_used;
+  /** Output samples that Csound made NaN or infinite (a division by zero
+   * in live code, a filter that blew up): written to the ports, and to the
+   * recording, as 0, so that no other JACK client downstream (a reverb, a
+   * recorder) is poisoned by them. */
+  uint64_t output_nonfinite;
+} CsjStats;
+
+/** sizeof(CsjStats) as this library was built: a binding that lays the
+ * struct out itself (Python's ctypes) checks it against its own. */
+CSJ_API size_t csj_stats_size(void);
+
+/** The type of one CsjStats field (csj_stats_fields). */
+typedef enum {
+  CSJ_STAT_U64,  /**< uint64_t */
+  CSJ_STAT_U32,  /**< uint32_t */
+  CSJ_STAT_BOOL, /**< bool, read as 0 or 1 */
+} CsjStatType;
+
+/** One field of CsjStats: its name (as the console's :stats prints it), its
+ *  offset in CsjStats, and its type. */
+typedef struct {
+  const char *name;
+  size_t offset;
+  CsjStatType type;
+} CsjStatField;
+
+/**
+ * Every field of CsjStats, in the struct's order: the one list that
+ * printers and bindings read, so that a new counter reaches them all.
+ *
+ * Thread:         any.
+ * Real-time safe: yes (static data).
+ * Blocks:         never.
+ * Returns:        the table (static); *count, if not NULL, gets its length.
+ */
+CSJ_API CSJ_REALTIME const CsjStatField *csj_stats_fields(size_t *count);
+
+/**
+ * The value of @p field (from csj_stats_fields) in @p stats, widened.
+ *
+ * Thread:         any.
+ * Real-time safe: yes.
+ * Blocks:         never.
+ * Returns:        the value.
+ */
+CSJ_API CSJ_REALTIME uint64_t csj_stats_value(const CsjStats *stats, const CsjStatField *field);
+
+/**
+ * Writes every field of @p stats as "name=value" pairs separated by one
+ * space, as snprintf does: at most @p size bytes, NUL-terminated when
+ * @p size > 0.
+ *
+ * Thread:         any.
+ * Real-time safe: no (snprintf).
+ * Blocks:         never.
+ * Returns:        the length the whole text needs, without the NUL.
+ */
+CSJ_API size_t csj_stats_format(const CsjStats *stats, char *out, size_t size);
+
+/**
+ * Copies the counters into @p out (not NULL). Before start, the ksmps,
+ * port and cycle figures are 0.
+ *
+ * Thread:         any.
+ * Real-time safe: yes.
+ * Blocks:         never.
+ * Returns:        nothing.
+ */
+CSJ_API CSJ_REALTIME void csj_engine_stats(const CsjEngine *e, CsjStats *out);
+
 /**
  * Resets callback_ns_max and own_ns_max.
  *
@@ -1657,66 +1744,6 @@ CSJ_API void csj_engine_abandon_record(CsjEngine *e);
  * Returns:        nothing.
  */
 CSJ_API CSJ_REALTIME void csj_engine_reset_peak(CsjEngine *e);
-
-/**
- * The JACK client's name: client_name as given to csj_engine_create (with
- * JackUseExactName, JACK's name for it).
- *
- * Thread:         any.
- * Real-time safe: not promised (the implementation returns a stored
- *                 pointer).
- * Blocks:         never.
- * Returns:        the name, valid until csj_engine_destroy.
- */
-CSJ_API const char *csj_engine_client_name(const CsjEngine *e);
-
-/**
- * Deactivates and closes the client, cleans up Csound and frees everything.
- * Commands that never ran are answered CSJ_ERR_NOT_RUN first (callbacks
- * included, on the worker thread, before this returns); a recording still
- * open is closed. If the engine is hung (csj_engine_is_hung), it returns at
- * once and leaves the engine, its JACK client, its Csound instance and any
- * recording to the process's exit (close the recording first with
- * csj_engine_abandon_record).
- *
- * An off-thread task or a result callback that is still running on the
- * worker is waited for up to the hang limit (CsjOptions.hang_limit_ms,
- * counted from this call or from the start of that task or callback,
- * whichever is later; a negative limit waits for ever). One that has not
- * returned by then is given up on, with one line through the message
- * sink: the JACK client is closed and csjack's other threads stopped, but
- * the worker thread cannot be taken back, so the engine's memory, its
- * Csound instance and the task's job are left to the process's exit
- * (freeing them could crash the task when it returns), and callbacks of
- * commands that never ran are not called. Once it returns, that thread
- * ends without touching them; the task itself must not call csjack on
- * this engine any more.
- *
- * Thread:         the control thread, once no other thread is inside or
- *                 will enter a csjack call on this engine; never a
- *                 callback (message, result, task, process).
- * Real-time safe: no (joins threads, closes the client, frees).
- * Blocks:         while JACK closes the client (it waits for a cycle under
- *                 way), the worker finishes a parse under way and runs the
- *                 last callbacks (a task or callback on it: up to the hang
- *                 limit, see above), and a recording's writer drains.
- * Returns:        nothing; NULL is a no-op.
- */
-CSJ_API void csj_engine_destroy(CsjEngine *e);
-
-/**
- * The last error's one-line description for this engine, or, with NULL, for
- * the calling thread's last failed csj_engine_create() (a successful one
- * clears it).
- *
- * Thread:         any but the JACK thread.
- * Real-time safe: no (takes the engine's error lock).
- * Blocks:         briefly, on the engine's error lock.
- * Returns:        a copy of this thread's own, valid until this thread's
- *                 next csj_last_error call; "" if there was none; never
- *                 NULL.
- */
-CSJ_API const char *csj_last_error(const CsjEngine *e);
 
 #ifdef __cplusplus
 }

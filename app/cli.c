@@ -374,7 +374,6 @@ exit_code_for(CsjStatus status)
   case CSJ_ERR_NO_SERVER:
   case CSJ_ERR_JACK: return EXIT_JACK;
   case CSJ_ERR_NAME_TAKEN: return EXIT_NAME_TAKEN;
-  case CSJ_ERR_KSMPS:
   case CSJ_ERR_NO_OUTPUTS:
   case CSJ_ERR_CHANNELS: return EXIT_UNUSABLE;
   case CSJ_ERR_CSOUND: return EXIT_CSOUND_START;

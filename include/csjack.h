@@ -106,9 +106,8 @@ typedef enum {
   CSJ_ERR_NO_SERVER,     /**< No JACK server is running (none is started). */
   CSJ_ERR_NAME_TAKEN,    /**< Another JACK client already has this name. */
   CSJ_ERR_JACK,          /**< Another JACK failure (ports, activation). */
-  CSJ_ERR_KSMPS,         /**< ksmps is larger than the JACK period. Never
-                              returned: such orchestras play, with the added
-                              latency reported to JACK. */
+  CSJ_ERR_RESERVED,      /**< Never returned: a place kept so that the
+                              statuses after it keep their numbers. */
   CSJ_ERR_NO_OUTPUTS,    /**< The orchestra has no output channels. */
   CSJ_ERR_STATE,         /**< Not allowed in the engine's current state. */
   CSJ_ERR_TIMEOUT,       /**< A wait ran out of time. */

@@ -213,12 +213,6 @@ recorder_write(Recorder *r, const float *const *out, uint32_t nframes)
 }
 
 bool
-recorder_failed(const Recorder *r)
-{
-  return atomic_load_explicit(&((Recorder *)r)->failed, memory_order_acquire);
-}
-
-bool
 recorder_close(Recorder *r, char *why, size_t why_size)
 {
   if (!r) {

@@ -39,9 +39,6 @@ Recorder *recorder_open(const char *path, int bits, uint32_t channels, uint32_t 
  *  them when the ring is full). JACK thread only; real-time safe. */
 uint32_t recorder_write(Recorder *r, const float *const *out, uint32_t nframes);
 
-/** Whether the recording has failed. Any thread; real-time safe. */
-bool recorder_failed(const Recorder *r);
-
 /** Drains what is queued, closes the file, joins the writer, frees. False
  *  when the recording failed at any point, with the reason in @p why
  *  (may be NULL). NOT RT. NULL is a no-op that succeeds. */

@@ -16,7 +16,7 @@ csj_strerror(CsjStatus status)
   case CSJ_ERR_NO_SERVER: return "no JACK server is running";
   case CSJ_ERR_NAME_TAKEN: return "JACK client name already in use";
   case CSJ_ERR_JACK: return "JACK error";
-  case CSJ_ERR_KSMPS: return "ksmps is larger than the JACK period";
+  case CSJ_ERR_RESERVED: return "reserved status (never returned)";
   case CSJ_ERR_NO_OUTPUTS: return "the orchestra has no output channels";
   case CSJ_ERR_STATE: return "not allowed in the engine's current state";
   case CSJ_ERR_TIMEOUT: return "timed out";

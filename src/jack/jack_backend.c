@@ -34,7 +34,6 @@ struct JackBackendImpl {
   jack_port_t *midi_out;
   JackMidiCycle midi;
   /* Written by the shutdown callback only, read after it has flagged. */
-  char shutdown_reason[256];
   _Atomic bool shut_down;
 };
 
@@ -117,10 +116,9 @@ static void
 on_shutdown(jack_status_t code, const char *reason, void *arg)
 {
   (void)code;
+  (void)reason;
   JackBackend *jb = arg;
-  /* Like a signal handler: copy the reason into fixed storage and flag. */
-  snprintf(jb->shutdown_reason, sizeof(jb->shutdown_reason), "%s",
-           reason ? reason : "unknown reason");
+  /* Like a signal handler: only a flag, and the engine's own handler. */
   atomic_store_explicit(&jb->shut_down, true, memory_order_release);
   jb->handler.shutdown(jb->handler.context);
 }
@@ -571,12 +569,6 @@ jack_backend_period(const JackBackend *jb)
   return jack_get_buffer_size(jb->client);
 }
 
-const char *
-jack_backend_client_name(const JackBackend *jb)
-{
-  return jack_get_client_name(jb->client);
-}
-
 static void
 describe_port(JackBackend *jb, jack_port_t *port, const char *pretty, uint32_t order)
 {
@@ -782,10 +774,4 @@ jack_backend_autoconnect_midi(JackBackend *jb, const char *out_regex, const char
   if (in_regex) {
     connect_midi(jb, jb->midi_in, in_regex, false, warn, warn_data);
   }
-}
-
-const char *
-jack_backend_shutdown_reason(const JackBackend *jb)
-{
-  return jb->shutdown_reason;
 }

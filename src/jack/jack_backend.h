@@ -79,7 +79,6 @@ void jack_backend_close(JackBackend *jb);
 
 uint32_t jack_backend_sample_rate(const JackBackend *jb);
 uint32_t jack_backend_period(const JackBackend *jb);
-const char *jack_backend_client_name(const JackBackend *jb);
 
 /** The JACK frame time of the current cycle's first frame
  *  (jack_last_frame_time). The process thread only, during a cycle;
@@ -151,8 +150,5 @@ uint64_t jack_backend_now_usecs(void);
  */
 uint64_t jack_backend_pass_messages(bool server_gone, uint64_t min_age_ns,
                                     void (*emit)(void *data, const char *text), void *data);
-
-/** Why the server shut us down (valid after the shutdown callback). */
-const char *jack_backend_shutdown_reason(const JackBackend *jb);
 
 #endif

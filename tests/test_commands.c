@@ -34,12 +34,13 @@
 
 #include <criterion/criterion.h>
 #include <criterion/new/assert.h>
-#include <csound/csound.h>
 #include <jack/jack.h>
 #include <sndfile.h>
 
 #include "csjack.h"
+#include "csound_adapter.h"
 #include "jack_harness.h"
+#include "test_engine_start.h"
 
 #define RATE 48000
 #define KSMPS 32
@@ -121,24 +122,9 @@ static const char TWO_CH_ORC[] = HEADER(3)
 
 static CsjEngine *engine_start(const char *base, const char *orc)
 {
-  const char *name = harness_name(base);
   CsjOptions o;
-  csj_options_init(&o);
-  o.client_name = name;
-  o.no_connect = true;
-  o.message_fn = harness_message_collect;
-  o.message_data = &g_log;
-  CsjEngine *e = NULL;
-  CsjStatus st = csj_engine_create(&o, &e);
-  cr_assert(eq(int, st, CSJ_SUCCESS), "csj_engine_create('%s'): %s", name,
-            csj_last_error(NULL));
-  g_e = e;
-  st = csj_engine_compile_orc_text(e, orc);
-  cr_assert(eq(int, st, CSJ_SUCCESS), "compile: %s\n--- log:\n%s",
-            csj_last_error(e), g_log.buf);
-  st = csj_engine_start(e);
-  cr_assert(eq(int, st, CSJ_SUCCESS), "start: %s\n--- log:\n%s",
-            csj_last_error(e), g_log.buf);
+  test_engine_options(&o, base, &g_log);
+  CsjEngine *e = test_engine_start(&o, orc, &g_e, &g_log);
   CsjStats s;
   csj_engine_stats(e, &s);
   g_period = s.period;
@@ -289,7 +275,7 @@ static void stamp_task(CsjEngine *e, void *csound, void *data)
   Stamp *s = data;
   /* the clock ticks after the drain */
   s->cycle = atomic_load_explicit(&g_clk.n, memory_order_relaxed) + 1;
-  s->score_time = csoundGetScoreTime((CSOUND *)csound);
+  s->score_time = csound_adapter_score_time(csound_adapter_from_handle(csound));
   atomic_fetch_add(&s->runs, 1);
 }
 

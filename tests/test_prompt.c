@@ -22,6 +22,7 @@
 
 #include "csjack.h"
 #include "jack_harness.h"
+#include "test_engine_start.h"
 
 #define RATE 48000
 
@@ -50,20 +51,9 @@ static const char SINE_ORC[] =
 
 static CsjEngine *engine_start(const char *base)
 {
-  const char *name = harness_name(base);
   CsjOptions o;
-  csj_options_init(&o);
-  o.client_name = name;
-  o.no_connect = true;
-  o.message_fn = harness_message_collect;
-  o.message_data = &g_log;
-  CsjEngine *e = NULL;
-  CsjStatus st = csj_engine_create(&o, &e);
-  cr_assert(eq(int, st, CSJ_SUCCESS), "csj_engine_create: %s", csj_last_error(NULL));
-  g_e = e;
-  cr_assert(eq(int, csj_engine_compile_orc_text(e, SINE_ORC), CSJ_SUCCESS), "compile: %s",
-            csj_last_error(e));
-  cr_assert(eq(int, csj_engine_start(e), CSJ_SUCCESS), "start: %s", csj_last_error(e));
+  test_engine_options(&o, base, &g_log);
+  CsjEngine *e = test_engine_start(&o, SINE_ORC, &g_e, &g_log);
   /* a few cycles, so the JACK thread has published its timing */
   harness_sleep_ms(50);
   return e;

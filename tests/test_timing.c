@@ -35,6 +35,7 @@
 
 #include "csjack.h"
 #include "jack_harness.h"
+#include "test_engine_start.h"
 
 #define RATE 48000
 #define PERIOD 256
@@ -65,22 +66,9 @@ static void server_256(void) { harness_server_start(PERIOD, RATE); }
 
 static CsjEngine *engine_start(const char *base, const char *orc)
 {
-  const char *name = harness_name(base);
   CsjOptions o;
-  csj_options_init(&o);
-  o.client_name = name;
-  o.no_connect = true;
-  o.message_fn = harness_message_collect;
-  o.message_data = &g_log;
-  CsjEngine *e = NULL;
-  CsjStatus st = csj_engine_create(&o, &e);
-  cr_assert(eq(int, st, CSJ_SUCCESS), "create: %s", csj_last_error(NULL));
-  g_e = e;
-  st = csj_engine_compile_orc_text(e, orc);
-  cr_assert(eq(int, st, CSJ_SUCCESS), "compile: %s\n%s", csj_last_error(e), g_log.buf);
-  st = csj_engine_start(e);
-  cr_assert(eq(int, st, CSJ_SUCCESS), "start: %s\n%s", csj_last_error(e), g_log.buf);
-  return e;
+  test_engine_options(&o, base, &g_log);
+  return test_engine_start(&o, orc, &g_e, &g_log);
 }
 
 /* A fresh probe on the engine's output, recording; returns S, the frame

@@ -271,78 +271,124 @@ schedule_notes(MidiProbe *p)
 Test(jack, midi_note_sounds_in_the_k_block_of_its_frame, .init = server_256,
      .fini = teardown, .timeout = 60)
 {
-  CsjEngine *e = engine_with("midi_note.orc", false, NULL, NULL, 0, NULL);
-  MidiProbe *p = midi_probe_open();
-  connect_ok(p, probe_port_name(p, "midi_out"), engine_port(e, "midi_in"));
-  connect_ok(p, engine_port(e, "out_1"), probe_port_name(p, "in_1"));
-  const uint32_t *on = NOTE_ON;
-  const size_t n = sizeof(NOTE_ON) / sizeof(NOTE_ON[0]);
-  schedule_notes(p);
-  harness_sleep_ms(100);
-  atomic_store(&p->armed, true);
-  probe_wait_frames(p, 56 * PERIOD);
-  for (size_t i = 0; i < n; ++i) {
-    /* Silence before each note (the previous one was released). */
-    const uint32_t from = on[i] - 4 * PERIOD;
-    const long onset = harness_first_above(p->rec + from, 8 * PERIOD, 0.25f);
-    cr_assert(onset >= 0, "note %zu at frame %u: no sound", i, on[i]);
-    const uint32_t at = from + (uint32_t)onset;
-    cr_log_info("note at %u (cycle offset %u): sound from %u (cycle offset %u)", on[i],
-                on[i] % PERIOD, at, at % PERIOD);
-    /* Within the k-block of the note's frame, one loop period on. */
-    cr_expect(at + KSMPS > on[i] + PERIOD && at <= on[i] + PERIOD,
-              "note %zu sent at %u: sound at %u, expected in (%u, %u]", i, on[i], at,
-              on[i] + PERIOD - KSMPS, on[i] + PERIOD);
-    cr_expect(eq(u32, at, expected_return(on[i])), "note %zu: onset at the block's start", i);
-    cr_expect(eq(flt, p->rec[at], 0.5f), "the block is full from its first frame");
+  for (int attempt = 1;; ++attempt) {
+    /* A fresh engine each time: a note-off lost to an xrun would leave a
+     * note sounding into the next attempt. */
+    midi_probe_close(g_probe);
+    g_probe = NULL;
+    csj_engine_destroy(g_e);
+    g_e = NULL;
+    CsjEngine *e = engine_with("midi_note.orc", false, NULL, NULL, 0, NULL);
+    CsjStats s0;
+    csj_engine_stats(e, &s0);
+    MidiProbe *p = midi_probe_open();
+    connect_ok(p, probe_port_name(p, "midi_out"), engine_port(e, "midi_in"));
+    connect_ok(p, engine_port(e, "out_1"), probe_port_name(p, "in_1"));
+    const uint32_t *on = NOTE_ON;
+    const size_t n = sizeof(NOTE_ON) / sizeof(NOTE_ON[0]);
+    schedule_notes(p);
+    harness_sleep_ms(100);
+    atomic_store(&p->armed, true);
+    probe_wait_frames(p, 56 * PERIOD);
+    CsjStats s;
+    csj_engine_stats(e, &s);
+    bool exact = true;
+    for (size_t i = 0; i < n; ++i) {
+      const uint32_t from = on[i] - 4 * PERIOD;
+      const long onset = harness_first_above(p->rec + from, 8 * PERIOD, 0.25f);
+      exact &= onset >= 0 && from + (uint32_t)onset == expected_return(on[i]);
+    }
+    if (!exact && (atomic_load(&p->jumps) || s.xruns != s0.xruns) && attempt < 5) {
+      /* A lost cycle (an xrun, the dummy driver's clock jumping on a loaded
+       * machine) moves what follows by a period: the machine, not the
+       * placement. */
+      fprintf(stderr, "test: the graph's clock jumped %d times, %llu xruns; again\n",
+              atomic_load(&p->jumps), (unsigned long long)(s.xruns - s0.xruns));
+      continue;
+    }
+    for (size_t i = 0; i < n; ++i) {
+      /* Silence before each note (the previous one was released). */
+      const uint32_t from = on[i] - 4 * PERIOD;
+      const long onset = harness_first_above(p->rec + from, 8 * PERIOD, 0.25f);
+      cr_assert(onset >= 0, "note %zu at frame %u: no sound", i, on[i]);
+      const uint32_t at = from + (uint32_t)onset;
+      cr_log_info("note at %u (cycle offset %u): sound from %u (cycle offset %u)", on[i],
+                  on[i] % PERIOD, at, at % PERIOD);
+      /* Within the k-block of the note's frame, one loop period on. */
+      cr_expect(at + KSMPS > on[i] + PERIOD && at <= on[i] + PERIOD,
+                "note %zu sent at %u: sound at %u, expected in (%u, %u]", i, on[i], at,
+                on[i] + PERIOD - KSMPS, on[i] + PERIOD);
+      cr_expect(eq(u32, at, expected_return(on[i])), "note %zu: onset at the block's start", i);
+      cr_expect(eq(flt, p->rec[at], 0.5f), "the block is full from its first frame");
+    }
+    cr_expect(eq(u64, s.midi_in_events - s0.midi_in_events, 2 * n));
+    cr_expect(eq(u64, s.midi_in_dropped, 0));
+    break;
   }
-  CsjStats s;
-  csj_engine_stats(e, &s);
-  cr_expect(eq(u64, s.midi_in_events, 2 * n));
-  cr_expect(eq(u64, s.midi_in_dropped, 0));
 }
 
 Test(jack, midi_echo_comes_back_at_its_block_frame, .init = server_256, .fini = teardown,
      .timeout = 60)
 {
-  CsjEngine *e = engine_with("midi_echo.orc", false, NULL, NULL, 0, NULL);
-  MidiProbe *p = midi_probe_open();
-  connect_ok(p, probe_port_name(p, "midi_out"), engine_port(e, "midi_in"));
-  connect_ok(p, engine_port(e, "midi_out"), probe_port_name(p, "midi_in"));
-  uint32_t sent[64];
-  size_t n = 0;
-  for (uint32_t c = 0; c < 40; ++c) {
-    const uint32_t f = (10 + c) * PERIOD + (c * 37) % PERIOD;
-    probe_schedule(p, f, 0x90 | (c % 16), (uint8_t)c, (uint8_t)(1 + c));
-    sent[n++] = f;
+  for (int attempt = 1;; ++attempt) {
+    midi_probe_close(g_probe);
+    g_probe = NULL;
+    csj_engine_destroy(g_e);
+    g_e = NULL;
+    CsjEngine *e = engine_with("midi_echo.orc", false, NULL, NULL, 0, NULL);
+    CsjStats s0;
+    csj_engine_stats(e, &s0);
+    MidiProbe *p = midi_probe_open();
+    connect_ok(p, probe_port_name(p, "midi_out"), engine_port(e, "midi_in"));
+    connect_ok(p, engine_port(e, "midi_out"), probe_port_name(p, "midi_in"));
+    uint32_t sent[64];
+    size_t n = 0;
+    for (uint32_t c = 0; c < 40; ++c) {
+      const uint32_t f = (10 + c) * PERIOD + (c * 37) % PERIOD;
+      probe_schedule(p, f, 0x90 | (c % 16), (uint8_t)c, (uint8_t)(1 + c));
+      sent[n++] = f;
+    }
+    /* A control change and a program change (2 bytes). */
+    probe_schedule(p, 60 * PERIOD + 70, 0xB3, 7, 99);
+    sent[n++] = 60 * PERIOD + 70;
+    ProbeEvent *pc = &p->send[p->n_send++];
+    pc->frame = 61 * PERIOD + 200;
+    pc->data[0] = 0xC5;
+    pc->data[1] = 42;
+    pc->size = 2;
+    sent[n++] = pc->frame;
+    harness_sleep_ms(100);
+    atomic_store(&p->armed, true);
+    probe_wait_frames(p, 64 * PERIOD);
+    CsjStats s;
+    csj_engine_stats(e, &s);
+    bool exact = atomic_load(&p->n_recv) == (int)n;
+    for (size_t i = 0; exact && i < n; ++i) {
+      exact = p->recv[i].frame == expected_return(sent[i]);
+    }
+    if (!exact && (atomic_load(&p->jumps) || s.xruns != s0.xruns) && attempt < 5) {
+      /* A lost cycle moves what follows by a period: the machine, not the
+       * placement. */
+      fprintf(stderr, "test: the graph's clock jumped %d times, %llu xruns; again\n",
+              atomic_load(&p->jumps), (unsigned long long)(s.xruns - s0.xruns));
+      continue;
+    }
+    cr_assert(eq(int, atomic_load(&p->n_recv), (int)n), "all %zu echoes come back", n);
+    cr_assert(eq(int, p->recv_too_big, 0));
+    for (size_t i = 0; i < n; ++i) {
+      const ProbeEvent *got = &p->recv[i];
+      const ProbeEvent *want = &p->send[i];
+      cr_expect(eq(int, got->size, want->size), "echo %zu: one message per event", i);
+      cr_expect(eq(int, memcmp(got->data, want->data, want->size), 0), "echo %zu: same bytes",
+                i);
+      cr_expect(eq(u32, got->frame, expected_return(sent[i])),
+                "echo %zu sent at %u (offset %u): back at %u, expected %u", i, sent[i],
+                sent[i] % PERIOD, got->frame, expected_return(sent[i]));
+    }
+    cr_expect(eq(u64, s.midi_out_events - s0.midi_out_events, n));
+    cr_expect(eq(u64, s.midi_out_dropped, 0));
+    break;
   }
-  /* A control change and a program change (2 bytes). */
-  probe_schedule(p, 60 * PERIOD + 70, 0xB3, 7, 99);
-  sent[n++] = 60 * PERIOD + 70;
-  ProbeEvent *pc = &p->send[p->n_send++];
-  pc->frame = 61 * PERIOD + 200;
-  pc->data[0] = 0xC5;
-  pc->data[1] = 42;
-  pc->size = 2;
-  sent[n++] = pc->frame;
-  harness_sleep_ms(100);
-  atomic_store(&p->armed, true);
-  probe_wait_frames(p, 64 * PERIOD);
-  cr_assert(eq(int, atomic_load(&p->n_recv), (int)n), "all %zu echoes come back", n);
-  cr_assert(eq(int, p->recv_too_big, 0));
-  for (size_t i = 0; i < n; ++i) {
-    const ProbeEvent *got = &p->recv[i];
-    const ProbeEvent *want = &p->send[i];
-    cr_expect(eq(int, got->size, want->size), "echo %zu: one message per event", i);
-    cr_expect(eq(int, memcmp(got->data, want->data, want->size), 0), "echo %zu: same bytes", i);
-    cr_expect(eq(u32, got->frame, expected_return(sent[i])),
-              "echo %zu sent at %u (offset %u): back at %u, expected %u", i, sent[i],
-              sent[i] % PERIOD, got->frame, expected_return(sent[i]));
-  }
-  CsjStats s;
-  csj_engine_stats(e, &s);
-  cr_expect(eq(u64, s.midi_out_events, n));
-  cr_expect(eq(u64, s.midi_out_dropped, 0));
 }
 
 Test(jack, midi_dense_burst_arrives_whole_and_in_order, .init = server_256, .fini = teardown,

@@ -40,15 +40,16 @@
  *            first second, beyond what Csound's parser itself keeps per
  *            eval (under a sanitizer, which hides the heap: RSS, with no
  *            discount). That share is measured, not
- *            assumed: before the soak, a bare Csound instance (no csjack)
- *            runs CALIBRATION_EVALS parse + compileTree + deleteTree, the
- *            calls csjack makes for an eval, and its heap growth per eval
- *            is Csound's retention (Csound 6.18's csoundParseOrc never frees
- *            the type table and the two variable pools it creates per
- *            parse, each with a hash table).
+ *            assumed: before the soak, a bare Csound instance (the
+ *            adapter's, no engine, no JACK) runs CALIBRATION_EVALS parses,
+ *            merges and tree frees, the calls the engine makes for an
+ *            eval, and its heap growth per eval is Csound's retention
+ *            (Csound 6.18's csoundParseOrc never frees the type table and
+ *            the two variable pools it creates per parse, each with a
+ *            hash table).
  *   eval-mem the same number of evals through csjack keeps no more heap per
- *            eval than the bare Csound did, plus EVAL_SLACK_KIB: csjack
- *            itself keeps nothing per eval.
+ *            eval than the bare Csound did, plus EVAL_SLACK_KIB: the
+ *            engine itself keeps nothing per eval.
  *   dropped  stats.dropped_cycles delta == 0 (nothing here makes a direct
  *            call, so no cycle may be silenced).
  * Printed, not checked: csjack's own work per callback (stats.own_ns_max:
@@ -77,10 +78,9 @@
 #include <malloc.h>
 #include <sched.h>
 
-#include <csound/csound.h>
-
 #include "bench_util.h"
 #include "csjack.h"
+#include "csound_adapter.h"
 
 enum { PRODUCERS = 3, RATE_PER_PRODUCER = 3000, TABLE = 100, TABLE_LEN = 1024 };
 #define RSS_BOUND_MIB 8.0
@@ -280,45 +280,46 @@ static double heap_kib(void)
   return (double)m.uordblks / 1024.0;
 }
 
-static void csound_quiet(CSOUND *cs, int attr, const char *fmt, va_list ap)
+static void csound_quiet(void *data, int attr, const char *fmt, va_list ap)
 {
-  (void)cs;
+  (void)data;
   (void)attr;
   (void)fmt;
   (void)ap;
 }
 
 /* Csound's own heap retention per eval, on a bare instance: the calls
- * csjack makes for one queued eval (parse, compileTree, deleteTree) and a
- * k-cycle. Returns KiB per eval, or NAN. */
+ * the engine makes for one queued eval (parse, merge, free the tree) and
+ * a k-cycle. Returns KiB per eval, or NAN. */
 static double csound_retention_kib_per_eval(void)
 {
-  CSOUND *cs = csoundCreate(NULL);
+  CsoundAdapter *cs = csound_adapter_new(csound_quiet, NULL);
   if (!cs)
     return NAN;
-  csoundSetMessageCallback(cs, csound_quiet);
-  csoundSetOption(cs, "-n");
-  csoundSetOption(cs, "-d");
+  csound_adapter_set_option(cs, "-n");
+  csound_adapter_set_option(cs, "-d");
   double result = NAN;
-  if (csoundCompileOrc(cs, "sr = 48000\nksmps = 32\nnchnls = 2\n0dbfs = 1\n") == 0 &&
-      csoundStart(cs) == 0) {
-    csoundPerformKsmps(cs);
+  if (csound_adapter_compile_orc_text(cs, "sr = 48000\nksmps = 32\nnchnls = 2\n0dbfs = 1\n") ==
+          0 &&
+      csound_adapter_start(cs) == 0) {
+    csound_adapter_perform_block(cs);
     double before = 0;
     for (int i = 0; i <= CALIBRATION_EVALS; i++) {
       if (i == 1)
         before = heap_kib(); /* after a first one: one-time set-up is not per eval */
       char code[64];
       snprintf(code, sizeof code, "return %d", 7000000 + i);
-      TREE *t = csoundParseOrc(cs, code);
+      void *t = csound_adapter_parse(cs, code);
       if (t) {
-        csoundCompileTree(cs, t);
-        csoundDeleteTree(cs, t);
+        double retval;
+        csound_adapter_compile_tree(cs, t, &retval);
+        csound_adapter_free_tree(cs, t);
       }
-      csoundPerformKsmps(cs);
+      csound_adapter_perform_block(cs);
     }
     result = (heap_kib() - before) / CALIBRATION_EVALS;
   }
-  csoundDestroy(cs);
+  csound_adapter_free(cs);
   return result;
 }
 
@@ -401,7 +402,6 @@ int main(int argc, char **argv)
   char server[64];
   snprintf(server, sizeof server, "csjsoak-%d", (int)getpid());
   /* Csound's own per-eval retention, before anything else runs. */
-  csoundInitialize(CSOUNDINIT_NO_SIGNAL_HANDLER | CSOUNDINIT_NO_ATEXIT);
   const double csound_kib_per_eval = csound_retention_kib_per_eval();
   const pid_t jackd = bench_start_private_server_rt(server, period, 48000, realtime);
   if (jackd < 0 || !bench_wait_for_server(server, 10000)) {
@@ -447,7 +447,7 @@ int main(int argc, char **argv)
          policy == SCHED_FIFO ? "SCHED_FIFO" : policy == SCHED_RR ? "SCHED_RR"
                                                                   : "SCHED_OTHER (not real-time)",
          atomic_load(&g_jack_priority), realtime ? "-R" : "--no-realtime");
-  printf("soak: heap kept per eval: %.1f KiB by a bare Csound (parse+compileTree+deleteTree), "
+  printf("soak: heap kept per eval: %.1f KiB by a bare Csound (parse, merge, free), "
          "%.1f KiB through csjack (%d evals each)\n",
          csound_kib_per_eval, csjack_kib_per_eval, CALIBRATION_EVALS);
   csj_engine_reset_peak(e);

@@ -41,3 +41,21 @@ Test(adapter, a_failed_parse_does_not_spoil_a_tree_parsed_before)
   cr_expect(eq(int, result, 0), "giA was not merged");
   csound_adapter_free(cs);
 }
+
+/* A task gets Csound's own handle; the adapter is found again from it,
+ * and its score time moves by ksmps / sr per block. */
+Test(adapter, the_handle_leads_back_to_the_adapter)
+{
+  CsoundAdapter *cs = csound_adapter_new(ignore, NULL);
+  cr_assert(cs != NULL);
+  cr_assert(csound_adapter_from_handle(csound_adapter_handle(cs)) == cs);
+  cr_assert(csound_adapter_from_handle(NULL) == NULL);
+  cr_assert(eq(int, csound_adapter_set_option(cs, "-n"), 0));
+  cr_assert(eq(int, csound_adapter_compile_orc_text(cs, "sr = 48000\nksmps = 32\nnchnls = 1\n"
+                                                        "0dbfs = 1\n"), 0));
+  cr_assert(eq(int, csound_adapter_start(cs), 0));
+  const double before = csound_adapter_score_time(cs);
+  cr_assert(eq(int, csound_adapter_perform_block(cs), CSOUND_BLOCK_OK));
+  cr_expect(epsilon_eq(dbl, csound_adapter_score_time(cs) - before, 32.0 / 48000.0, 1e-9));
+  csound_adapter_free(cs);
+}

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
- * Csound's search paths, part of the Csound adapter (csound_adapter.h).
+ * Csound's search paths (csound_adapter_add_search_dir).
  *
  * Csound's command line adds the folder of the CSD it plays to INCDIR,
  * SSDIR, SADIR and MFDIR (Top/main.c, unless --no-default-paths), so that
@@ -16,9 +16,7 @@
  * searched by the next file opened.
  */
 
-#include "csound_adapter.h"
-
-#include <csound/csound.h>
+#include "csound6_internal.h"
 
 #include <stdbool.h>
 #include <stdio.h>
@@ -56,7 +54,7 @@ csound_adapter_add_search_dir(CsoundAdapter *cs, const char *dir)
   if (!dir[0] || strpbrk(dir, ":;")) {
     return -1;
   }
-  CSOUND *csound = csound_adapter_handle(cs);
+  CSOUND *csound = cs->csound;
   const size_t size = strlen(dir) + sizeof "--env:INCDIR+=";
   char *option = malloc(size);
   if (!option) {
@@ -68,7 +66,7 @@ csound_adapter_add_search_dir(CsoundAdapter *cs, const char *dir)
       continue;
     }
     snprintf(option, size, "--env:%s+=%s", names[i], dir);
-    result = csound_adapter_decode_option(cs, option);
+    result = csound6_decode_option(cs, option);
   }
   free(option);
   return result;

@@ -100,10 +100,10 @@ int csound_adapter_load_plugins(CsoundAdapter *cs, const char *dir);
  */
 int csound_adapter_add_search_dir(CsoundAdapter *cs, const char *dir);
 
-/** Compiles a whole CSD, or orchestra code, before start. 0 on success.
- *  Thread: the owner. Real-time safe: no. */
+/** Compiles a whole CSD before start (orchestra code, before start or
+ *  after: csound_adapter_compile_orc). 0 on success. Thread: the owner.
+ *  Real-time safe: no. */
 int csound_adapter_compile_csd_text(CsoundAdapter *cs, const char *text);
-int csound_adapter_compile_orc_text(CsoundAdapter *cs, const char *text);
 
 /** Starts the engine (instr 0, the score). 0 on success.
  *  Thread: the owner. Real-time safe: no. */

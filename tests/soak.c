@@ -299,7 +299,7 @@ static double csound_retention_kib_per_eval(void)
   csound_adapter_set_option(cs, "-n");
   csound_adapter_set_option(cs, "-d");
   double result = NAN;
-  if (csound_adapter_compile_orc_text(cs, "sr = 48000\nksmps = 32\nnchnls = 2\n0dbfs = 1\n") ==
+  if (csound_adapter_compile_orc(cs, "sr = 48000\nksmps = 32\nnchnls = 2\n0dbfs = 1\n") ==
           0 &&
       csound_adapter_start(cs) == 0) {
     csound_adapter_perform_block(cs);

@@ -27,7 +27,7 @@ Test(adapter, a_failed_parse_does_not_spoil_a_tree_parsed_before)
   CsoundAdapter *cs = csound_adapter_new(ignore, NULL);
   cr_assert(cs != NULL);
   cr_assert(eq(int, csound_adapter_set_option(cs, "-n"), 0));
-  cr_assert(eq(int, csound_adapter_compile_orc_text(cs, "sr = 48000\nksmps = 32\nnchnls = 1\n"
+  cr_assert(eq(int, csound_adapter_compile_orc(cs, "sr = 48000\nksmps = 32\nnchnls = 1\n"
                                                         "0dbfs = 1\n"), 0));
   cr_assert(eq(int, csound_adapter_start(cs), 0));
   void *before = csound_adapter_parse(cs, "giA = 21\n");
@@ -51,7 +51,7 @@ Test(adapter, the_handle_leads_back_to_the_adapter)
   cr_assert(csound_adapter_from_handle(csound_adapter_handle(cs)) == cs);
   cr_assert(csound_adapter_from_handle(NULL) == NULL);
   cr_assert(eq(int, csound_adapter_set_option(cs, "-n"), 0));
-  cr_assert(eq(int, csound_adapter_compile_orc_text(cs, "sr = 48000\nksmps = 32\nnchnls = 1\n"
+  cr_assert(eq(int, csound_adapter_compile_orc(cs, "sr = 48000\nksmps = 32\nnchnls = 1\n"
                                                         "0dbfs = 1\n"), 0));
   cr_assert(eq(int, csound_adapter_start(cs), 0));
   const double before = csound_adapter_score_time(cs);

@@ -76,12 +76,6 @@ csound_adapter_compile_orc(CsoundAdapter *cs, const char *code)
 }
 
 int
-csound_adapter_compile_orc_text(CsoundAdapter *cs, const char *text)
-{
-  return csound_adapter_compile_orc(cs, text);
-}
-
-int
 csound_adapter_compile_csd_text(CsoundAdapter *cs, const char *text)
 {
   if (csound6_csd_is_unsafe(cs, text)) {

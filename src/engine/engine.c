@@ -272,7 +272,7 @@ csj_engine_compile_orc_text(CsjEngine *e, const char *orc)
   }
   notice_rate_override(e, orc);
   int result;
-  CONTROL_IN_CSOUND(e, result = csound_adapter_compile_orc_text(e->csound, orc));
+  CONTROL_IN_CSOUND(e, result = csound_adapter_compile_orc(e->csound, orc));
   return compiled(e, result, "the orchestra");
 }
 

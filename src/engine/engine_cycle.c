@@ -17,7 +17,7 @@
  * MIDI. Each midi_in event is handed to Csound with the input frames of
  * its k-block: an event at frame f goes to the block whose input holds
  * frame f, before that block is performed (Csound's MIDI read callback,
- * see csound_adapter.c), so it takes effect in that block, like its
+ * see src/csound6/csound_midi.c), so it takes effect in that block, like its
  * audio. What Csound's MIDI opcodes send during a block is split into
  * messages and written to midi_out at the frame where that block's audio
  * begins in the output (its place in the FIFO, always inside this cycle

@@ -30,7 +30,6 @@ struct ConsoleImpl {
   int wake[2];           /* console_stop writes a byte to wake[1] */
   pthread_t thread;
   atomic_bool stop;
-  atomic_bool quit;
   /* The line being read: up to CONSOLE_MAX_LINE bytes and a CR. Bytes of a
    * longer line are counted, not kept. */
   char *line;
@@ -100,11 +99,7 @@ console_main(void *arg)
 {
   Console *c = arg;
   if (c->term) {
-    const ConsoleTermEnd end = console_term_run(c->term, c->engine, c->wake[0], &c->stop);
-    if (end == CONSOLE_TERM_QUIT) {
-      atomic_store_explicit(&c->quit, true, memory_order_release);
-    }
-    if (end != CONSOLE_TERM_FAILED) {
+    if (console_term_run(c->term, c->engine, c->wake[0], &c->stop) != CONSOLE_TERM_FAILED) {
       return NULL;
     }
     /* libedit could not start: plain lines, as from a pipe. */
@@ -147,15 +142,12 @@ console_main(void *arg)
       /* EOF ends the console only. A last line without a newline still
        * counts. */
       if (c->len > 0 || c->overlong) {
-        if (!end_of_line(c)) {
-          atomic_store_explicit(&c->quit, true, memory_order_release);
-        }
+        (void)end_of_line(c);
       }
       break;
     }
     if (!feed(c, chunk, (size_t)r)) {
-      atomic_store_explicit(&c->quit, true, memory_order_release);
-      break;
+      break; /* :quit */
     }
   }
   return NULL;
@@ -193,7 +185,6 @@ start(CsjEngine *e, int in_fd, FILE *out, ConsoleTerm *term)
   c->in_fd = in_fd;
   c->out = out;
   atomic_init(&c->stop, false);
-  atomic_init(&c->quit, false);
   c->line = malloc(CONSOLE_MAX_LINE + 2);
   if (!c->line) {
     free(c);
@@ -241,10 +232,4 @@ console_stop(Console *c)
   close(c->wake[1]);
   free(c->line);
   free(c);
-}
-
-bool
-console_quit_requested(const Console *c)
-{
-  return c && atomic_load_explicit(&((Console *)c)->quit, memory_order_acquire);
 }

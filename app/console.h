@@ -13,7 +13,8 @@
  *   :chn NAME [VALUE]    sets or gets a control channel
  *   :schn NAME[ TEXT]    sets or gets a string channel
  *   :tget N I, :tset N I V    reads or writes one value of table N
- *   :pause :play :flush :stats :record FILE [BITS] :stop-record :help :quit
+ *   :record FILE [BITS], :pause, :stats, ...: every command is a row of
+ *                        console_parse.c's one table, which :help prints
  *
  * CODE and TEXT take the escapes \n (newline), \t, \r, \\ and \xHH (HH not
  * 00); any other backslash is kept as it is, so Csound's own escapes inside
@@ -127,6 +128,13 @@ void console_command_free(ConsoleCommand *cmd);
 const char *console_command_word(size_t i, bool *takes_args);
 
 /**
+ * The one-line help of the @p i th command of the same table, or NULL
+ * past the last; @p usage (may be NULL) gets its usage (":eval CODE").
+ * Pure; any thread. For :help.
+ */
+const char *console_command_help(size_t i, const char **usage);
+
+/**
  * Runs one line against @p e and writes its reply line(s) to @p out, then
  * flushes @p out. Returns false after :quit (having called
  * csj_engine_stop()), true otherwise. With @p e NULL, commands that need
@@ -169,9 +177,6 @@ void console_stop(Console *c);
  */
 void console_set_stats_extra(void (*fn)(FILE *out, void *data), void *data);
 
-/** Whether :quit was read. Any thread. */
-bool console_quit_requested(const Console *c);
-
 /* ---- the console on a terminal (console_tty.c) ----------------------------------- */
 
 /**
@@ -181,9 +186,6 @@ bool console_quit_requested(const Console *c);
  * the reply stream are terminals; pipes keep the plain protocol.
  */
 typedef struct ConsoleTermImpl ConsoleTerm;
-
-/** Whether @p in_fd and @p out are both terminals (isatty). */
-bool console_is_terminal(int in_fd, FILE *out);
 
 /**
  * Makes the terminal side for @p in_fd and @p out (the replies; libedit
@@ -213,11 +215,6 @@ void console_term_free(ConsoleTerm *t);
  * JACK thread; takes the terminal's lock. NOT real-time safe.
  */
 void console_term_message(void *data, int attr, const char *text);
-
-/** The history file: $XDG_STATE_HOME/csjack/history, or, when that is
- *  unset or relative, ~/.local/state/csjack/history; NULL without a home.
- *  Malloc'd. */
-char *console_term_history_path(void);
 
 /** How console_term_run ended. */
 typedef enum {

@@ -12,6 +12,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <inttypes.h>
 #include <limits.h>
 #include <locale.h>
 #include <math.h>
@@ -129,34 +130,26 @@ read_orc_file(const char *path, char **out, char *why, size_t why_size)
   return text_file_read(path, true, out, why, why_size);
 }
 
+/* One :help line: what is typed, then what it does. */
+#define HELP_LINE "# %-23s %s\n"
+
+/* The commands from the parser's table, between what is not a command:
+ * score lines, and the escapes. */
 static void
 print_help(FILE *out)
 {
-  static const char *const lines[] = {
-    "# csjack console: one command per line; each gets one reply, 'ok CMD ...' or 'error ...'",
-    "# i f a e q ...            score line (e.g. i 1 0 2 0.5), sent as csoundInputMessage",
-    "# :eval CODE              evaluate code through the command ring, print its return value",
-    "# :eval! CODE             the same on the direct path (may drop cycles)",
-    "# :eval~ CODE             the same on the prompt path: between two cycles, when it fits",
-    "# :orc CODE               compile orchestra code (:orc! direct, :orc~ prompt)",
-    "# :compile FILE           read FILE and compile it (:compile! direct, :compile~ prompt)",
-    "# :chn NAME [VALUE]       set or get a control channel",
-    "# :schn NAME [TEXT]       set or get a string channel (TEXT after one blank, verbatim)",
-    "# :tget TABLE INDEX       get one value of a table",
-    "# :tset TABLE INDEX VALUE set one value of a table",
-    "# :pause  :play           pause (silence, no k-cycles) and resume",
-    "# :record FILE [BITS]     record csjack's output to a WAV file (16, 24 or 32; default 24)",
-    "# :stop-record            stop recording and close the file",
-    "# :flush                  wait until every queued command has run",
-    "# :stats                  counters as key=value pairs",
-    "# :reset-peak             restart the longest-callback figures of :stats",
-    "# :quit                   stop the performance and leave",
-    "# CODE and TEXT escapes: \\n newline, \\t tab, \\r, \\\\ backslash, \\xHH byte",
-  };
-  for (size_t i = 0; i < sizeof lines / sizeof lines[0]; ++i) {
-    fputs(lines[i], out);
-    fputc('\n', out);
+  fputs("# csjack console: one command per line; each gets one reply, 'ok CMD ...' or "
+        "'error ...'\n",
+        out);
+  fprintf(out, HELP_LINE, "i f a e q ...",
+          "score line (e.g. i 1 0 2 0.5), sent as csoundInputMessage");
+  const char *usage = NULL;
+  const char *help = NULL;
+  for (size_t i = 0; (help = console_command_help(i, &usage)) != NULL; ++i) {
+    fprintf(out, HELP_LINE, usage, help);
   }
+  fputs("# CODE and TEXT escapes: \\n newline, \\t tab, \\r, \\\\ backslash, \\xHH byte\n",
+        out);
   reply_ok(out, "help");
 }
 
@@ -172,37 +165,20 @@ console_set_stats_extra(void (*fn)(FILE *out, void *data), void *data)
   g_stats_extra_data = data;
 }
 
+/* Every CsjStats field from the library's table, then whether it runs,
+ * then the application's own counters. */
 static void
 print_stats(FILE *out, CsjEngine *e)
 {
   CsjStats s;
   csj_engine_stats(e, &s);
-  fprintf(out,
-          "ok stats cycles=%llu ksmps_blocks=%llu xruns=%llu messages_dropped=%llu "
-          "dropped_cycles=%llu commands_run=%llu ring_capacity=%u ring_high_water=%u "
-          "record_dropped=%llu period=%u sample_rate=%u ksmps=%u latency=%u inputs=%u "
-          "outputs=%u paused=%d running=%d callback_ns_last=%llu callback_ns_max=%llu "
-          "own_ns_max=%llu callbacks_late=%llu record_errors=%llu commands_deferred=%llu "
-          "compile_wait_ns_max=%llu midi_in_events=%llu midi_in_dropped=%llu "
-          "midi_out_events=%llu midi_out_dropped=%llu event_delay=%u events_late=%llu "
-          "events_held=%u events_overflow=%llu",
-          (unsigned long long)s.cycles, (unsigned long long)s.ksmps_blocks,
-          (unsigned long long)s.xruns, (unsigned long long)s.messages_dropped,
-          (unsigned long long)s.dropped_cycles, (unsigned long long)s.commands_run,
-          (unsigned)s.ring_capacity, (unsigned)s.ring_high_water,
-          (unsigned long long)s.record_dropped, (unsigned)s.period, (unsigned)s.sample_rate,
-          (unsigned)s.ksmps, (unsigned)s.latency, (unsigned)s.inputs, (unsigned)s.outputs,
-          s.paused ? 1 : 0, csj_engine_is_running(e) ? 1 : 0,
-          (unsigned long long)s.callback_ns_last, (unsigned long long)s.callback_ns_max,
-          (unsigned long long)s.own_ns_max, (unsigned long long)s.callbacks_late,
-          (unsigned long long)s.record_errors, (unsigned long long)s.commands_deferred,
-          (unsigned long long)s.compile_wait_ns_max, (unsigned long long)s.midi_in_events,
-          (unsigned long long)s.midi_in_dropped, (unsigned long long)s.midi_out_events,
-          (unsigned long long)s.midi_out_dropped, (unsigned)s.event_delay,
-          (unsigned long long)s.events_late, (unsigned)s.events_held,
-          (unsigned long long)s.events_overflow);
-  fprintf(out, " ring_used=%u output_nonfinite=%llu", (unsigned)s.ring_used,
-          (unsigned long long)s.output_nonfinite);
+  size_t count = 0;
+  const CsjStatField *fields = csj_stats_fields(&count);
+  fputs("ok stats", out);
+  for (size_t i = 0; i < count; ++i) {
+    fprintf(out, " %s=%" PRIu64, fields[i].name, csj_stats_value(&s, &fields[i]));
+  }
+  fprintf(out, " running=%d", csj_engine_is_running(e) ? 1 : 0);
   if (g_stats_extra) {
     g_stats_extra(out, g_stats_extra_data);
   }

@@ -350,31 +350,56 @@ typedef struct {
   bool prompt;
   ArgShape args;
   const char *usage;   /* for error messages and :help */
+  const char *help;    /* what it does, one line of :help */
 } CommandSpec;
 
+/* The console's commands: the parser, the terminal's completion and :help
+ * all read this one table. */
 static const CommandSpec k_commands[] = {
-  {"eval", "eval", CONSOLE_EVAL, false, false, ARGS_CODE, ":eval CODE"},
-  {"eval!", "eval", CONSOLE_EVAL, true, false, ARGS_CODE, ":eval! CODE"},
-  {"eval~", "eval", CONSOLE_EVAL, false, true, ARGS_CODE, ":eval~ CODE"},
-  {"orc", "orc", CONSOLE_ORC, false, false, ARGS_CODE, ":orc CODE"},
-  {"orc!", "orc", CONSOLE_ORC, true, false, ARGS_CODE, ":orc! CODE"},
-  {"orc~", "orc", CONSOLE_ORC, false, true, ARGS_CODE, ":orc~ CODE"},
-  {"compile", "compile", CONSOLE_COMPILE, false, false, ARGS_FILE, ":compile FILE"},
-  {"compile!", "compile", CONSOLE_COMPILE, true, false, ARGS_FILE, ":compile! FILE"},
-  {"compile~", "compile", CONSOLE_COMPILE, false, true, ARGS_FILE, ":compile~ FILE"},
-  {"chn", "chn", CONSOLE_CHN_GET, false, false, ARGS_CHN, ":chn NAME [VALUE]"},
-  {"schn", "schn", CONSOLE_SCHN_GET, false, false, ARGS_SCHN, ":schn NAME [TEXT]"},
-  {"tget", "tget", CONSOLE_TGET, false, false, ARGS_TGET, ":tget TABLE INDEX"},
-  {"tset", "tset", CONSOLE_TSET, false, false, ARGS_TSET, ":tset TABLE INDEX VALUE"},
-  {"pause", "pause", CONSOLE_PAUSE, false, false, ARGS_NONE, ":pause"},
-  {"play", "play", CONSOLE_PLAY, false, false, ARGS_NONE, ":play"},
-  {"record", "record", CONSOLE_RECORD, false, false, ARGS_RECORD, ":record FILE [16|24|32]"},
-  {"stop-record", "stop-record", CONSOLE_STOP_RECORD, false, false, ARGS_NONE, ":stop-record"},
-  {"flush", "flush", CONSOLE_FLUSH, false, false, ARGS_NONE, ":flush"},
-  {"stats", "stats", CONSOLE_STATS, false, false, ARGS_NONE, ":stats"},
-  {"reset-peak", "reset-peak", CONSOLE_RESET_PEAK, false, false, ARGS_NONE, ":reset-peak"},
-  {"help", "help", CONSOLE_HELP, false, false, ARGS_NONE, ":help"},
-  {"quit", "quit", CONSOLE_QUIT, false, false, ARGS_NONE, ":quit"},
+  {"eval", "eval", CONSOLE_EVAL, false, false, ARGS_CODE, ":eval CODE",
+   "evaluate code through the command ring, print its return value"},
+  {"eval!", "eval", CONSOLE_EVAL, true, false, ARGS_CODE, ":eval! CODE",
+   "the same on the direct path (may drop cycles)"},
+  {"eval~", "eval", CONSOLE_EVAL, false, true, ARGS_CODE, ":eval~ CODE",
+   "the same on the prompt path: between two cycles, when it fits"},
+  {"orc", "orc", CONSOLE_ORC, false, false, ARGS_CODE, ":orc CODE",
+   "compile orchestra code through the command ring"},
+  {"orc!", "orc", CONSOLE_ORC, true, false, ARGS_CODE, ":orc! CODE",
+   "the same on the direct path (may drop cycles)"},
+  {"orc~", "orc", CONSOLE_ORC, false, true, ARGS_CODE, ":orc~ CODE",
+   "the same on the prompt path"},
+  {"compile", "compile", CONSOLE_COMPILE, false, false, ARGS_FILE, ":compile FILE",
+   "read FILE and compile it through the command ring"},
+  {"compile!", "compile", CONSOLE_COMPILE, true, false, ARGS_FILE, ":compile! FILE",
+   "the same on the direct path (may drop cycles)"},
+  {"compile~", "compile", CONSOLE_COMPILE, false, true, ARGS_FILE, ":compile~ FILE",
+   "the same on the prompt path"},
+  {"chn", "chn", CONSOLE_CHN_GET, false, false, ARGS_CHN, ":chn NAME [VALUE]",
+   "set or get a control channel"},
+  {"schn", "schn", CONSOLE_SCHN_GET, false, false, ARGS_SCHN, ":schn NAME [TEXT]",
+   "set or get a string channel (TEXT after one blank, verbatim)"},
+  {"tget", "tget", CONSOLE_TGET, false, false, ARGS_TGET, ":tget TABLE INDEX",
+   "get one value of a table"},
+  {"tset", "tset", CONSOLE_TSET, false, false, ARGS_TSET, ":tset TABLE INDEX VALUE",
+   "set one value of a table"},
+  {"pause", "pause", CONSOLE_PAUSE, false, false, ARGS_NONE, ":pause",
+   "pause: silence, no k-cycles"},
+  {"play", "play", CONSOLE_PLAY, false, false, ARGS_NONE, ":play",
+   "resume after :pause"},
+  {"record", "record", CONSOLE_RECORD, false, false, ARGS_RECORD, ":record FILE [16|24|32]",
+   "record csjack's output to a WAV file (bits: default 24; 32 is float)"},
+  {"stop-record", "stop-record", CONSOLE_STOP_RECORD, false, false, ARGS_NONE, ":stop-record",
+   "stop recording and close the file"},
+  {"flush", "flush", CONSOLE_FLUSH, false, false, ARGS_NONE, ":flush",
+   "wait until every queued command has run"},
+  {"stats", "stats", CONSOLE_STATS, false, false, ARGS_NONE, ":stats",
+   "counters as key=value pairs"},
+  {"reset-peak", "reset-peak", CONSOLE_RESET_PEAK, false, false, ARGS_NONE, ":reset-peak",
+   "restart the longest-callback figures of :stats"},
+  {"help", "help", CONSOLE_HELP, false, false, ARGS_NONE, ":help",
+   "this list"},
+  {"quit", "quit", CONSOLE_QUIT, false, false, ARGS_NONE, ":quit",
+   "stop the performance and leave"},
 };
 
 static const CommandSpec *
@@ -398,6 +423,18 @@ console_command_word(size_t i, bool *takes_args)
     *takes_args = k_commands[i].args != ARGS_NONE;
   }
   return k_commands[i].word;
+}
+
+const char *
+console_command_help(size_t i, const char **usage)
+{
+  if (i >= sizeof k_commands / sizeof k_commands[0]) {
+    return NULL;
+  }
+  if (usage) {
+    *usage = k_commands[i].usage;
+  }
+  return k_commands[i].help;
 }
 
 /* Parses the arguments of a known command; @p c is at the first byte after

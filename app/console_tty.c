@@ -190,8 +190,11 @@ make_parents(const char *path)
   return 0;
 }
 
-char *
-console_term_history_path(void)
+/* The history file: $XDG_STATE_HOME/csjack/history, or, when that is
+ * unset or relative, ~/.local/state/csjack/history; NULL without a home.
+ * Malloc'd. */
+static char *
+find_history_path(void)
 {
   const char *state = getenv("XDG_STATE_HOME");
   char path[PATH_MAX];
@@ -379,8 +382,8 @@ complete_fn(EditLine *el, int ch)
 
 /* ---- the terminal console's life ------------------------------------------------ */
 
-bool
-console_is_terminal(int in_fd, FILE *out)
+static bool
+is_terminal(int in_fd, FILE *out)
 {
   return out && isatty(in_fd) && isatty(fileno(out));
 }
@@ -400,7 +403,7 @@ console_term_out(const ConsoleTerm *t)
 ConsoleTerm *
 console_term_new(int in_fd, FILE *out, FILE *err)
 {
-  if (!console_is_terminal(in_fd, out) || !err) {
+  if (!is_terminal(in_fd, out) || !err) {
     return NULL;
   }
   ConsoleTerm *t = calloc(1, sizeof *t);
@@ -518,7 +521,7 @@ open_editor_locked(ConsoleTerm *t)
   memset(&t->mbs, 0, sizeof t->mbs);
 
   free(t->history_path);
-  t->history_path = console_term_history_path();
+  t->history_path = find_history_path();
   if (!t->history_path) {
     history_notice_locked(t, "find", "$HOME/.local/state/csjack/history", ENOENT);
   } else {

@@ -7,14 +7,13 @@
  * calls udp_console_send from its message sink, which csjack never calls
  * on the JACK thread (message_log.c hands the JACK thread's messages to
  * its printer thread first). Sends never block (a non-blocking socket); a
- * datagram the kernel will not take is counted and lost.
+ * datagram the kernel will not take is lost.
  */
 
 #ifndef CSJ_UDP_CONSOLE_H
 #define CSJ_UDP_CONSOLE_H
 
 #include <stddef.h>
-#include <stdint.h>
 
 typedef struct UdpConsoleImpl UdpConsole;
 
@@ -28,17 +27,7 @@ UdpConsole *udp_console_open(const char *host_port, char *err, size_t err_size);
 /** Sends @p text (cut at 65506 bytes) and a NUL. Any thread but JACK's. */
 void udp_console_send(UdpConsole *c, const char *text);
 
-/** Datagrams sent, and lost (the kernel refused them). */
-uint64_t udp_console_sent(const UdpConsole *c);
-uint64_t udp_console_lost(const UdpConsole *c);
-
 /** Closes and frees. NULL is a no-op. */
 void udp_console_close(UdpConsole *c);
-
-/**
- * Parses "HOST:PORT" into a dotted IPv4 address (@p host, 16 bytes) and a
- * port; localhost is 127.0.0.1. False if it does not parse.
- */
-int udp_parse_host_port(const char *host_port, char host[16], int *port);
 
 #endif

@@ -29,24 +29,6 @@ strtod_c(const char *s, char **end)
   return g_c_locale ? strtod_l(s, end, g_c_locale) : strtod(s, end);
 }
 
-const char *
-udp_kind_name(UdpKind kind)
-{
-  switch (kind) {
-  case UDP_NOTHING: return "nothing";
-  case UDP_COMPILE: return "compile";
-  case UDP_SCORE: return "score";
-  case UDP_SET_CONTROL: return "control channel";
-  case UDP_SET_STRING: return "string channel";
-  case UDP_GET_CONTROL: return "control channel read";
-  case UDP_GET_STRING: return "string channel read";
-  case UDP_CLOSE: return "close";
-  case UDP_MALFORMED: return "malformed";
-  case UDP_BLOCK_DROPPED: return "block dropped";
-  }
-  return "unknown";
-}
-
 void
 udp_parser_init(UdpParser *p, size_t max_block)
 {

@@ -102,7 +102,4 @@ UdpAction udp_parse_datagram(UdpParser *p, const char *data, size_t len);
 /** Frees what the action owns. Idempotent. */
 void udp_action_free(UdpAction *a);
 
-/** A static name for a kind ("compile", "score", ...). */
-const char *udp_kind_name(UdpKind kind);
-
 #endif

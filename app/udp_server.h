@@ -49,26 +49,26 @@ typedef struct {
   void *report_data;
 } UdpServerOptions;
 
-/** Counters, any thread. */
+/** Counters, any thread; :stats prints each as its field's name. */
 typedef struct {
-  uint64_t datagrams;      /**< UDP datagrams received (Csound's protocol) */
-  uint64_t malformed;      /**< ... that were malformed */
-  uint64_t dropped;        /**< ... dropped: not queued (the performance ended,
-                                 or the engine refused it) */
-  uint64_t kernel_dropped; /**< datagrams the kernel dropped (socket buffer full) */
-  uint64_t compiles;       /**< compiles queued (UDP and OSC) */
-  uint64_t compiled;       /**< ... that Csound compiled and merged */
-  uint64_t compile_errors; /**< ... that Csound refused */
-  uint64_t blocks_dropped; /**< { } blocks over the size limit */
-  uint64_t replies;        /**< channel values sent back */
-  uint64_t osc_packets;    /**< OSC packets received */
-  uint64_t osc_messages;   /**< OSC messages in them (bundles unpacked) */
-  uint64_t osc_malformed;  /**< malformed OSC packets or messages */
-  uint64_t osc_dropped;    /**< OSC messages dropped: not queued, as dropped */
-  uint64_t osc_timed;      /**< events placed at a bundle's timetag */
-  uint64_t osc_held;       /**< other messages held until their bundle's time */
-  uint64_t paced;          /**< commands (UDP and OSC) that waited for room: over
-                                4000 a second, or the ring three quarters full */
+  uint64_t udp_datagrams;      /**< UDP datagrams received (Csound's protocol) */
+  uint64_t udp_malformed;      /**< ... that were malformed */
+  uint64_t udp_dropped;        /**< ... dropped: not queued (the performance
+                                    ended, or the engine refused it) */
+  uint64_t udp_kernel_dropped; /**< datagrams the kernel dropped (socket buffer full) */
+  uint64_t udp_compiles;       /**< compiles queued (UDP and OSC) */
+  uint64_t udp_compiled;       /**< ... that Csound compiled and merged */
+  uint64_t udp_compile_errors; /**< ... that Csound refused */
+  uint64_t udp_blocks_dropped; /**< { } blocks over the size limit */
+  uint64_t udp_replies;        /**< channel values sent back */
+  uint64_t osc_packets;        /**< OSC packets received */
+  uint64_t osc_messages;       /**< OSC messages in them (bundles unpacked) */
+  uint64_t osc_malformed;      /**< malformed OSC packets or messages */
+  uint64_t osc_dropped;        /**< OSC messages dropped: not queued, as udp_dropped */
+  uint64_t osc_timed;          /**< events placed at a bundle's timetag */
+  uint64_t osc_held;           /**< other messages held until their bundle's time */
+  uint64_t net_paced;          /**< commands (UDP and OSC) that waited for room: over
+                                    4000 a second, or the ring three quarters full */
 } UdpServerStats;
 
 typedef struct UdpServerImpl UdpServer;
@@ -82,9 +82,6 @@ typedef struct UdpServerImpl UdpServer;
  */
 UdpServer *udp_server_open(const UdpServerOptions *opts, char *err, size_t err_size);
 
-/** The port a protocol is bound to (0: none); @p osc selects OSC. */
-int udp_server_port(const UdpServer *s, bool osc);
-
 /** Starts the thread feeding @p e (performing). False if it cannot start. */
 bool udp_server_start(UdpServer *s, CsjEngine *e);
 
@@ -97,7 +94,8 @@ void udp_server_free(UdpServer *s);
 
 void udp_server_stats(const UdpServer *s, UdpServerStats *out);
 
-/** Writes the counters as " key=value" pairs (for the console's :stats). */
+/** Writes the counters as " key=value" pairs (for the console's :stats),
+ *  from the counters' one table. */
 void udp_server_print_stats(const UdpServer *s, FILE *out);
 
 #endif

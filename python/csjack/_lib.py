@@ -74,45 +74,17 @@ class CsjOptions(ctypes.Structure):
     ]
 
 
-class CsjStats(ctypes.Structure):
+class CsjStatField(ctypes.Structure):
+    """One row of the library's table of CsjStats (csj_stats_fields)."""
     _fields_ = [
-        ("cycles", ctypes.c_uint64),
-        ("ksmps_blocks", ctypes.c_uint64),
-        ("xruns", ctypes.c_uint64),
-        ("messages_dropped", ctypes.c_uint64),
-        ("period", ctypes.c_uint32),
-        ("sample_rate", ctypes.c_uint32),
-        ("ksmps", ctypes.c_uint32),
-        ("latency", ctypes.c_uint32),
-        ("inputs", ctypes.c_uint32),
-        ("outputs", ctypes.c_uint32),
-        ("commands_run", ctypes.c_uint64),
-        ("dropped_cycles", ctypes.c_uint64),
-        ("ring_capacity", ctypes.c_uint32),
-        ("ring_high_water", ctypes.c_uint32),
-        ("record_dropped", ctypes.c_uint64),
-        ("record_errors", ctypes.c_uint64),
-        ("paused", ctypes.c_bool),
-        ("callback_ns_last", ctypes.c_uint64),
-        ("callback_ns_max", ctypes.c_uint64),
-        ("own_ns_max", ctypes.c_uint64),
-        ("callbacks_late", ctypes.c_uint64),
-        ("commands_deferred", ctypes.c_uint64),
-        ("compile_wait_ns_max", ctypes.c_uint64),
-        ("midi_in_events", ctypes.c_uint64),
-        ("midi_in_dropped", ctypes.c_uint64),
-        ("midi_out_events", ctypes.c_uint64),
-        ("midi_out_dropped", ctypes.c_uint64),
-        ("events_late", ctypes.c_uint64),
-        ("event_delay", ctypes.c_uint32),
-        ("events_held", ctypes.c_uint32),
-        ("events_overflow", ctypes.c_uint64),
-        ("ring_used", ctypes.c_uint32),
-        ("output_nonfinite", ctypes.c_uint64),
+        ("name", ctypes.c_char_p),
+        ("offset", ctypes.c_size_t),
+        ("type", ctypes.c_int),
     ]
 
-    def as_dict(self):
-        return {name: getattr(self, name) for name, _ in self._fields_}
+
+# CsjStatType, in the header's order.
+_STAT_TYPES = (ctypes.c_uint64, ctypes.c_uint32, ctypes.c_bool)
 
 
 class CsjResult(ctypes.Structure):
@@ -164,6 +136,7 @@ def _load():
 
 lib, LIBRARY_PATH = _load()
 
+
 _E = ctypes.c_void_p  # CsjEngine*
 _S = ctypes.c_int     # CsjStatus
 
@@ -190,14 +163,58 @@ _fn("csj_engine_finished", ctypes.c_bool, _E)
 _fn("csj_engine_wait", _S, _E, ctypes.c_int)
 _fn("csj_engine_join", ctypes.c_int, _E, ctypes.POINTER(ctypes.c_int))
 _fn("csj_engine_end_reason", ctypes.c_int, _E, ctypes.POINTER(ctypes.c_int))
+
+
+def _stats_struct():
+    """CsjStats as this library lays it out: its fields, their offsets and
+    types from csj_stats_fields, so that a new counter needs no edit here."""
+    try:
+        _fn("csj_stats_fields", ctypes.POINTER(CsjStatField), ctypes.POINTER(ctypes.c_size_t))
+        _fn("csj_stats_size", ctypes.c_size_t)
+    except AttributeError as exc:
+        raise ImportError(f"csjack: {LIBRARY_PATH} is older than this binding: {exc}") from None
+    count = ctypes.c_size_t()
+    table = lib.csj_stats_fields(ctypes.byref(count))
+    rows = sorted((table[i] for i in range(count.value)), key=lambda row: row.offset)
+    fields = []
+    names = []
+    at = 0
+    for row in rows:
+        if row.type >= len(_STAT_TYPES):
+            raise ImportError(f"csjack: {LIBRARY_PATH} has a CsjStats field "
+                              f"{row.name.decode()} of a type this binding does not know "
+                              f"({row.type})")
+        if row.offset > at:
+            fields.append((f"_gap_{at}", ctypes.c_uint8 * (row.offset - at)))
+        name = row.name.decode()
+        kind = _STAT_TYPES[row.type]
+        fields.append((name, kind))
+        names.append(name)
+        at = row.offset + ctypes.sizeof(kind)
+    size = lib.csj_stats_size()
+    if size > at:
+        fields.append(("_tail", ctypes.c_uint8 * (size - at)))
+
+    def as_dict(self):
+        return {name: getattr(self, name) for name in names}
+
+    struct = type("CsjStats", (ctypes.Structure,),
+                  {"_fields_": fields, "as_dict": as_dict, "__doc__": "csjack's counters."})
+    # csj_engine_stats writes the library's whole struct: a ctypes copy that
+    # lays a field elsewhere, or is shorter, would be misread or overrun.
+    for row, name in zip(rows, names):
+        placed = getattr(struct, name).offset
+        if placed != row.offset:
+            raise ImportError(f"csjack: {LIBRARY_PATH}: CsjStats.{name} is at {row.offset}, "
+                              f"this binding put it at {placed}")
+    if ctypes.sizeof(struct) != size:
+        raise ImportError(f"csjack: {LIBRARY_PATH} has a CsjStats of {size} bytes, this "
+                          f"binding laid out one of {ctypes.sizeof(struct)}")
+    return struct
+
+
+CsjStats = _stats_struct()
 _fn("csj_engine_stats", None, _E, ctypes.POINTER(CsjStats))
-_fn("csj_stats_size", ctypes.c_size_t)
-# csj_engine_stats writes the library's whole struct: a shorter ctypes copy
-# would be overrun, so a mismatch stops the import here.
-if lib.csj_stats_size() != ctypes.sizeof(CsjStats):
-    raise ImportError(f"csjack: {LIBRARY_PATH} has a CsjStats of {lib.csj_stats_size()} bytes, "
-                      f"this binding one of {ctypes.sizeof(CsjStats)}: they are from different "
-                      "versions of csjack")
 _fn("csj_engine_set_submit_timeout", None, _E, ctypes.c_int)
 _fn("csj_engine_play", _S, _E)
 _fn("csj_engine_pause", _S, _E)

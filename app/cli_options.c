@@ -7,7 +7,6 @@
  */
 
 #include "cli_options.h"
-#include "cli_host_options.h"
 #include "text_file.h"
 #include "utf8.h"
 
@@ -149,11 +148,13 @@ take_csound_net_options(const CliSettings *run, CliNetSettings *net)
 {
   HostOptionsTaken taken = { net, " in <CsOptions>", 0 };
   bool enough_memory =
-    cli_is_orc(run->path) || cli_csd_host_options(run->text, take_host_option, &taken);
+    cli_is_orc(run->path) ||
+    csj_csd_host_options(run->text, take_host_option, &taken) == CSJ_SUCCESS;
   if (enough_memory && taken.status == 0) {
     taken.from = " (after --)";
     enough_memory =
-      cli_host_options(run->engine.csound_argc, run->engine.csound_argv, take_host_option, &taken);
+      csj_host_options(run->engine.csound_argc, run->engine.csound_argv, take_host_option,
+                       &taken) == CSJ_SUCCESS;
   }
   if (!enough_memory) {
     fputs("csjack: error: out of memory\n", stderr);

@@ -219,6 +219,41 @@ typedef void (*CsjMessageFn)(void *data, int csound_attr, const char *text);
  */
 CSJ_API CsjStatus csj_check_options(int count, const char *const *words);
 
+/** Called with one option in one word (e.g. "--port=10000"). */
+typedef void (*CsjHostOptionFn)(void *data, const char *option);
+
+/**
+ * The options among @p words that Csound would serve itself and that
+ * csj_engine_create therefore leaves out for the host to serve (Csound's
+ * UDP server and console: --port, --udp-console, --udp-mirror-console,
+ * --udp-echo), each given to @p fn in the one-word form, in order. Pure:
+ * no engine, no Csound instance, so a host can bind its sockets before it
+ * touches JACK.
+ *
+ * Thread:         any.
+ * Real-time safe: no (allocates).
+ * Blocks:         never.
+ * Returns:
+ *   CSJ_SUCCESS        every host option was given to @p fn.
+ *   CSJ_ERR_BAD_ARG    @p count is negative, @p words NULL with
+ *                      @p count > 0, or @p fn NULL.
+ *   CSJ_ERR_NO_MEMORY  an allocation failed.
+ */
+CSJ_API CsjStatus csj_host_options(int count, const char *const *words, CsjHostOptionFn fn,
+                                   void *data);
+
+/**
+ * csj_host_options for the words of a CSD's <CsOptions> (@p csd is the
+ * CSD's text; one without <CsOptions> has none).
+ *
+ * Thread:         any.
+ * Real-time safe: no (allocates).
+ * Blocks:         never.
+ * Returns:        as csj_host_options (CSJ_ERR_BAD_ARG: @p csd or @p fn
+ *                 NULL).
+ */
+CSJ_API CsjStatus csj_csd_host_options(const char *csd, CsjHostOptionFn fn, void *data);
+
 /** Options for csj_engine_create(). Set defaults with csj_options_init(),
  *  then change what you need: the struct grows at its end from one release
  *  to the next, and @c size tells the library how much of it the caller

@@ -225,3 +225,43 @@ engine_apply_rate_and_modes(CsjEngine *e)
   }
 }
 
+CsjStatus
+csj_host_options(int count, const char *const *words, CsjHostOptionFn fn, void *data)
+{
+  if (count < 0 || (count > 0 && !words) || !fn) {
+    return CSJ_ERR_BAD_ARG;
+  }
+  int n = 0;
+  char **options = csound_options_normalize(count, words, &n);
+  if (!options) {
+    return CSJ_ERR_NO_MEMORY;
+  }
+  for (int i = 0; i < n; ++i) {
+    char replacement[128];
+    char notice[512];
+    /* The rate and MIDI change what other options become, never whether
+     * one is the host's. */
+    if (csound_options_classify(options[i], 48000, true, replacement, sizeof(replacement), notice,
+                                sizeof(notice)) == OPTION_HOST) {
+      fn(data, options[i]);
+    }
+  }
+  csound_options_free(options, n);
+  return CSJ_SUCCESS;
+}
+
+CsjStatus
+csj_csd_host_options(const char *csd, CsjHostOptionFn fn, void *data)
+{
+  if (!csd || !fn) {
+    return CSJ_ERR_BAD_ARG;
+  }
+  char **words = NULL;
+  int count = 0;
+  char *rest = csound_options_take_from_csd(csd, &words, &count);
+  const CsjStatus status =
+    rest ? csj_host_options(count, (const char *const *)words, fn, data) : CSJ_ERR_NO_MEMORY;
+  csound_options_free(words, count);
+  free(rest);
+  return status;
+}

@@ -244,7 +244,7 @@ main(int argc, char **argv)
   /* From here on the engine and the front ends read `run` only, so a
    * front end that learns the settings elsewhere (a session manager names
    * the JACK client) fills it here, before any JACK client exists. */
-  CliRunning r = { 0 };
+  CliRunning r = {0};
   if ((status = open_network(&run.net, &r.server)) != CLI_RUN) {
     return status;
   }

@@ -31,7 +31,7 @@ void
 cli_wait_for_end(const CliRunning *r, const CliSettings *run)
 {
   CsjEngine *e = r->engine;
-  const struct timespec poll_interval = { 0, 50 * 1000 * 1000 };
+  const struct timespec poll_interval = {0, 50 * 1000 * 1000};
   while (csj_engine_wait(e, 0) == CSJ_ERR_TIMEOUT && !cli_signals_received()) {
     nanosleep(&poll_interval, NULL);
   }
@@ -80,7 +80,7 @@ typedef struct {
 static Ending
 how_it_ended(const CliRunning *r)
 {
-  Ending end = { 0 };
+  Ending end = {0};
   end.reason = csj_engine_end_reason(r->engine, &end.code);
   end.signal = cli_signals_received();
   if (end.signal && end.reason == CSJ_END_NONE) {

@@ -146,15 +146,13 @@ cli_is_orc(const char *path)
 static int
 take_csound_net_options(const CliSettings *run, CliNetSettings *net)
 {
-  HostOptionsTaken taken = { net, " in <CsOptions>", 0 };
-  bool enough_memory =
-    cli_is_orc(run->path) ||
-    csj_csd_host_options(run->text, take_host_option, &taken) == CSJ_SUCCESS;
+  HostOptionsTaken taken = {net, " in <CsOptions>", 0};
+  bool enough_memory = cli_is_orc(run->path) ||
+                       csj_csd_host_options(run->text, take_host_option, &taken) == CSJ_SUCCESS;
   if (enough_memory && taken.status == 0) {
     taken.from = " (after --)";
-    enough_memory =
-      csj_host_options(run->engine.csound_argc, run->engine.csound_argv, take_host_option,
-                       &taken) == CSJ_SUCCESS;
+    enough_memory = csj_host_options(run->engine.csound_argc, run->engine.csound_argv,
+                                     take_host_option, &taken) == CSJ_SUCCESS;
   }
   if (!enough_memory) {
     fputs("csjack: error: out of memory\n", stderr);
@@ -184,26 +182,26 @@ enum {
 };
 
 static const struct option long_options[] = {
-  { "name", required_argument, NULL, 'n' },
-  { "server", required_argument, NULL, 's' },
-  { "connect-out", required_argument, NULL, OPT_CONNECT_OUT },
-  { "connect-in", required_argument, NULL, OPT_CONNECT_IN },
-  { "no-connect", no_argument, NULL, OPT_NO_CONNECT },
-  { "help", no_argument, NULL, 'h' },
-  { "version", no_argument, NULL, OPT_VERSION },
-  { "record", required_argument, NULL, OPT_RECORD },
-  { "hang-limit", required_argument, NULL, OPT_HANG_LIMIT },
-  { "no-midi", no_argument, NULL, OPT_NO_MIDI },
-  { "connect-midi-in", required_argument, NULL, OPT_CONNECT_MIDI_IN },
-  { "connect-midi-out", required_argument, NULL, OPT_CONNECT_MIDI_OUT },
-  { "event-delay", required_argument, NULL, OPT_EVENT_DELAY },
-  { "port", required_argument, NULL, OPT_PORT },
-  { "udp-console", required_argument, NULL, OPT_UDP_CONSOLE },
-  { "udp-mirror-console", required_argument, NULL, OPT_UDP_CONSOLE },
-  { "udp-echo", no_argument, NULL, OPT_UDP_ECHO },
-  { "osc-port", required_argument, NULL, OPT_OSC_PORT },
-  { "listen", required_argument, NULL, OPT_LISTEN },
-  { NULL, 0, NULL, 0 },
+  {"name", required_argument, NULL, 'n'},
+  {"server", required_argument, NULL, 's'},
+  {"connect-out", required_argument, NULL, OPT_CONNECT_OUT},
+  {"connect-in", required_argument, NULL, OPT_CONNECT_IN},
+  {"no-connect", no_argument, NULL, OPT_NO_CONNECT},
+  {"help", no_argument, NULL, 'h'},
+  {"version", no_argument, NULL, OPT_VERSION},
+  {"record", required_argument, NULL, OPT_RECORD},
+  {"hang-limit", required_argument, NULL, OPT_HANG_LIMIT},
+  {"no-midi", no_argument, NULL, OPT_NO_MIDI},
+  {"connect-midi-in", required_argument, NULL, OPT_CONNECT_MIDI_IN},
+  {"connect-midi-out", required_argument, NULL, OPT_CONNECT_MIDI_OUT},
+  {"event-delay", required_argument, NULL, OPT_EVENT_DELAY},
+  {"port", required_argument, NULL, OPT_PORT},
+  {"udp-console", required_argument, NULL, OPT_UDP_CONSOLE},
+  {"udp-mirror-console", required_argument, NULL, OPT_UDP_CONSOLE},
+  {"udp-echo", no_argument, NULL, OPT_UDP_ECHO},
+  {"osc-port", required_argument, NULL, OPT_OSC_PORT},
+  {"listen", required_argument, NULL, OPT_LISTEN},
+  {NULL, 0, NULL, 0},
 };
 
 /* csjack's own network options, which win over Csound's. */
@@ -300,8 +298,7 @@ take_option(int c, char **argv, CliSettings *run, OwnNetOptions *own)
 static int
 check_jack_names(const CsjOptions *opts)
 {
-  const char *const names[][2] = { { "--name", opts->client_name },
-                                   { "--server", opts->server_name } };
+  const char *const names[][2] = {{"--name", opts->client_name}, {"--server", opts->server_name}};
   for (size_t i = 0; i < sizeof names / sizeof names[0]; ++i) {
     const char *bad = names[i][1] ? utf8_name_problem(names[i][1]) : NULL;
     if (bad) {

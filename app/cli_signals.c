@@ -101,7 +101,7 @@ signal_main(void *arg)
               cli_signal_name(sig), EXIT_JACK);
       _exit(EXIT_JACK);
     }
-    const struct timespec tick = { 0, 10 * 1000 * 1000 };
+    const struct timespec tick = {0, 10 * 1000 * 1000};
     nanosleep(&tick, NULL);
   }
   if (atomic_load_explicit(&main_done, memory_order_acquire)) {

@@ -24,10 +24,10 @@
 
 struct ConsoleImpl {
   CsjEngine *engine;
-  ConsoleTerm *term;     /* on a terminal: libedit (console_tty.c); else NULL */
+  ConsoleTerm *term; /* on a terminal: libedit (console_tty.c); else NULL */
   int in_fd;
   FILE *out;
-  int wake[2];           /* console_stop writes a byte to wake[1] */
+  int wake[2]; /* console_stop writes a byte to wake[1] */
   pthread_t thread;
   atomic_bool stop;
   /* The line being read: up to CONSOLE_MAX_LINE bytes and a CR. Bytes of a

@@ -64,21 +64,21 @@ extern "C" {
 
 /** What a line asks for. */
 typedef enum {
-  CONSOLE_NOTHING = 0,   /**< Blank or comment line: no reply at all. */
-  CONSOLE_ERROR,         /**< Rejected line: error holds the reply's message. */
-  CONSOLE_SCORE,         /**< text: the score line. */
-  CONSOLE_EVAL,          /**< text: the code; direct for :eval!. */
-  CONSOLE_ORC,           /**< text: the code; direct for :orc!. */
-  CONSOLE_COMPILE,       /**< text: the file name; direct for :compile!. */
-  CONSOLE_CHN_SET,       /**< name, value. */
-  CONSOLE_CHN_GET,       /**< name. */
-  CONSOLE_SCHN_SET,      /**< name, text. */
-  CONSOLE_SCHN_GET,      /**< name. */
-  CONSOLE_TGET,          /**< table, index. */
-  CONSOLE_TSET,          /**< table, index, value. */
+  CONSOLE_NOTHING = 0, /**< Blank or comment line: no reply at all. */
+  CONSOLE_ERROR,       /**< Rejected line: error holds the reply's message. */
+  CONSOLE_SCORE,       /**< text: the score line. */
+  CONSOLE_EVAL,        /**< text: the code; direct for :eval!. */
+  CONSOLE_ORC,         /**< text: the code; direct for :orc!. */
+  CONSOLE_COMPILE,     /**< text: the file name; direct for :compile!. */
+  CONSOLE_CHN_SET,     /**< name, value. */
+  CONSOLE_CHN_GET,     /**< name. */
+  CONSOLE_SCHN_SET,    /**< name, text. */
+  CONSOLE_SCHN_GET,    /**< name. */
+  CONSOLE_TGET,        /**< table, index. */
+  CONSOLE_TSET,        /**< table, index, value. */
   CONSOLE_PAUSE,
   CONSOLE_PLAY,
-  CONSOLE_RECORD,        /**< text: the file name; bits. */
+  CONSOLE_RECORD, /**< text: the file name; bits. */
   CONSOLE_STOP_RECORD,
   CONSOLE_FLUSH,
   CONSOLE_STATS,
@@ -225,8 +225,7 @@ typedef enum {
 
 /** The console thread's loop on a terminal (console.c calls it): reads
  *  lines with libedit until Ctrl-D, :quit, EOF or a byte on @p wake_fd. */
-ConsoleTermEnd console_term_run(ConsoleTerm *t, CsjEngine *e, int wake_fd,
-                                const atomic_bool *stop);
+ConsoleTermEnd console_term_run(ConsoleTerm *t, CsjEngine *e, int wake_fd, const atomic_bool *stop);
 
 /**
  * Starts a console on the terminal of @p t (console_term_new), with the

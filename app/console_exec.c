@@ -22,7 +22,6 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-
 /* The fewest significant digits (15 to 17) that read back as @p v. */
 static const char *
 format_number(char buf[40], double v)
@@ -96,7 +95,8 @@ reply_status(FILE *out, const char *cmd, CsjStatus status, const char *detail)
   fprintf(out, "error %s: %s", cmd, csj_strerror(status));
   if (detail) {
     size_t n = strlen(detail);
-    while (n > 0 && (detail[n - 1] == '\n' || detail[n - 1] == '\r' || detail[n - 1] == ' ' || detail[n - 1] == '\t')) {
+    while (n > 0 && (detail[n - 1] == '\n' || detail[n - 1] == '\r' || detail[n - 1] == ' ' ||
+                     detail[n - 1] == '\t')) {
       --n;
     }
     if (n > 0) {
@@ -148,8 +148,7 @@ print_help(FILE *out)
   for (size_t i = 0; (help = console_command_help(i, &usage)) != NULL; ++i) {
     fprintf(out, HELP_LINE, usage, help);
   }
-  fputs("# CODE and TEXT escapes: \\n newline, \\t tab, \\r, \\\\ backslash, \\xHH byte\n",
-        out);
+  fputs("# CODE and TEXT escapes: \\n newline, \\t tab, \\r, \\\\ backslash, \\xHH byte\n", out);
   reply_ok(out, "help");
 }
 

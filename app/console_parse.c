@@ -298,8 +298,8 @@ parse_int(const char *tok, size_t n, int *out)
   return true;
 }
 
-static ConsoleCommand
-error_cmd(const char *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static ConsoleCommand error_cmd(const char *cmd, const char *fmt, ...)
+  __attribute__((format(printf, 2, 3)));
 
 static ConsoleCommand
 error_cmd(const char *cmd, const char *fmt, ...)
@@ -332,25 +332,25 @@ oom_cmd(ConsoleCommand *c)
 
 /* Everything a :command can be. */
 typedef enum {
-  ARGS_NONE,     /* no arguments */
-  ARGS_CODE,     /* CODE: rest of the line, escapes decoded */
-  ARGS_FILE,     /* FILE: rest of the line, verbatim */
-  ARGS_CHN,      /* NAME [VALUE] */
-  ARGS_SCHN,     /* NAME[ TEXT] */
-  ARGS_TGET,     /* N INDEX */
-  ARGS_TSET,     /* N INDEX VALUE */
-  ARGS_RECORD,   /* FILE [BITS] */
+  ARGS_NONE,   /* no arguments */
+  ARGS_CODE,   /* CODE: rest of the line, escapes decoded */
+  ARGS_FILE,   /* FILE: rest of the line, verbatim */
+  ARGS_CHN,    /* NAME [VALUE] */
+  ARGS_SCHN,   /* NAME[ TEXT] */
+  ARGS_TGET,   /* N INDEX */
+  ARGS_TSET,   /* N INDEX VALUE */
+  ARGS_RECORD, /* FILE [BITS] */
 } ArgShape;
 
 typedef struct {
-  const char *word;    /* after the ':' */
-  const char *cmd;     /* the reply's CMD */
+  const char *word; /* after the ':' */
+  const char *cmd;  /* the reply's CMD */
   ConsoleKind kind;
   bool direct;
   bool prompt;
   ArgShape args;
-  const char *usage;   /* for error messages and :help */
-  const char *help;    /* what it does, one line of :help */
+  const char *usage; /* for error messages and :help */
+  const char *help;  /* what it does, one line of :help */
 } CommandSpec;
 
 /* The console's commands: the parser, the terminal's completion and :help
@@ -366,8 +366,7 @@ static const CommandSpec k_commands[] = {
    "compile orchestra code through the command ring"},
   {"orc!", "orc", CONSOLE_ORC, true, false, ARGS_CODE, ":orc! CODE",
    "the same on the direct path (may drop cycles)"},
-  {"orc~", "orc", CONSOLE_ORC, false, true, ARGS_CODE, ":orc~ CODE",
-   "the same on the prompt path"},
+  {"orc~", "orc", CONSOLE_ORC, false, true, ARGS_CODE, ":orc~ CODE", "the same on the prompt path"},
   {"compile", "compile", CONSOLE_COMPILE, false, false, ARGS_FILE, ":compile FILE",
    "read FILE and compile it through the command ring"},
   {"compile!", "compile", CONSOLE_COMPILE, true, false, ARGS_FILE, ":compile! FILE",
@@ -384,8 +383,7 @@ static const CommandSpec k_commands[] = {
    "set one value of a table"},
   {"pause", "pause", CONSOLE_PAUSE, false, false, ARGS_NONE, ":pause",
    "pause: silence, no k-cycles"},
-  {"play", "play", CONSOLE_PLAY, false, false, ARGS_NONE, ":play",
-   "resume after :pause"},
+  {"play", "play", CONSOLE_PLAY, false, false, ARGS_NONE, ":play", "resume after :pause"},
   {"record", "record", CONSOLE_RECORD, false, false, ARGS_RECORD, ":record FILE [16|24|32]",
    "record csjack's output to a WAV file (bits: default 24; 32 is float)"},
   {"stop-record", "stop-record", CONSOLE_STOP_RECORD, false, false, ARGS_NONE, ":stop-record",
@@ -396,8 +394,7 @@ static const CommandSpec k_commands[] = {
    "counters as key=value pairs"},
   {"reset-peak", "reset-peak", CONSOLE_RESET_PEAK, false, false, ARGS_NONE, ":reset-peak",
    "restart the longest-callback figures of :stats"},
-  {"help", "help", CONSOLE_HELP, false, false, ARGS_NONE, ":help",
-   "this list"},
+  {"help", "help", CONSOLE_HELP, false, false, ARGS_NONE, ":help", "this list"},
   {"quit", "quit", CONSOLE_QUIT, false, false, ARGS_NONE, ":quit",
    "stop the performance and leave"},
 };
@@ -513,8 +510,7 @@ parse_args(const CommandSpec *spec, Cursor *c)
     if (!next_token(c, &tok, &n) || !parse_int(tok, n, &r.index)) {
       return error_cmd(spec->cmd, "INDEX must be an integer (%s)", spec->usage);
     }
-    if (spec->args == ARGS_TSET &&
-        (!next_token(c, &tok, &n) || !parse_double(tok, n, &r.value))) {
+    if (spec->args == ARGS_TSET && (!next_token(c, &tok, &n) || !parse_double(tok, n, &r.value))) {
       return error_cmd(spec->cmd, "VALUE must be a finite number (%s)", spec->usage);
     }
     if (!at_end(c)) {

@@ -56,29 +56,29 @@
 
 typedef enum {
   READ_OK,
-  READ_EOF,    /* the terminal is gone */
+  READ_EOF, /* the terminal is gone */
   READ_ERROR,
-  READ_WOKEN,  /* console_stop */
+  READ_WOKEN, /* console_stop */
 } ReadState;
 
 struct ConsoleTermImpl {
   int in_fd;
-  FILE *out;         /* the terminal: prompt, echo, replies */
-  FILE *err;         /* messages */
+  FILE *out; /* the terminal: prompt, echo, replies */
+  FILE *err; /* messages */
   bool err_is_tty;
-  locale_t ctype;    /* UTF-8 character handling for libedit, per thread */
+  locale_t ctype;       /* UTF-8 character handling for libedit, per thread */
   pthread_mutex_t lock; /* the editor and everything below */
-  FILE *in;          /* for el_init only: reads go through term_getc */
+  FILE *in;             /* for el_init only: reads go through term_getc */
   EditLine *el;
   History *hist;
-  bool editing;      /* a line is being typed: its prompt belongs on screen */
-  bool shown;        /* the prompt and the line are on screen */
-  bool err_midline;  /* the last message did not end its line */
+  bool editing;     /* a line is being typed: its prompt belongs on screen */
+  bool shown;       /* the prompt and the line are on screen */
+  bool err_midline; /* the last message did not end its line */
   int wake_fd;
   ReadState rstate;
   mbstate_t mbs;
   char *history_path;
-  bool history_said; /* one notice about the history file, no more */
+  bool history_said;    /* one notice about the history file, no more */
   struct termios saved; /* the terminal's mode when the console began */
   bool saved_ok;
 };
@@ -672,7 +672,7 @@ console_term_run(ConsoleTerm *t, CsjEngine *e, int wake_fd, const atomic_bool *s
 
     char *line = NULL;
     size_t len = 0;
-    bool done = false;  /* the console ends */
+    bool done = false; /* the console ends */
     bool ctrl_d = false;
     while (!line && !done) {
       bool input;

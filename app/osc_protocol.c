@@ -151,15 +151,16 @@ decode_message(const unsigned char *p, size_t n, uint64_t timetag, OscActionFn f
       bad(fn, data, timetag, "%s takes a finite number (i, f, d, h) or a string (s)", path);
     }
   } else {
-    bad(fn, data, timetag, "unknown OSC address '%.100s' (csjack takes /csound/compile, "
-                           "/csound/event, /csound/event/instr, /csound/channel/NAME)", path);
+    bad(fn, data, timetag,
+        "unknown OSC address '%.100s' (csjack takes /csound/compile, "
+        "/csound/event, /csound/event/instr, /csound/channel/NAME)",
+        path);
   }
   lo_message_free(m);
 }
 
 static void
-decode(const unsigned char *p, size_t n, uint64_t timetag, int depth, OscActionFn fn,
-       void *data)
+decode(const unsigned char *p, size_t n, uint64_t timetag, int depth, OscActionFn fn, void *data)
 {
   if (n >= 8 && memcmp(p, "#bundle", 8) == 0) {
     if (depth >= OSC_MAX_DEPTH) {
@@ -180,8 +181,10 @@ decode(const unsigned char *p, size_t n, uint64_t timetag, int depth, OscActionF
       const uint32_t size = be32(p + off);
       off += 4;
       if (size == 0 || size % 4 != 0 || size > n - off) {
-        bad(fn, data, tt, "an OSC bundle element of %u bytes (%zu left; a size is a non-zero "
-                          "multiple of 4)", size, n - off);
+        bad(fn, data, tt,
+            "an OSC bundle element of %u bytes (%zu left; a size is a non-zero "
+            "multiple of 4)",
+            size, n - off);
         return;
       }
       decode(p + off, size, tt, depth + 1, fn, data);
@@ -190,8 +193,9 @@ decode(const unsigned char *p, size_t n, uint64_t timetag, int depth, OscActionF
     return;
   }
   if (n == 0 || p[0] != '/') {
-    bad(fn, data, timetag, "not an OSC message or bundle (it must start with '/' or "
-                           "'#bundle')");
+    bad(fn, data, timetag,
+        "not an OSC message or bundle (it must start with '/' or "
+        "'#bundle')");
     return;
   }
   decode_message(p, n, timetag, fn, data);

@@ -34,12 +34,12 @@
 #define OSC_MAX_DEPTH 8
 
 typedef enum {
-  OSC_COMPILE = 0,   /**< text */
-  OSC_EVENT_TEXT,    /**< text: a score line */
-  OSC_EVENT_INSTR,   /**< pfields, count (at least 1) */
-  OSC_SET_CONTROL,   /**< name, value (finite) */
-  OSC_SET_STRING,    /**< name, text */
-  OSC_MALFORMED,     /**< message */
+  OSC_COMPILE = 0, /**< text */
+  OSC_EVENT_TEXT,  /**< text: a score line */
+  OSC_EVENT_INSTR, /**< pfields, count (at least 1) */
+  OSC_SET_CONTROL, /**< name, value (finite) */
+  OSC_SET_STRING,  /**< name, text */
+  OSC_MALFORMED,   /**< message */
 } OscKind;
 
 /** One message's meaning; valid during the call of the action function. */

@@ -91,8 +91,8 @@ udp_console_send(UdpConsole *c, const char *text)
    * bytes; a text too long for one datagram is cut, still NUL-ended. */
   const size_t n = strnlen(text, CONSOLE_MAX_DATAGRAM - 1);
   if (text[n] == '\0') {
-    (void)sendto(c->fd, text, n + 1, MSG_DONTWAIT | MSG_NOSIGNAL,
-                 (const struct sockaddr *)&c->to, sizeof(c->to));
+    (void)sendto(c->fd, text, n + 1, MSG_DONTWAIT | MSG_NOSIGNAL, (const struct sockaddr *)&c->to,
+                 sizeof(c->to));
   } else {
     char *cut = malloc(n + 1);
     if (!cut) {
@@ -100,8 +100,8 @@ udp_console_send(UdpConsole *c, const char *text)
     }
     memcpy(cut, text, n);
     cut[n] = '\0';
-    (void)sendto(c->fd, cut, n + 1, MSG_DONTWAIT | MSG_NOSIGNAL,
-                 (const struct sockaddr *)&c->to, sizeof(c->to));
+    (void)sendto(c->fd, cut, n + 1, MSG_DONTWAIT | MSG_NOSIGNAL, (const struct sockaddr *)&c->to,
+                 sizeof(c->to));
     free(cut);
   }
 }

@@ -69,8 +69,7 @@ udp_action_free(UdpAction *a)
   a->text_len = 0;
 }
 
-static void __attribute__((format(printf, 2, 3)))
-say(UdpAction *a, const char *fmt, ...)
+static void __attribute__((format(printf, 2, 3))) say(UdpAction *a, const char *fmt, ...)
 {
   va_list args;
   va_start(args, fmt);
@@ -78,8 +77,7 @@ say(UdpAction *a, const char *fmt, ...)
   va_end(args);
 }
 
-static UdpAction __attribute__((format(printf, 2, 3)))
-malformed(UdpAction a, const char *fmt, ...)
+static UdpAction __attribute__((format(printf, 2, 3))) malformed(UdpAction a, const char *fmt, ...)
 {
   a.kind = UDP_MALFORMED;
   udp_action_free(&a);
@@ -257,14 +255,18 @@ parse_get(UdpAction a, const char *data, size_t len)
     char copy[16];
     struct in_addr addr;
     if (host_len >= sizeof(copy)) {
-      return malformed(a, "':%c%s HOST PORT': HOST must be an IPv4 address (a.b.c.d) or "
-                          "localhost", kind, a.name);
+      return malformed(a,
+                       "':%c%s HOST PORT': HOST must be an IPv4 address (a.b.c.d) or "
+                       "localhost",
+                       kind, a.name);
     }
     memcpy(copy, host, host_len);
     copy[host_len] = '\0';
     if (inet_pton(AF_INET, copy, &addr) != 1) {
-      return malformed(a, "':%c%s HOST PORT': '%s' is not an IPv4 address (a.b.c.d) or "
-                          "localhost", kind, a.name, copy);
+      return malformed(a,
+                       "':%c%s HOST PORT': '%s' is not an IPv4 address (a.b.c.d) or "
+                       "localhost",
+                       kind, a.name, copy);
     }
     memcpy(a.host, copy, host_len + 1);
   }
@@ -277,8 +279,7 @@ parse_get(UdpAction a, const char *data, size_t len)
     p = p * 10 + (unsigned long)(port[i] - '0');
   }
   if (p == 0 || p > 65535) {
-    return malformed(a, "':%c%s HOST PORT': PORT must be a number from 1 to 65535", kind,
-                     a.name);
+    return malformed(a, "':%c%s HOST PORT': PORT must be a number from 1 to 65535", kind, a.name);
   }
   a.port = (uint16_t)p;
   a.kind = kind == '@' ? UDP_GET_CONTROL : UDP_GET_STRING;
@@ -370,8 +371,10 @@ parse_block(UdpParser *p, UdpAction a, const char *data, size_t len)
     /* Keep the bytes after the last '}' too: the block goes on. */
     if (dropped_now) {
       a.kind = UDP_BLOCK_DROPPED;
-      say(&a, "a { } block over %zu bytes: dropped; the datagrams up to its closing } are "
-              "skipped", p->max_block);
+      say(&a,
+          "a { } block over %zu bytes: dropped; the datagrams up to its closing } are "
+          "skipped",
+          p->max_block);
     }
     return a;
   }
@@ -424,8 +427,10 @@ udp_parse_datagram(UdpParser *p, const char *data, size_t len)
       bool no_memory = false;
       if (block_append(p, data, len, &no_memory)) {
         a.kind = UDP_BLOCK_DROPPED;
-        say(&a, "a { } block over %zu bytes: dropped; the datagrams up to its closing } are "
-                "skipped", p->max_block);
+        say(&a,
+            "a { } block over %zu bytes: dropped; the datagrams up to its closing } are "
+            "skipped",
+            p->max_block);
       } else if (no_memory) {
         block_reset(p);
         return malformed(a, "out of memory: the open block is dropped");

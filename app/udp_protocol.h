@@ -44,23 +44,23 @@
 #define UDP_MAX_NAME 255
 
 typedef enum {
-  UDP_NOTHING = 0,  /**< A blank datagram, or one kept in an open block. */
-  UDP_COMPILE,      /**< text: orchestra code. */
-  UDP_SCORE,        /**< text: score text; prefix is '$' or '&'. */
-  UDP_SET_CONTROL,  /**< name, value (finite). */
-  UDP_SET_STRING,   /**< name, text. */
-  UDP_GET_CONTROL,  /**< name, host (dotted IPv4), port. */
-  UDP_GET_STRING,   /**< name, host, port. */
-  UDP_CLOSE,        /**< end the performance. */
-  UDP_MALFORMED,    /**< message says why; nothing happens. */
-  UDP_BLOCK_DROPPED,/**< message says why; the block is gone. */
+  UDP_NOTHING = 0,   /**< A blank datagram, or one kept in an open block. */
+  UDP_COMPILE,       /**< text: orchestra code. */
+  UDP_SCORE,         /**< text: score text; prefix is '$' or '&'. */
+  UDP_SET_CONTROL,   /**< name, value (finite). */
+  UDP_SET_STRING,    /**< name, text. */
+  UDP_GET_CONTROL,   /**< name, host (dotted IPv4), port. */
+  UDP_GET_STRING,    /**< name, host, port. */
+  UDP_CLOSE,         /**< end the performance. */
+  UDP_MALFORMED,     /**< message says why; nothing happens. */
+  UDP_BLOCK_DROPPED, /**< message says why; the block is gone. */
 } UdpKind;
 
 /** One action. Release with udp_action_free(). */
 typedef struct {
   UdpKind kind;
-  char prefix;                 /**< UDP_SCORE: '$' or '&'. */
-  char *text;                  /**< malloc'd, NUL-terminated, or NULL. */
+  char prefix; /**< UDP_SCORE: '$' or '&'. */
+  char *text;  /**< malloc'd, NUL-terminated, or NULL. */
   size_t text_len;
   char name[UDP_MAX_NAME + 1];
   double value;
@@ -76,10 +76,10 @@ typedef struct {
   size_t len;
   size_t cap;
   size_t max_block;
-  size_t skipped;   /**< bytes of a dropped block seen so far */
+  size_t skipped; /**< bytes of a dropped block seen so far */
   bool open;
-  bool doubled;     /**< opened with {{ */
-  bool dropping;    /**< over the limit: skipping to the closing datagram */
+  bool doubled;  /**< opened with {{ */
+  bool dropping; /**< over the limit: skipping to the closing datagram */
 } UdpParser;
 
 /** Starts with no block open; @p max_block 0 means UDP_MAX_BLOCK. */

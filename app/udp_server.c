@@ -201,7 +201,7 @@ drain(UdpServer *s, int fd, bool osc)
 {
   for (int i = 0; i < BURST && !atomic_load_explicit(&s->stop, memory_order_relaxed); ++i) {
     struct sockaddr_in from;
-    struct iovec iov = { s->buf, RECV_BUFFER };
+    struct iovec iov = {s->buf, RECV_BUFFER};
     char control[CMSG_SPACE(sizeof(uint32_t))];
     struct msghdr msg;
     memset(&msg, 0, sizeof(msg));
@@ -251,11 +251,11 @@ server_main(void *arg)
   int nfds = 0;
   bool is_osc[2];
   if (s->udp_fd >= 0) {
-    fds[nfds] = (struct pollfd){ .fd = s->udp_fd, .events = POLLIN };
+    fds[nfds] = (struct pollfd){.fd = s->udp_fd, .events = POLLIN};
     is_osc[nfds++] = false;
   }
   if (s->osc_fd >= 0) {
-    fds[nfds] = (struct pollfd){ .fd = s->osc_fd, .events = POLLIN };
+    fds[nfds] = (struct pollfd){.fd = s->osc_fd, .events = POLLIN};
     is_osc[nfds++] = true;
   }
   int wait_ms = POLL_MS;

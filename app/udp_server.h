@@ -41,10 +41,10 @@
 typedef void (*UdpReportFn)(void *data, const char *line);
 
 typedef struct {
-  const char *listen;   /**< dotted IPv4 address; NULL: 127.0.0.1 */
-  int udp_port;         /**< Csound's protocol; 0: none */
-  int osc_port;         /**< OSC; 0: none */
-  bool echo;            /**< --udp-echo: report every datagram */
+  const char *listen; /**< dotted IPv4 address; NULL: 127.0.0.1 */
+  int udp_port;       /**< Csound's protocol; 0: none */
+  int osc_port;       /**< OSC; 0: none */
+  bool echo;          /**< --udp-echo: report every datagram */
   UdpReportFn report;
   void *report_data;
 } UdpServerOptions;

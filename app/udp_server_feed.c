@@ -74,7 +74,7 @@ udp_server_wait_for_room(UdpServer *s)
       udp_server_count(&s->counts.net_paced);
       waited = true;
     }
-    const struct timespec tick = { 0, 1000 * 1000 };
+    const struct timespec tick = {0, 1000 * 1000};
     nanosleep(&tick, NULL);
   }
   return true;

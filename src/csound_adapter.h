@@ -213,8 +213,8 @@ int csound_adapter_score_event(CsoundAdapter *cs, char type, const double *pfiel
  * p-fields. Thread: the owner. Real-time safe: yes, csjack's share (a
  * stack copy of the p-fields).
  */
-int csound_adapter_score_event_in(CsoundAdapter *cs, char type, const double *pfields,
-                                  int count, int64_t delta);
+int csound_adapter_score_event_in(CsoundAdapter *cs, char type, const double *pfields, int count,
+                                  int64_t delta);
 /** Score text, one or more lines of Csound's score language, as
  *  real-time events. Thread: the owner. Real-time safe: yes, csjack's
  *  share. */

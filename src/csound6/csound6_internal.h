@@ -88,18 +88,18 @@ void csound6_guard_pop(Csound6Guard *guard);
  * sigsetjmp must be in the caller's own frame, hence a macro. No signal
  * mask is saved (savemask 0): a register save, no system call.
  */
-#define CSOUND6_GUARDED(jumped, stmt)                                           \
-  do {                                                                          \
-    Csound6Guard guard_;                                                        \
-    csound6_guard_push(&guard_);                                                \
-    if (sigsetjmp(guard_.env, 0) == 0) {                                        \
-      stmt;                                                                     \
-      csound6_guard_pop(&guard_);                                               \
-      (jumped) = false;                                                         \
-    } else {                                                                    \
-      csound6_guard_pop(&guard_);                                               \
-      (jumped) = true;                                                          \
-    }                                                                           \
+#define CSOUND6_GUARDED(jumped, stmt)    \
+  do {                                   \
+    Csound6Guard guard_;                 \
+    csound6_guard_push(&guard_);         \
+    if (sigsetjmp(guard_.env, 0) == 0) { \
+      stmt;                              \
+      csound6_guard_pop(&guard_);        \
+      (jumped) = false;                  \
+    } else {                             \
+      csound6_guard_pop(&guard_);        \
+      (jumped) = true;                   \
+    }                                    \
   } while (0)
 
 /* After a jump out of a call that holds Csound's API lock: the instance

@@ -16,6 +16,7 @@ static const char FLAGS_WITH_DIGITS[] = "vHzZ";
 
 /* Long options that take a value, which Csound's command line also reads
  * from the next word. */
+/* clang-format off */
 static const char *const LONG_WITH_VALUE[] = {
   "output", "input", "sample-rate", "control-rate", "ksmps", "nchnls", "nchnls_i", "0dbfs",
   "messagelevel", "m-amps", "m-range", "m-warnings", "m-raw", "m-dB", "m-colours",
@@ -28,6 +29,7 @@ static const char *const LONG_WITH_VALUE[] = {
   "list-opcodes", "dither-triangular", "dither-uniform", "vbr-quality", "devices",
   "mp3-mode", "daemon", "cscore", "syntax-check-only", NULL,
 };
+/* clang-format on */
 
 static char *
 dup_range(const char *s, size_t n)
@@ -185,8 +187,8 @@ csound_options_classify(const char *o, uint32_t jack_rate, bool midi, char *repl
   replacement[0] = '\0';
   notice[0] = '\0';
   if (o[0] != '-') {
-    snprintf(notice, notice_size,
-             "Csound option '%s' ignored: csjack plays the file it was given", o);
+    snprintf(notice, notice_size, "Csound option '%s' ignored: csjack plays the file it was given",
+             o);
     return OPTION_DROP;
   }
   if (starts(o, "-o") || starts(o, "--output")) {
@@ -218,8 +220,7 @@ csound_options_classify(const char *o, uint32_t jack_rate, bool midi, char *repl
   }
   if (starts(o, "-r") || starts(o, "--sample-rate")) {
     snprintf(notice, notice_size,
-             "Csound option '%s' ignored: Csound runs at JACK's sample rate, %u Hz", o,
-             jack_rate);
+             "Csound option '%s' ignored: Csound runs at JACK's sample rate, %u Hz", o, jack_rate);
     return OPTION_DROP;
   }
   if (starts(o, "-k") || starts(o, "--control-rate")) {
@@ -239,8 +240,7 @@ csound_options_classify(const char *o, uint32_t jack_rate, bool midi, char *repl
              o, jack_rate);
     return OPTION_DROP;
   }
-  if (starts(o, "-M") || starts(o, "-Q") || starts(o, "--midi-device") ||
-      starts(o, "-+rtmidi")) {
+  if (starts(o, "-M") || starts(o, "-Q") || starts(o, "--midi-device") || starts(o, "-+rtmidi")) {
     if (midi) {
       snprintf(notice, notice_size,
                "Csound option '%s' ignored: Csound's MIDI input and output are csjack's "
@@ -283,10 +283,12 @@ csound_options_classify(const char *o, uint32_t jack_rate, bool midi, char *repl
              "Csound option '%s' ignored: csjack always plays to its JACK ports", o);
     return OPTION_DROP;
   }
+  /* clang-format off */
   static const char *const file_formats[] = {
     "-W", "-A", "-J", "-h", "-c", "-a", "-u", "-8", "-s", "-3", "-l", "-f", "-R", "-K",
     "--wave", "--aiff", "--ircam", "--noheader", "--rewrite", "--nopeaks", NULL,
   };
+  /* clang-format on */
   for (const char *const *f = file_formats; *f; ++f) {
     if (strcmp(o, *f) == 0) {
       snprintf(notice, notice_size,

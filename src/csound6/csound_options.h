@@ -49,8 +49,8 @@ char **csound_options_normalize(int count, const char *const *words, int *out_co
  * REFUSE (a notice without the "csjack: notice:" prefix).
  */
 OptionAction csound_options_classify(const char *option, uint32_t jack_rate, bool midi,
-                                     char *replacement,
-                                     size_t replacement_size, char *notice, size_t notice_size);
+                                     char *replacement, size_t replacement_size, char *notice,
+                                     size_t notice_size);
 
 /**
  * Takes a CSD's <CsOptions> out: returns a malloc'd copy of @p csd whose

@@ -46,7 +46,7 @@ typedef enum {
   CMD_SCORE_EVENT_JOB, /* p-fields in a job (too many to inline) */
   CMD_INPUT_MESSAGE,
   CMD_SCORE_OFFSET,
-  CMD_COMPILE,         /* job: parsed by the worker, merged here */
+  CMD_COMPILE, /* job: parsed by the worker, merged here */
   CMD_EVAL,
   CMD_SET_STRING_CHANNEL,
   CMD_TABLE_SET,
@@ -55,12 +55,12 @@ typedef enum {
   CMD_TABLE_COPY_OUT,
   CMD_TASK,
   CMD_PROCESS_CALLBACK,
-  CMD_PAUSE,           /* value: 0 play, 1 pause, 2 toggle */
+  CMD_PAUSE, /* value: 0 play, 1 pause, 2 toggle */
   CMD_FLUSH,
   CMD_RECORD_START,
   CMD_RECORD_STOP,
   CMD_TASK_OFF_THREAD, /* job: run by the worker while it holds the line */
-  CMD_COUNT,          /* not a command: the table's size */
+  CMD_COUNT,           /* not a command: the table's size */
 } CommandType;
 
 #define INLINE_PFIELDS 28
@@ -81,37 +81,37 @@ typedef enum {
 typedef struct Job {
   _Atomic int refs;
   CommandType type;
-  _Atomic bool finished;   /* the JACK thread is done with it */
+  _Atomic bool finished; /* the JACK thread is done with it */
   /* CMD_COMPILE/CMD_EVAL: the parse trees to merge, in order. The parser
    * (the caller for an evalCode, the worker for a compile) fills `trees`
    * and `total`, then raises `published` to `total` in one release store;
    * the JACK thread merges trees[merged] onward, as many per cycle as fit
    * its budget, raising `merged` after each. A NULL tree is a failed parse. */
   void **trees;
-  void *tree;              /* the one tree of an evalCode (trees = &tree) */
-  bool owns_tree;          /* parsed by the caller: freed with the job */
+  void *tree;     /* the one tree of an evalCode (trees = &tree) */
+  bool owns_tree; /* parsed by the caller: freed with the job */
   _Atomic uint32_t published;
   _Atomic uint32_t merged;
   uint32_t total;
-  char *text;              /* code, a score line, a channel's text */
-  char *name;              /* a channel name */
-  double *values;          /* p-fields or table data */
-  size_t count;            /* values in `values` (or capacity for copy-out) */
-  size_t length;           /* a table's length, on reply */
+  char *text;     /* code, a score line, a channel's text */
+  char *name;     /* a channel name */
+  double *values; /* p-fields or table data */
+  size_t count;   /* values in `values` (or capacity for copy-out) */
+  size_t length;  /* a table's length, on reply */
   int table;
   int index;
   char event_type;
   bool absp2;
-  bool stamped;            /* a score event to start at frame + p2 */
-  uint32_t frame;          /* its JACK frame time */
+  bool stamped;   /* a score event to start at frame + p2 */
+  uint32_t frame; /* its JACK frame time */
   Recorder *recorder;
   /* The reply. */
   CsjStatus status;
   double value;
-  char message[1024];      /* Csound's messages while parsing or compiling */
+  char message[1024]; /* Csound's messages while parsing or compiling */
   size_t message_len;
   sem_t done;
-  CsjResultFn fn;          /* callback form: run on the worker thread */
+  CsjResultFn fn; /* callback form: run on the worker thread */
   void *fn_data;
   /* CMD_TASK_OFF_THREAD: the function the worker runs once the JACK thread
    * has reached the command, and where it is (TaskState). */
@@ -135,13 +135,13 @@ typedef enum {
 
 /* One ring slot's payload. */
 typedef struct {
-  uint8_t type;            /* CommandType */
+  uint8_t type; /* CommandType */
   union {
     struct {
       char type;
       bool absp2;
       uint8_t count;
-      bool stamped;        /* start at JACK frame `frame` (+ p2 seconds) */
+      bool stamped; /* start at JACK frame `frame` (+ p2 seconds) */
       uint32_t frame;
       double pfields[INLINE_PFIELDS];
     } event;
@@ -164,13 +164,11 @@ typedef struct {
   } u;
 } Command;
 
-
 /* How a command's payload travels. */
 typedef enum {
   COMMAND_INLINE, /* in the slot itself: nothing to free, no reply */
   COMMAND_JOB,    /* a Job: completed and handed to the worker when run */
 } CommandKind;
-
 
 /* Runs one command on the JACK thread. @p job is cmd->u.job for job
  * commands, else NULL. Returns false when the command cannot finish in this
@@ -185,7 +183,6 @@ typedef struct {
   CommandRunFn run;
 } CommandInfo;
 
-
 /* The JACK thread's own state for commands: what the commands it ran have
  * set, and the compile that holds the line. JACK thread only. */
 typedef struct {
@@ -193,11 +190,11 @@ typedef struct {
   CsjProcessFn process_fn;
   void *process_data;
   Recorder *recorder;
-  Command stash;            /* a compile not yet parsed or not yet merged */
+  Command stash; /* a compile not yet parsed or not yet merged */
   bool stash_full;
-  uint64_t stash_since_ns;  /* when the stash began to hold the line */
-  uint64_t merge_ns_avg;    /* a unit's merge time, learnt (a running average) */
-  bool worker_has_jobs;     /* finished jobs wait for the worker's wake */
+  uint64_t stash_since_ns; /* when the stash began to hold the line */
+  uint64_t merge_ns_avg;   /* a unit's merge time, learnt (a running average) */
+  bool worker_has_jobs;    /* finished jobs wait for the worker's wake */
   /* The JACK frame time at which the output of Csound's next k-block
    * begins at our output ports, set at the start of each cycle before the
    * commands run: the cycle's jack_last_frame_time plus the frames

@@ -83,13 +83,14 @@ run_table_command(CsjEngine *e, const Command *cmd)
     }
     break;
   case CMD_TABLE_COPY_IN:
-    memcpy(data, job->values, (job->count < (size_t)len ? job->count : (size_t)len) * sizeof(double));
+    memcpy(data, job->values,
+           (job->count < (size_t)len ? job->count : (size_t)len) * sizeof(double));
     break;
   case CMD_TABLE_COPY_OUT:
-    memcpy(job->values, data, (job->count < (size_t)len ? job->count : (size_t)len) * sizeof(double));
+    memcpy(job->values, data,
+           (job->count < (size_t)len ? job->count : (size_t)len) * sizeof(double));
     break;
-  default:
-    break;
+  default: break;
   }
 }
 
@@ -177,8 +178,8 @@ run_compile_step(CsjEngine *e, Job *job)
  * to a block late (see csound_adapter_score_event_in).
  */
 static void
-place_event(CsjEngine *e, char type, const double *pfields, int count, bool absp2,
-            bool stamped, uint32_t frame)
+place_event(CsjEngine *e, char type, const double *pfields, int count, bool absp2, bool stamped,
+            uint32_t frame)
 {
   const bool instr = type == 'i' && count >= 2 && isfinite(pfields[1]);
   if (!instr || absp2 || (!stamped && pfields[1] < 0)) {
@@ -202,8 +203,8 @@ static bool
 run_score_event(CsjEngine *e, const Command *cmd, Job *job)
 {
   (void)job;
-  place_event(e, cmd->u.event.type, cmd->u.event.pfields, cmd->u.event.count,
-              cmd->u.event.absp2, cmd->u.event.stamped, cmd->u.event.frame);
+  place_event(e, cmd->u.event.type, cmd->u.event.pfields, cmd->u.event.count, cmd->u.event.absp2,
+              cmd->u.event.stamped, cmd->u.event.frame);
   return true;
 }
 
@@ -397,8 +398,7 @@ stamped_start(const CsjEngine *e, const Command *cmd, uint32_t *start)
   if (!stamped || absp2 || type != 'i' || count < 2 || !isfinite(p[1])) {
     return false;
   }
-  const double offset =
-    p[1] * (double)atomic_load_explicit(&e->jack_rate, memory_order_relaxed);
+  const double offset = p[1] * (double)atomic_load_explicit(&e->jack_rate, memory_order_relaxed);
   if (!(fabs(offset) < 2147483647.0)) {
     return false;
   }

@@ -13,7 +13,6 @@ struct CsjEngineImpl;
  * Real-time safe. */
 const CommandInfo *command_info(unsigned type);
 
-
 /* The JACK thread: runs what was queued when the cycle began, in order,
  * within the cycle's command budget. Real-time safe (csjack's share). */
 DrainOutcome commands_drain(struct CsjEngineImpl *e);

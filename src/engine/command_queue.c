@@ -63,9 +63,8 @@ queue_push_with(CsjEngine *e, const Command *cmd, size_t size, Job *parse_job)
   struct timespec start;
   clock_gettime(CLOCK_MONOTONIC, &start);
   for (;;) {
-    const CommandRingResult r = parse_job
-                                  ? worker_push_compile(e, cmd, (uint32_t)size, parse_job)
-                                  : command_ring_push(e->ring, cmd, (uint32_t)size);
+    const CommandRingResult r = parse_job ? worker_push_compile(e, cmd, (uint32_t)size, parse_job)
+                                          : command_ring_push(e->ring, cmd, (uint32_t)size);
     switch (r) {
     case COMMAND_RING_OK: return CSJ_SUCCESS;
     case COMMAND_RING_TOO_BIG: return CSJ_ERR_TOO_BIG;
@@ -161,7 +160,7 @@ queue_await(CsjEngine *e, Job *job, int timeout_ms)
  */
 CsjStatus
 queue_submit_and_wait(CsjEngine *e, Job *job, int timeout_ms, void (*read)(const Job *, void *),
-                void *read_data)
+                      void *read_data)
 {
   CsjStatus status = queue_refused_on_worker(e) ? CSJ_ERR_STATE : queue_push_job(e, job);
   if (status != CSJ_SUCCESS) {
@@ -192,8 +191,8 @@ queue_refused_on_worker(CsjEngine *e)
     return false;
   }
   engine_set_error_text(e, "refused on csjack's worker thread (inside an off-thread task or a "
-                         "result callback): it would wait for the line that thread holds; "
-                         "use the _direct or _async forms there");
+                           "result callback): it would wait for the line that thread holds; "
+                           "use the _direct or _async forms there");
   return true;
 }
 

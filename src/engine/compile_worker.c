@@ -65,8 +65,8 @@ worker_guarded_parse(CsjEngine *e, Job *capture, const char *text, bool quiet)
   }
   job_capture_begin(capture);
   atomic_store_explicit(&e->parse_busy_since_ns, engine_now_ns(), memory_order_relaxed);
-  void *tree = quiet ? csound_adapter_parse_quiet(e->csound, text)
-                     : csound_adapter_parse(e->csound, text);
+  void *tree =
+    quiet ? csound_adapter_parse_quiet(e->csound, text) : csound_adapter_parse(e->csound, text);
   atomic_store_explicit(&e->parse_busy_since_ns, 0, memory_order_relaxed);
   job_capture_end();
   atomic_store_explicit(&e->parse_active, false, memory_order_release);
@@ -213,7 +213,7 @@ next_parse(CsjEngine *e)
  */
 typedef struct {
   Job *job;
-  void **trees;     /* the units, owned here until the job is finished */
+  void **trees; /* the units, owned here until the job is finished */
   uint32_t count;
 } Feed;
 
@@ -474,8 +474,7 @@ give_up_on_user_code(CsjEngine *e, uint64_t close_began, uint64_t limit_ns)
                      "after the engine began to close (it has run for %.1f s): csjack gives "
                      "up on it; that thread, the engine's memory and its Csound instance are "
                      "left to the process's exit\n",
-                     task ? "an off-thread task (csj_engine_task_off_thread)"
-                          : "a result callback",
+                     task ? "an off-thread task (csj_engine_task_off_thread)" : "a result callback",
                      (double)(now - close_began) * 1e-9, (double)(now - since) * 1e-9);
   return true;
 }

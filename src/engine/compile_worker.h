@@ -13,7 +13,6 @@
 
 struct CsjEngineImpl;
 
-
 CsjStatus worker_start(struct CsjEngineImpl *e);
 void worker_stop(struct CsjEngineImpl *e);
 /* Pushes a compile's command into the ring and its job into the parse

@@ -32,17 +32,29 @@ push_pause(CsjEngine *e, int mode)
   return queue_push(e, &cmd, COMMAND_SIZE(pause_mode));
 }
 
-CsjStatus csj_engine_play(CsjEngine *e) { return push_pause(e, 0); }
-CsjStatus csj_engine_pause(CsjEngine *e) { return push_pause(e, 1); }
-CsjStatus csj_engine_toggle_pause(CsjEngine *e) { return push_pause(e, 2); }
+CsjStatus
+csj_engine_play(CsjEngine *e)
+{
+  return push_pause(e, 0);
+}
+CsjStatus
+csj_engine_pause(CsjEngine *e)
+{
+  return push_pause(e, 1);
+}
+CsjStatus
+csj_engine_toggle_pause(CsjEngine *e)
+{
+  return push_pause(e, 2);
+}
 
-#define ADVANCE_REFUSED                                                                     \
-  "the score statement 'a' (advance score time) is refused in real time: Csound computes "   \
+#define ADVANCE_REFUSED                                                                    \
+  "the score statement 'a' (advance score time) is refused in real time: Csound computes " \
   "the time it skips inside one JACK cycle, and the graph would miss its deadline"
 
 static CsjStatus
-queue_event(CsjEngine *e, char type, const double *pfields, int count, bool absp2,
-            bool stamped, uint32_t frame)
+queue_event(CsjEngine *e, char type, const double *pfields, int count, bool absp2, bool stamped,
+            uint32_t frame)
 {
   if (count > CSJ_MAX_PFIELDS) {
     char why[160];
@@ -78,8 +90,9 @@ queue_event(CsjEngine *e, char type, const double *pfields, int count, bool absp
     cmd.u.event.stamped = stamped;
     cmd.u.event.frame = frame;
     memcpy(cmd.u.event.pfields, pfields, (size_t)count * sizeof(double));
-    return queue_push(e, &cmd, offsetof(Command, u) + offsetof(__typeof__(cmd.u.event), pfields) +
-                             (size_t)count * sizeof(double));
+    return queue_push(e, &cmd,
+                      offsetof(Command, u) + offsetof(__typeof__(cmd.u.event), pfields) +
+                        (size_t)count * sizeof(double));
   }
   CsjStatus why;
   Job *job = queue_new_job(e, CMD_SCORE_EVENT_JOB, 1, &why);
@@ -307,8 +320,8 @@ submit_eval(CsjEngine *e, const char *code, int refs, CsjResultFn fn, void *data
 }
 
 static CsjStatus
-submit_code(CsjEngine *e, CommandType type, const char *code, int refs, CsjResultFn fn,
-            void *data, Job **out)
+submit_code(CsjEngine *e, CommandType type, const char *code, int refs, CsjResultFn fn, void *data,
+            Job **out)
 {
   if (type == CMD_EVAL) {
     return submit_eval(e, code, refs, fn, data, out);

@@ -316,9 +316,9 @@ prompt_ordered(CsjEngine *e, uint64_t pushed)
 }
 
 typedef enum {
-  PROMPT_TAKEN,  /* we own Csound, in a window, in order */
-  PROMPT_QUEUE,  /* go through the ring instead */
-  PROMPT_STATE,  /* the performance is not running */
+  PROMPT_TAKEN, /* we own Csound, in a window, in order */
+  PROMPT_QUEUE, /* go through the ring instead */
+  PROMPT_STATE, /* the performance is not running */
 } PromptWait;
 
 /*
@@ -473,9 +473,8 @@ prompt_run(CsjEngine *e, int kind, const char *code, int timeout_ms, double *val
       return CSJ_ERR_STATE;
     }
     atomic_fetch_add_explicit(&e->prompt_queued, 1, memory_order_relaxed);
-    return kind == PROMPT_EVAL
-             ? csj_engine_eval_code(e, code, timeout_ms, value, error, error_size)
-             : csj_engine_compile_orc(e, code, timeout_ms, error, error_size);
+    return kind == PROMPT_EVAL ? csj_engine_eval_code(e, code, timeout_ms, value, error, error_size)
+                               : csj_engine_compile_orc(e, code, timeout_ms, error, error_size);
   }
   /* We own Csound until the release below; the watchdog sees us inside. */
   job_capture_begin(&capture);

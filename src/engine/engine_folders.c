@@ -32,7 +32,9 @@ static char *
 folder_of(const char *file)
 {
   const char *slash = strrchr(file, '/');
-  char *dir = !slash ? strdup(".") : slash == file ? strdup("/") : strndup(file, (size_t)(slash - file));
+  char *dir = !slash          ? strdup(".")
+              : slash == file ? strdup("/")
+                              : strndup(file, (size_t)(slash - file));
   if (!dir) {
     return NULL;
   }

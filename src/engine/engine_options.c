@@ -30,13 +30,15 @@ load_opcode_libs(CsjEngine *e, const char *list)
 {
   char dir[] = "/tmp/csjack-plugins-XXXXXX";
   if (!mkdtemp(dir)) {
-    message_log_printf(e->log, 0, "csjack: warning: cannot stage --opcode-lib: %s\n", strerror(errno));
+    message_log_printf(e->log, 0, "csjack: warning: cannot stage --opcode-lib: %s\n",
+                       strerror(errno));
     return;
   }
   char *names = strdup(list);
   char link_path[PATH_MAX + 64];
   int n = 0;
-  for (char *save = NULL, *lib = strtok_r(names, ",", &save); lib; lib = strtok_r(NULL, ",", &save)) {
+  for (char *save = NULL, *lib = strtok_r(names, ",", &save); lib;
+       lib = strtok_r(NULL, ",", &save)) {
     char *real = realpath(lib, NULL);
     const char *base = strrchr(lib, '/') ? strrchr(lib, '/') + 1 : lib;
     snprintf(link_path, sizeof(link_path), "%s/%d-%s", dir, n++, base);
@@ -85,13 +87,10 @@ vet_option(const char *option, const char *from, uint32_t rate, bool midi, char 
   *use = NULL;
   *say = false;
   text[0] = '\0';
-  switch (csound_options_classify(option, rate, midi, replacement, replacement_size, text,
-                                  text_size)) {
-  case OPTION_DROP:
-    *say = true;
-    return CSJ_SUCCESS;
-  case OPTION_HOST:
-    return CSJ_SUCCESS; /* the application's (the csjack command serves --port) */
+  switch (
+    csound_options_classify(option, rate, midi, replacement, replacement_size, text, text_size)) {
+  case OPTION_DROP: *say = true; return CSJ_SUCCESS;
+  case OPTION_HOST: return CSJ_SUCCESS; /* the application's (the csjack command serves --port) */
   case OPTION_REFUSE:
     snprintf(text + strlen(text), text_size - strlen(text), "%s", from);
     return CSJ_ERR_OPTION;
@@ -99,9 +98,7 @@ vet_option(const char *option, const char *from, uint32_t rate, bool midi, char 
     *say = true;
     *use = replacement;
     break;
-  case OPTION_PASS:
-    *use = option;
-    break;
+  case OPTION_PASS: *use = option; break;
   }
   char why[256];
   if (csound_adapter_check_option(*use, why, sizeof(why)) != 0) {
@@ -123,7 +120,8 @@ vet_option(const char *option, const char *from, uint32_t rate, bool midi, char 
  * after a CSD's own, which they override, as on Csound's command line.
  */
 CsjStatus
-engine_apply_options(CsjEngine *e, int count, const char *const *words, const char *from, bool remember)
+engine_apply_options(CsjEngine *e, int count, const char *const *words, const char *from,
+                     bool remember)
 {
   int n = 0;
   char **options = csound_options_normalize(count, words, &n);
@@ -220,8 +218,8 @@ engine_apply_rate_and_modes(CsjEngine *e)
    * JACK thread performs. */
   if (csound_adapter_clear_realtime_mode(e->csound)) {
     engine_notice(e, "Csound's --realtime mode is switched off: its init-pass thread would stall "
-              "the start; csjack's JACK thread already performs without contention for "
-              "Csound's lock");
+                     "the start; csjack's JACK thread already performs without contention for "
+                     "Csound's lock");
   }
 }
 

@@ -15,8 +15,8 @@
  * engine's last error names the option) or CSJ_ERR_NO_MEMORY. With
  * @p remember, they are applied again after a CSD's own.
  */
-CsjStatus engine_apply_options(CsjEngine *e, int count, const char *const *words,
-                               const char *from, bool remember);
+CsjStatus engine_apply_options(CsjEngine *e, int count, const char *const *words, const char *from,
+                               bool remember);
 
 /* JACK's sample rate, last so that nothing overrides it, and Csound's
  * --realtime mode off. */

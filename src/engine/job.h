@@ -12,7 +12,6 @@
 
 struct CsjEngineImpl;
 
-
 /* A job of @p type with @p refs references, or NULL with errno EAGAIN when
  * MAX_JOBS are in flight, ENOMEM when memory is short. Any thread but the
  * JACK thread. */

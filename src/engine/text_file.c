@@ -32,8 +32,7 @@ text_file_read(const char *path, bool regular_only, char **out, char *why, size_
   }
   struct stat st;
   if (regular_only && (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode))) {
-    return refuse(NULL, fd, CSJ_ERR_FILE, why, why_size, "'%s' is not a regular file%s", path,
-                  "");
+    return refuse(NULL, fd, CSJ_ERR_FILE, why, why_size, "'%s' is not a regular file%s", path, "");
   }
   size_t cap = 1 << 16;
   size_t len = 0;

@@ -22,11 +22,11 @@ midi_message_length(uint8_t status)
     }
   }
   switch (status) {
-  case 0xF0: return 0;    /* SysEx: until F7 */
+  case 0xF0: return 0; /* SysEx: until F7 */
   case 0xF1:
   case 0xF3: return 2;
   case 0xF2: return 3;
-  default: return 1;      /* F4..F7 (lone), F8..FF real-time */
+  default: return 1; /* F4..F7 (lone), F8..FF real-time */
   }
 }
 
@@ -40,8 +40,7 @@ start(MidiParser *p, uint8_t status)
 }
 
 void
-midi_parser_feed(MidiParser *p, const uint8_t *bytes, size_t size, MidiMessageFn fn,
-                 void *context)
+midi_parser_feed(MidiParser *p, const uint8_t *bytes, size_t size, MidiMessageFn fn, void *context)
 {
   for (size_t i = 0; i < size; ++i) {
     const uint8_t b = bytes[i];

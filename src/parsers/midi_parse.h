@@ -20,11 +20,11 @@
 #define MIDI_PARSE_MAX_MESSAGE 512u
 
 typedef struct {
-  uint8_t running;     /* the running status (a channel status), or 0 */
+  uint8_t running; /* the running status (a channel status), or 0 */
   uint8_t message[MIDI_PARSE_MAX_MESSAGE];
-  size_t length;       /* bytes of the message under way */
-  size_t expected;     /* its complete length; 0 for a SysEx (until F7) */
-  int overflow;        /* a SysEx too long: dropped up to its F7 */
+  size_t length;   /* bytes of the message under way */
+  size_t expected; /* its complete length; 0 for a SysEx (until F7) */
+  int overflow;    /* a SysEx too long: dropped up to its F7 */
 } MidiParser;
 
 /** Called once per complete message; @p data is valid during the call. */

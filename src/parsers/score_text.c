@@ -212,16 +212,14 @@ read_statement(Reader *r, ScoreTextError *err)
                       NULL);
       }
       if (carry_is_string(r->last, count)) {
-        return refuse(err, line, "a '.' carry of a string p-field (Csound cannot carry it)",
-                      NULL);
+        return refuse(err, line, "a '.' carry of a string p-field (Csound cannot carry it)", NULL);
       }
       ++r->s;
       continue;
     }
     char *end = NULL;
-    const double v = (c >= '0' && c <= '9') || c == '+' || c == '-' || c == '.'
-                       ? read_number(r->s, &end)
-                       : 0.0;
+    const double v =
+      (c >= '0' && c <= '9') || c == '+' || c == '-' || c == '.' ? read_number(r->s, &end) : 0.0;
     if (!end || end == r->s) {
       return refuse(err, line,
                     "'%.*s' is not a number (real-time score lines take numbers, quoted "

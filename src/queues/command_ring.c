@@ -131,8 +131,7 @@ claim(CommandRing *ring, uint64_t *position)
        * another producer won, so the ring as a whole made progress. This
        * loop is why a push is lock-free and not wait-free. */
       if (atomic_compare_exchange_weak_explicit(&ring->enqueue_pos, &pos, pos + 1,
-                                                memory_order_relaxed,
-                                                memory_order_relaxed)) {
+                                                memory_order_relaxed, memory_order_relaxed)) {
         *position = pos;
         return true;
       }
@@ -296,8 +295,7 @@ command_ring_test_claim(CommandRing *ring, uint64_t *position)
 }
 
 void
-command_ring_test_publish(CommandRing *ring, uint64_t position, const void *payload,
-                          uint32_t size)
+command_ring_test_publish(CommandRing *ring, uint64_t position, const void *payload, uint32_t size)
 {
   publish(ring, position, payload, size);
 }

@@ -19,8 +19,8 @@ struct EventQueue {
   uint32_t count;
   uint32_t next_seq;
   size_t item_size;
-  Key *heap;         /* count keys, a binary min-heap */
-  uint32_t *free;    /* capacity - count free slots, a stack */
+  Key *heap;      /* count keys, a binary min-heap */
+  uint32_t *free; /* capacity - count free slots, a stack */
   unsigned char *pool;
 };
 

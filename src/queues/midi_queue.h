@@ -38,6 +38,10 @@ bool midi_queue_push(MidiQueue *q, uint32_t frame, const uint8_t *data, size_t s
 bool midi_queue_peek(const MidiQueue *q, uint32_t *frame, const uint8_t **data, size_t *size);
 /** Removes the oldest event. */
 void midi_queue_pop(MidiQueue *q);
-static inline bool midi_queue_empty(const MidiQueue *q) { return q->count == 0; }
+static inline bool
+midi_queue_empty(const MidiQueue *q)
+{
+  return q->count == 0;
+}
 
 #endif

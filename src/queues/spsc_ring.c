@@ -103,8 +103,7 @@ spsc_ring_pop(SpscRing *ring, void *buf, uint32_t buf_size)
   const uint32_t kept = size < buf_size ? size : buf_size;
   copy_out(ring, r + (uint32_t)sizeof(size), buf, kept);
   /* Release: our reads of the slots happen before the writer may reuse them. */
-  atomic_store_explicit(&ring->read_index, r + (uint32_t)sizeof(size) + size,
-                        memory_order_release);
+  atomic_store_explicit(&ring->read_index, r + (uint32_t)sizeof(size) + size, memory_order_release);
   return kept;
 }
 

@@ -3,7 +3,7 @@
  * The csjack command's options: its own command line, the file it plays
  * (read here, before JACK is touched), and the network options Csound's
  * words carry (in <CsOptions>, then after --), which csjack's own
- * override. The result is the run's settings (CliSettings, cli.h).
+ * override. The result is the run's settings (CliSettings, cli_settings.h).
  */
 
 #include "cli_options.h"

@@ -160,6 +160,15 @@ start_engine(CliSettings *run, CliRunning *r)
                                  : csj_engine_compile_csd_text(e, run->text);
   free(run->text);
   run->text = NULL;
+  /* Before the start, so that the file holds the performance from its
+   * first cycle: asked for after it, the first cycles could play first. */
+  if (status == CSJ_SUCCESS && run->record_path &&
+      (status = csj_engine_record(e, run->record_path, 24)) != CSJ_SUCCESS) {
+    fprintf(stderr, "csjack: error: cannot record to '%s': %s\n", run->record_path,
+            csj_last_error(e));
+    abandon_engine(e);
+    return EXIT_FILE;
+  }
   if (status != CSJ_SUCCESS || (status = csj_engine_start(e)) != CSJ_SUCCESS) {
     char why[600];
     if (status == CSJ_ERR_COMPILE) {
@@ -176,13 +185,6 @@ start_engine(CliSettings *run, CliRunning *r)
   }
   r->engine = e;
   r->started_s = cli_seconds_now();
-  if (run->record_path && (status = csj_engine_record(e, run->record_path, 24)) != CSJ_SUCCESS) {
-    fprintf(stderr, "csjack: error: cannot record to '%s': %s\n", run->record_path,
-            csj_last_error(e));
-    abandon_engine(e);
-    r->engine = NULL;
-    return EXIT_FILE;
-  }
   say_playing(run, e);
   return CLI_RUN;
 }

@@ -136,6 +136,20 @@ print_summary(const Ending *end, int exit_status, const CliNetSettings *net,
   if (stats->record_errors) {
     fprintf(stderr, ", recordings failed %llu", (unsigned long long)stats->record_errors);
   }
+  if (stats->record_dropped) {
+    fprintf(stderr, ", recorded frames lost %llu", (unsigned long long)stats->record_dropped);
+  }
+  if (stats->freewheel_cycles) {
+    const double audio_s =
+      stats->sample_rate ? (double)stats->freewheel_frames / stats->sample_rate : 0.0;
+    const double wall_s = (double)stats->freewheel_ns * 1e-9;
+    fprintf(stderr, ", freewheeled %.1f s (%.1f s of audio, %.1f times real time", wall_s, audio_s,
+            wall_s > 0 ? audio_s / wall_s : 0.0);
+    if (stats->record_wait_ns) {
+      fprintf(stderr, "; waited for the disk %.1f s", (double)stats->record_wait_ns * 1e-9);
+    }
+    fputc(')', stderr);
+  }
   if (stats->midi_in_events || stats->midi_in_dropped || stats->midi_out_events ||
       stats->midi_out_dropped) {
     fprintf(stderr, ", MIDI in %llu (dropped %llu), out %llu (dropped %llu)",

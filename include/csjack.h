@@ -40,9 +40,9 @@ extern "C" {
 #endif
 
 #if defined(__GNUC__)
-#  define CSJ_API __attribute__((visibility("default")))
+#define CSJ_API __attribute__((visibility("default")))
 #else
-#  define CSJ_API
+#define CSJ_API
 #endif
 
 /**
@@ -98,29 +98,29 @@ typedef struct CsjEngineImpl CsjEngine;
 /** Status codes. Every function that can fail returns one. */
 typedef enum {
   CSJ_SUCCESS = 0,
-  CSJ_ERR_BAD_ARG,       /**< Invalid argument. */
-  CSJ_ERR_NO_MEMORY,     /**< Allocation failed. */
-  CSJ_ERR_FILE,          /**< File missing or unreadable. */
-  CSJ_ERR_COMPILE,       /**< Csound could not compile the orchestra or CSD. */
-  CSJ_ERR_CSOUND,        /**< Csound failed to create or start. */
-  CSJ_ERR_NO_SERVER,     /**< No JACK server is running (none is started). */
-  CSJ_ERR_NAME_TAKEN,    /**< Another JACK client already has this name. */
-  CSJ_ERR_JACK,          /**< Another JACK failure (ports, activation). */
-  CSJ_ERR_RESERVED,      /**< Never returned: a place kept so that the
+  CSJ_ERR_BAD_ARG,    /**< Invalid argument. */
+  CSJ_ERR_NO_MEMORY,  /**< Allocation failed. */
+  CSJ_ERR_FILE,       /**< File missing or unreadable. */
+  CSJ_ERR_COMPILE,    /**< Csound could not compile the orchestra or CSD. */
+  CSJ_ERR_CSOUND,     /**< Csound failed to create or start. */
+  CSJ_ERR_NO_SERVER,  /**< No JACK server is running (none is started). */
+  CSJ_ERR_NAME_TAKEN, /**< Another JACK client already has this name. */
+  CSJ_ERR_JACK,       /**< Another JACK failure (ports, activation). */
+  CSJ_ERR_RESERVED,   /**< Never returned: a place kept so that the
                               statuses after it keep their numbers. */
-  CSJ_ERR_NO_OUTPUTS,    /**< The orchestra has no output channels. */
-  CSJ_ERR_STATE,         /**< Not allowed in the engine's current state. */
-  CSJ_ERR_TIMEOUT,       /**< A wait ran out of time. */
-  CSJ_ERR_RING_FULL,     /**< The command ring is full: nothing was queued. */
-  CSJ_ERR_TOO_BIG,       /**< The command is larger than csjack accepts. */
-  CSJ_ERR_EVAL,          /**< Csound could not evaluate the code. */
-  CSJ_ERR_NOT_FOUND,     /**< No such table or channel. */
-  CSJ_ERR_NOT_RUN,       /**< The performance ended before the command ran. */
-  CSJ_ERR_OPTION,        /**< Csound refused one of the options; see csj_last_error(). */
-  CSJ_ERR_RECORD,        /**< A recording failed (write error, full disk); the
+  CSJ_ERR_NO_OUTPUTS, /**< The orchestra has no output channels. */
+  CSJ_ERR_STATE,      /**< Not allowed in the engine's current state. */
+  CSJ_ERR_TIMEOUT,    /**< A wait ran out of time. */
+  CSJ_ERR_RING_FULL,  /**< The command ring is full: nothing was queued. */
+  CSJ_ERR_TOO_BIG,    /**< The command is larger than csjack accepts. */
+  CSJ_ERR_EVAL,       /**< Csound could not evaluate the code. */
+  CSJ_ERR_NOT_FOUND,  /**< No such table or channel. */
+  CSJ_ERR_NOT_RUN,    /**< The performance ended before the command ran. */
+  CSJ_ERR_OPTION,     /**< Csound refused one of the options; see csj_last_error(). */
+  CSJ_ERR_RECORD,     /**< A recording failed (write error, full disk); the
                               file holds what was written before, with a
                               correct header; the reason in csj_last_error. */
-  CSJ_ERR_CHANNELS,      /**< More channels than csjack has ports for
+  CSJ_ERR_CHANNELS,   /**< More channels than csjack has ports for
                               (CSJ_MAX_CHANNELS each way). */
 } CsjStatus;
 
@@ -143,12 +143,12 @@ CSJ_API CSJ_REALTIME const char *csj_strerror(CsjStatus status);
 
 /** Why a performance ended. */
 typedef enum {
-  CSJ_END_NONE = 0,       /**< Still performing (or not started). */
-  CSJ_END_SCORE,          /**< The score ended (end of score or `e`). */
-  CSJ_END_EXITNOW,        /**< The orchestra ran `exitnow`; see exit_code. */
-  CSJ_END_STOPPED,        /**< csj_engine_stop() was called. */
-  CSJ_END_CSOUND_ERROR,   /**< Csound aborted the performance (fatal error). */
-  CSJ_END_SERVER_GONE,    /**< The JACK server shut down or kicked us out. */
+  CSJ_END_NONE = 0,     /**< Still performing (or not started). */
+  CSJ_END_SCORE,        /**< The score ended (end of score or `e`). */
+  CSJ_END_EXITNOW,      /**< The orchestra ran `exitnow`; see exit_code. */
+  CSJ_END_STOPPED,      /**< csj_engine_stop() was called. */
+  CSJ_END_CSOUND_ERROR, /**< Csound aborted the performance (fatal error). */
+  CSJ_END_SERVER_GONE,  /**< The JACK server shut down or kicked us out. */
   /** A thread stayed inside one Csound call for longer than the hang limit
    * (an endless loop in the orchestra or in live code). That thread cannot
    * be taken back: csj_engine_destroy() then leaves the engine, its JACK
@@ -263,13 +263,13 @@ typedef struct {
    *  fields beyond it keep their defaults, so a program built against an
    *  older csjack.h runs unchanged on a newer library. */
   size_t size;
-  const char *client_name;   /**< JACK client name (exact), default "csjack". */
-  const char *server_name;   /**< JACK server name, NULL for the default. */
+  const char *client_name; /**< JACK client name (exact), default "csjack". */
+  const char *server_name; /**< JACK server name, NULL for the default. */
   /** Regex for the ports our outputs connect to; NULL for physical playback. */
   const char *connect_out;
   /** Regex for the ports our inputs connect from; NULL for physical capture. */
   const char *connect_in;
-  bool no_connect;           /**< Connect nothing. */
+  bool no_connect; /**< Connect nothing. */
   /** Extra Csound command-line options, applied after csjack's defaults. */
   int csound_argc;
   const char *const *csound_argv;
@@ -279,7 +279,10 @@ typedef struct {
   /** How long one Csound call (a k-block, a merge, a direct call, the parse
    * of a queued compile) may run before the performance is ended with
    * CSJ_END_CSOUND_HUNG: 0 for CSJ_DEFAULT_HANG_LIMIT_MS (2000), negative for never.
-   * Also how long csj_engine_destroy waits for an off-thread task or a
+   * On the JACK thread it counts from the start of the cycle; while the
+   * server freewheels (no deadline: a render may be slower than real
+   * time), from the start of each k-block, and a wait for a recording's
+   * disk does not count. Also how long csj_engine_destroy waits for an off-thread task or a
    * result callback that does not return.
    * Code whose #include names a pipe, a device or a socket is refused
    * before Csound's parser would read it without end. */
@@ -767,8 +770,8 @@ CSJ_API CsjStatus csj_engine_flush(CsjEngine *e, int timeout_ms);
  *                      while waiting for room), or too many commands are
  *                      in flight: nothing queued.
  */
-CSJ_API CsjStatus csj_engine_score_event(CsjEngine *e, char type, const double *pfields,
-                                         int count, bool absp2);
+CSJ_API CsjStatus csj_engine_score_event(CsjEngine *e, char type, const double *pfields, int count,
+                                         bool absp2);
 
 /**
  * Sends a score event that starts at JACK frame @p frame_time exactly: the
@@ -943,7 +946,7 @@ typedef struct {
    *  CSJ_ERR_NOT_RUN (the performance ended first: delivered while
    *  csj_engine_destroy runs). */
   CsjStatus status;
-  double value;         /**< evalCode's return value (NaN on failure) */
+  double value; /**< evalCode's return value (NaN on failure) */
   /** Csound's messages captured while it parsed and merged the code: on
    *  failure its error text (possibly empty); may be non-empty on success
    *  too (warnings, prints from global code). */
@@ -1012,8 +1015,8 @@ CSJ_API CsjStatus csj_engine_compile_orc(CsjEngine *e, const char *code, int tim
  *   CSJ_ERR_RING_FULL  the ring stayed full, or too many commands are in
  *                      flight: nothing queued.
  */
-CSJ_API CsjStatus csj_engine_compile_orc_async(CsjEngine *e, const char *code,
-                                               CsjResultFn fn, void *data);
+CSJ_API CsjStatus csj_engine_compile_orc_async(CsjEngine *e, const char *code, CsjResultFn fn,
+                                               void *data);
 
 /**
  * Evaluates code in the running engine (csoundEvalCode's meaning: compile,
@@ -1199,10 +1202,10 @@ CSJ_API void csj_engine_set_prompt_min_cost(CsjEngine *e, int usecs);
 
 /** What the prompt path did, since start. */
 typedef struct {
-  uint64_t runs;            /**< Merged between two cycles. */
-  uint64_t waited;          /**< Of those, waited for a later window. */
-  uint64_t queued;          /**< Sent through the ring instead. */
-  uint64_t late;            /**< Merges that ran past their window. */
+  uint64_t runs;   /**< Merged between two cycles. */
+  uint64_t waited; /**< Of those, waited for a later window. */
+  uint64_t queued; /**< Sent through the ring instead. */
+  uint64_t late;   /**< Merges that ran past their window. */
   /** Cycles dropped because a prompt caller held Csound (also counted in
    * CsjStats.dropped_cycles). */
   uint64_t dropped_cycles;
@@ -1430,8 +1433,8 @@ CSJ_API CsjStatus csj_engine_table_copy_in(CsjEngine *e, int table, const double
  *                      is dropped.
  *   CSJ_ERR_NOT_RUN    the performance ended before it ran.
  */
-CSJ_API CsjStatus csj_engine_table_copy_out(CsjEngine *e, int table, double *out,
-                                            size_t capacity, size_t *length, int timeout_ms);
+CSJ_API CsjStatus csj_engine_table_copy_out(CsjEngine *e, int table, double *out, size_t capacity,
+                                            size_t *length, int timeout_ms);
 
 /* =========================================================================
  * Tasks and the process callback
@@ -1541,27 +1544,52 @@ CSJ_API CsjStatus csj_engine_set_process_callback(CsjEngine *e, CsjProcessFn fn,
  * ========================================================================= */
 
 /**
- * Records what csjack sends to JACK into a WAV file: @p bits 16, 24 or 32
- * (32 is float and sample-identical). The file is opened and closed off the
- * JACK thread; the JACK thread copies its output into a ring that a writer
- * thread drains. Recording starts in order with other commands; one
- * recording at a time.
+ * Records what csjack sends to JACK into a sound file: @p bits 16, 24 or
+ * 32 (32 is float and sample-identical). The file is RF64 (EBU Tech 3306)
+ * as libsndfile writes it with its automatic downgrade: a plain WAV
+ * (WAVE_FORMAT_EXTENSIBLE) as long as it is under 4 GiB, RF64 with 64-bit
+ * sizes past that, so no length wraps the header; a @p path ending in
+ * ".w64" (any case) is Sony Wave64 instead. The file is opened and closed
+ * off the JACK thread; the JACK thread copies its output into a ring that
+ * a writer thread drains. One recording at a time.
+ *
+ * Called before csj_engine_start (after csj_engine_create, before or after
+ * the compile), it creates the file at once and records from the
+ * performance's first cycle: what a recording of the whole performance
+ * wants (`csjack --record`). Called while performing, it starts in order
+ * with other commands, with the cycle that runs it.
+ *
+ * A recording holds every cycle from its first to the one before the stop
+ * was taken, each as JACK got it (silence for a dropped cycle). In real
+ * time a disk too slow for the ring (about two seconds of output) costs
+ * whole cycles, which the recording reports as they happen and at its end
+ * (CsjStats.record_dropped; csj_engine_stop_record returns CSJ_ERR_RECORD).
+ * While the JACK server freewheels (CsjStats.freewheeling) the JACK thread
+ * waits for the disk instead and nothing is dropped, unless the writer has
+ * freed no room at all for 5 s (a disk that does not answer; jackd 1.9
+ * waits 10 s for a freewheeling client): then it drops that cycle, and
+ * waits again once the writer moves.
  *
  * Thread:         any but the JACK thread and the worker (a result
  *                 callback); serialised with csj_engine_stop_record.
  * Real-time safe: no (opens the file, starts a thread, allocates, waits).
- * Blocks:         while the file is opened; while the ring is full, up to
- *                 the submit timeout; then, without limit, until the JACK
- *                 thread takes the recording (its next cycle) or the
- *                 performance ends.
+ * Blocks:         while the file is opened; while performing, while the
+ *                 ring is full, up to the submit timeout; then, without
+ *                 limit, until the JACK thread takes the recording (its
+ *                 next cycle) or the performance ends.
  * Returns:
- *   CSJ_SUCCESS        recording from this cycle on.
+ *   CSJ_SUCCESS        recording from this cycle on, or (before start) from
+ *                      the first cycle.
  *   CSJ_ERR_BAD_ARG    @p e or @p path is NULL, or @p bits is not 16, 24
  *                      or 32 (csj_last_error says "bits must be 16, 24 or 32").
- *   CSJ_ERR_STATE      not performing (not started, or ended); or already
- *                      recording (csj_last_error says so).
+ *   CSJ_ERR_STATE      the performance has ended; or already recording
+ *                      (csj_last_error says so).
  *   CSJ_ERR_FILE       the file cannot be opened for writing, or the writer
- *                      cannot start; csj_last_error says why.
+ *                      cannot start; csj_last_error says why. Before start,
+ *                      the file is opened here (created if need be), and
+ *                      emptied and written from csj_engine_start, which
+ *                      returns this status if the writer cannot start.
+ *   CSJ_ERR_NO_MEMORY  before start: the path could not be copied.
  *   CSJ_ERR_RING_FULL  the ring stayed full, or too many commands are in
  *                      flight: not recording; the file was created and is
  *                      closed empty.
@@ -1576,6 +1604,12 @@ CSJ_API CsjStatus csj_engine_record(CsjEngine *e, const char *path, int bits);
  * full disk: reported at once through the message sink as it happened);
  * the file is then closed all the same, with a correct header, and holds
  * every whole frame written before the failure; csj_last_error says why.
+ * CSJ_ERR_RECORD also when it lost cycles to a disk too slow for real time
+ * (said through the message sink at the first loss): the file holds the
+ * rest, with gaps, and csj_last_error says how many frames and where the
+ * first gap is. A recording asked for before start and stopped before it
+ * (or left to csj_engine_destroy) removes the file it created and leaves
+ * a file that was there as it was.
  *
  * A recording runs for the whole performance: cycles silenced because a
  * direct call held Csound are recorded as the silence JACK got, so the file
@@ -1592,13 +1626,13 @@ CSJ_API CsjStatus csj_engine_record(CsjEngine *e, const char *path, int bits);
  *                 thread to leave its last cycle. Then while the writer
  *                 writes out what is queued and the file is closed.
  * Returns:
- *   CSJ_SUCCESS        the file is complete and closed.
+ *   CSJ_SUCCESS        the file is complete and closed, every frame in it.
  *   CSJ_ERR_STATE      no recording.
  *   CSJ_ERR_RING_FULL  performing, and the stop could not be queued: still
  *                      recording; try again.
- *   CSJ_ERR_RECORD     the recording failed on the way, or closing the
- *                      file failed; the file is closed; csj_last_error
- *                      says why.
+ *   CSJ_ERR_RECORD     the recording failed or lost frames on the way,
+ *                      or closing the file failed; the file is closed;
+ *                      csj_last_error says why.
  *   CSJ_ERR_TIMEOUT    the performance has ended but the JACK thread stayed
  *                      in its last cycle for 2 s: the file is not closed
  *                      (csj_engine_abandon_record closes it).
@@ -1629,27 +1663,33 @@ CSJ_API void csj_engine_abandon_record(CsjEngine *e);
 
 /** Counters, readable at any time from any thread. */
 typedef struct {
-  uint64_t cycles;          /**< JACK process cycles run. */
-  uint64_t ksmps_blocks;    /**< csoundPerformKsmps calls. */
-  uint64_t xruns;           /**< JACK xrun callbacks seen. */
-  uint64_t messages_dropped;/**< Csound messages lost to a full ring. */
-  uint32_t period;          /**< Current JACK period, frames. */
-  uint32_t sample_rate;     /**< JACK sample rate. */
-  uint32_t ksmps;           /**< Csound's ksmps. */
-  uint32_t latency;         /**< Frames of latency csjack adds (0 if ksmps divides the period). */
-  uint32_t inputs;          /**< JACK input ports (nchnls_i). */
-  uint32_t outputs;         /**< JACK output ports (nchnls). */
-  uint64_t commands_run;    /**< Commands the JACK thread has run. */
-  uint64_t dropped_cycles;  /**< Cycles silenced because a direct call held Csound. */
-  uint32_t ring_capacity;   /**< Command ring slots. */
-  uint32_t ring_high_water; /**< Most slots ever in use at once. */
-  uint64_t record_dropped;  /**< Frames recordings lost to a slow disk, in all. */
+  uint64_t cycles;           /**< JACK process cycles run. */
+  uint64_t ksmps_blocks;     /**< csoundPerformKsmps calls. */
+  uint64_t xruns;            /**< JACK xrun callbacks seen. */
+  uint64_t messages_dropped; /**< Csound messages lost to a full ring. */
+  uint32_t period;           /**< Current JACK period, frames. */
+  uint32_t sample_rate;      /**< JACK sample rate. */
+  uint32_t ksmps;            /**< Csound's ksmps. */
+  uint32_t latency;          /**< Frames of latency csjack adds (0 if ksmps divides the period). */
+  uint32_t inputs;           /**< JACK input ports (nchnls_i). */
+  uint32_t outputs;          /**< JACK output ports (nchnls). */
+  uint64_t commands_run;     /**< Commands the JACK thread has run. */
+  uint64_t dropped_cycles;   /**< Cycles silenced because a direct call held Csound. */
+  uint32_t ring_capacity;    /**< Command ring slots. */
+  uint32_t ring_high_water;  /**< Most slots ever in use at once. */
+  /** Frames recordings lost to a disk too slow for real time, in all
+   * (while freewheeling the JACK thread waits for the disk instead: see
+   * record_wait_ns). */
+  uint64_t record_dropped;
   /** Recordings that failed (a write error, a full disk, a file-size
-   * limit), in all; each is reported at once through the message sink and
-   * csj_last_error, and csj_engine_stop_record returns CSJ_ERR_RECORD. */
+   * limit) or began to lose frames, in all; each is reported at once
+   * through the message sink and csj_last_error, and
+   * csj_engine_stop_record returns CSJ_ERR_RECORD. */
   uint64_t record_errors;
-  bool paused;              /**< Paused: silence, no k-cycles. */
-  uint64_t callback_ns_last;/**< Time our process callback took, last cycle. */
+  bool paused; /**< Paused: silence, no k-cycles. */
+  /** Time our process callback took, last cycle (less, while freewheeling,
+   * its wait for a recording's disk: record_wait_ns). */
+  uint64_t callback_ns_last;
   uint64_t callback_ns_max; /**< The longest since start or csj_engine_reset_peak(). */
   /** The most time csjack's own code took in one callback: the callback
    * less its time inside Csound (k-blocks, merges, events) and user code
@@ -1658,7 +1698,8 @@ typedef struct {
    * busy. Since start or csj_engine_reset_peak(). */
   uint64_t own_ns_max;
   /** Callbacks that took longer than their period (the JACK thread was
-   * late, whoever's work or the scheduler made it so). */
+   * late, whoever's work or the scheduler made it so); not counted while
+   * freewheeling, where a cycle has no deadline. */
   uint64_t callbacks_late;
   /** Cycles that left queued commands to the next cycle because this
    * cycle's command budget was spent (a pasted score, a flood). */
@@ -1704,6 +1745,22 @@ typedef struct {
    * recording, as 0, so that no other JACK client downstream (a reverb, a
    * recorder) is poisoned by them. */
   uint64_t output_nonfinite;
+  /** The JACK server freewheels now (jack_set_freewheel: it runs the graph
+   * as fast as it can, with no deadline, as an export does). */
+  bool freewheeling;
+  /** Time spent freewheeling since start, nanoseconds (the current
+   * freewheel included). */
+  uint64_t freewheel_ns;
+  /** Cycles run while freewheeling, and their frames: the audio rendered
+   * in freewheel_ns (freewheel_frames / sample_rate seconds of it). */
+  uint64_t freewheel_cycles;
+  uint64_t freewheel_frames;
+  /** Time the JACK thread waited for a recording's disk, nanoseconds. Only
+   * while freewheeling, where a recording never drops a frame: a full ring
+   * then makes the JACK thread wait for the writer (in real time it drops
+   * the cycle: record_dropped). A large share of freewheel_ns means the
+   * disk, not Csound, sets the render's speed. */
+  uint64_t record_wait_ns;
 } CsjStats;
 
 /** sizeof(CsjStats) as this library was built: a binding that lays the

@@ -3,15 +3,31 @@
 
 import array
 import statistics
-import wave
+import struct
 
 
 def read_wav(path):
     """(rate, channels): each channel a list of floats in [-1, 1]. 16- or
-    24-bit PCM, as csjack's record(file, 16|24) writes."""
-    with wave.open(str(path), "rb") as w:
-        n, width, rate = w.getnchannels(), w.getsampwidth(), w.getframerate()
-        raw = w.readframes(w.getnframes())
+    24-bit PCM, as csjack's record(file, 16|24) writes: WAV with an
+    extensible fmt chunk, or RF64 (the chunks are walked here: Python's
+    wave module takes neither)."""
+    with open(path, "rb") as f:
+        data = f.read()
+    if data[:4] not in (b"RIFF", b"RF64") or data[8:12] != b"WAVE":
+        raise ValueError(f"{path}: not a WAV file")
+    at, fmt, raw = 12, None, None
+    while at + 8 <= len(data):
+        tag, size = data[at:at + 4], struct.unpack_from("<I", data, at + 4)[0]
+        if tag == b"fmt ":
+            fmt = struct.unpack_from("<HHIIHH", data, at + 8)
+        elif tag == b"data":
+            raw = data[at + 8:at + 8 + size] if size != 0xFFFFFFFF else data[at + 8:]
+        at += 8 + size + (size & 1)
+    if fmt is None or raw is None:
+        raise ValueError(f"{path}: no fmt or data chunk")
+    _, n, rate, _, _, bits = fmt
+    width = bits // 8
+    raw = raw[:len(raw) // (width * n) * width * n]
     if width == 2:
         a = array.array("h")
         a.frombytes(raw)

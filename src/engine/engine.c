@@ -13,6 +13,7 @@
 #include "engine_watch.h"
 #include "compile_worker.h"
 #include "engine_options.h"
+#include "engine_record.h"
 #include "job.h"
 #include "csound_options.h"
 #include "prefault.h"
@@ -28,7 +29,6 @@
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
-
 
 static void
 route_csound_message(void *data, int attr, const char *fmt, va_list args)
@@ -67,8 +67,7 @@ csj_engine_create(const CsjOptions *opts, CsjEngine **out)
   if (opts) {
     if (opts->size < offsetof(CsjOptions, client_name) + sizeof(opts->client_name)) {
       snprintf(engine_create_error(), ENGINE_CREATE_ERROR_SIZE,
-               "CsjOptions.size is %zu: fill the options with csj_options_init first",
-               opts->size);
+               "CsjOptions.size is %zu: fill the options with csj_options_init first", opts->size);
       return CSJ_ERR_BAD_ARG;
     }
     memcpy(&given, opts, opts->size < sizeof(given) ? opts->size : sizeof(given));
@@ -126,8 +125,8 @@ csj_engine_create(const CsjOptions *opts, CsjEngine **out)
   e->hang_limit_ms = opts->hang_limit_ms == 0 ? CSJ_DEFAULT_HANG_LIMIT_MS : opts->hang_limit_ms;
   /* Defaults first, the user's options after, so the user's win; the
    * sample rate is JACK's and comes last so nothing overrides it. */
-  csound_adapter_set_option(e->csound, "-d");     /* no graphs */
-  csound_adapter_set_option(e->csound, "-m0");    /* no per-note messages */
+  csound_adapter_set_option(e->csound, "-d");  /* no graphs */
+  csound_adapter_set_option(e->csound, "-m0"); /* no per-note messages */
   /* Events start at their sample, not at the k-block's start: what
    * stamped events (csj_engine_score_event_at) are placed with. */
   csound_adapter_set_option(e->csound, "--sample-accurate");
@@ -244,7 +243,8 @@ csj_engine_compile_csd_text(CsjEngine *e, const char *csd)
     engine_set_error(e, "out of memory");
     return CSJ_ERR_NO_MEMORY;
   }
-  CsjStatus status = engine_apply_options(e, count, (const char *const *)words, " in <CsOptions>", false);
+  CsjStatus status =
+    engine_apply_options(e, count, (const char *const *)words, " in <CsOptions>", false);
   csound_options_free(words, count);
   if (status == CSJ_SUCCESS) {
     for (int i = 0; i < e->user_option_count; ++i) {
@@ -343,24 +343,39 @@ csj_engine_start(CsjEngine *e)
   midi_parser_init(&e->midi_out_parser);
   engine_reset_for_period(e, period);
   atomic_store_explicit(&e->jack_period, period, memory_order_relaxed);
-  atomic_store_explicit(&e->state, ENGINE_PERFORMING, memory_order_release);
+  /* A recording asked for before start takes the first cycle; under the
+   * record lock with the state, so that a csj_engine_record meanwhile is
+   * either that recording or one queued to the JACK thread. */
+  pthread_mutex_lock(&e->record_lock);
+  status = engine_record_install_pending(e);
+  if (status == CSJ_SUCCESS) {
+    atomic_store_explicit(&e->state, ENGINE_PERFORMING, memory_order_release);
+  }
+  pthread_mutex_unlock(&e->record_lock);
+  if (status != CSJ_SUCCESS) {
+    return status;
+  }
 
   const JackCycleHandler handler = engine_cycle_handler(e);
   status = jack_backend_activate(e->jack, &handler, why, sizeof(why));
   if (status != CSJ_SUCCESS) {
+    pthread_mutex_lock(&e->record_lock);
     atomic_store_explicit(&e->state, ENGINE_COMPILED, memory_order_release);
+    engine_record_uninstall(e);
+    pthread_mutex_unlock(&e->record_lock);
     engine_set_error(e, "%s", why);
     return status;
   }
   if (!engine_supervisor_start(e)) {
-    message_log_printf(e->log, 0, "csjack: warning: no supervisor thread: period and rate "
-                                  "changes will not be re-reported, and a hung Csound will "
-                                  "not be noticed\n");
+    message_log_printf(e->log, 0,
+                       "csjack: warning: no supervisor thread: period and rate "
+                       "changes will not be re-reported, and a hung Csound will "
+                       "not be noticed\n");
   }
   if (!e->no_connect) {
     jack_backend_autoconnect(e->jack, e->connect_out, e->connect_in, engine_log_text, e);
-    jack_backend_autoconnect_midi(e->jack, e->connect_midi_out, e->connect_midi_in,
-                                  engine_log_text, e);
+    jack_backend_autoconnect_midi(e->jack, e->connect_midi_out, e->connect_midi_in, engine_log_text,
+                                  e);
   }
   return CSJ_SUCCESS;
 }
@@ -397,7 +412,8 @@ csj_engine_wait(CsjEngine *e, int timeout_ms)
     }
     struct timespec now;
     clock_gettime(CLOCK_MONOTONIC, &now);
-    const long elapsed_ms = (now.tv_sec - start.tv_sec) * 1000 + (now.tv_nsec - start.tv_nsec) / 1000000;
+    const long elapsed_ms =
+      (now.tv_sec - start.tv_sec) * 1000 + (now.tv_nsec - start.tv_nsec) / 1000000;
     if (timeout_ms >= 0 && elapsed_ms >= timeout_ms) {
       return CSJ_ERR_TIMEOUT;
     }
@@ -466,6 +482,16 @@ csj_engine_stats(const CsjEngine *e, CsjStats *out)
   out->commands_deferred = atomic_load_explicit(&m->commands_deferred, memory_order_relaxed);
   out->compile_wait_ns_max = atomic_load_explicit(&m->compile_wait_ns_max, memory_order_relaxed);
   out->record_errors = atomic_load_explicit(&m->record_errors, memory_order_relaxed);
+  out->record_wait_ns = atomic_load_explicit(&m->record_wait_ns, memory_order_relaxed);
+  out->freewheeling = atomic_load_explicit(&m->freewheeling, memory_order_acquire);
+  out->freewheel_ns = atomic_load_explicit(&m->freewheel_ns, memory_order_relaxed);
+  const uint64_t since = atomic_load_explicit(&m->freewheel_since_ns, memory_order_relaxed);
+  const uint64_t now = engine_now_ns();
+  if (since && now > since) {
+    out->freewheel_ns += now - since;
+  }
+  out->freewheel_cycles = atomic_load_explicit(&m->freewheel_cycles, memory_order_relaxed);
+  out->freewheel_frames = atomic_load_explicit(&m->freewheel_frames, memory_order_relaxed);
 }
 
 void
@@ -546,11 +572,13 @@ csj_engine_destroy(CsjEngine *e)
     /* libjack stopped the JACK thread inside a cycle (a close on a server
      * that did not answer in time): it may have been inside Csound, holding
      * Csound's lock for good, and cleaning Csound up would wait for ever. */
-    message_log_printf(e->log, 0, "csjack: warning: the JACK thread was stopped inside a "
-                                  "cycle; Csound's instance is left to the process's exit\n");
+    message_log_printf(e->log, 0,
+                       "csjack: warning: the JACK thread was stopped inside a "
+                       "cycle; Csound's instance is left to the process's exit\n");
     csound_adapter_abandon(e->csound);
   }
   commands_shutdown(e);
+  engine_record_forget_pending(e);
   if (engine_worker_abandoned(e)) {
     /* The worker is still inside a task or a result callback (worker_stop
      * gave up on it and said so): it may yet touch Csound, the engine or
@@ -576,4 +604,3 @@ csj_engine_destroy(CsjEngine *e)
   pthread_mutex_destroy(&e->error_lock);
   free(e);
 }
-

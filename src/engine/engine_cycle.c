@@ -66,11 +66,8 @@ perform_block(CsjEngine *e)
   const CsoundBlockResult result = csound_adapter_perform_block(e->csound);
   atomic_fetch_add_explicit(&e->blocks, 1, memory_order_relaxed);
   switch (result) {
-  case CSOUND_BLOCK_OK:
-    break;
-  case CSOUND_BLOCK_SCORE_END:
-    engine_finish(e, CSJ_END_SCORE, 0);
-    return false;
+  case CSOUND_BLOCK_OK: break;
+  case CSOUND_BLOCK_SCORE_END: engine_finish(e, CSJ_END_SCORE, 0); return false;
   case CSOUND_BLOCK_EXITNOW:
     engine_finish(e, CSJ_END_EXITNOW, csound_adapter_exit_code(e->csound));
     return false;
@@ -248,6 +245,11 @@ perform_frames(CsjEngine *e, uint32_t nframes, const float *const *in, float *co
     if (e->in_fill == k) {
       e->in_fill = 0;
       const uint32_t block_frame = e->fifo_frames; /* where its output begins */
+      if (e->cycle_freewheel) {
+        /* Freewheeling, a cycle has no deadline and may take long (a render
+         * slower than real time): the watchdog's limit is for one k-block. */
+        atomic_store_explicit(&e->rt_busy_since_ns, engine_now_ns(), memory_order_relaxed);
+      }
       ENGINE_FOREIGN(e, performing = perform_block(e));
       if (midi && performing) {
         midi_emit(e, block_frame);
@@ -269,15 +271,32 @@ perform_frames(CsjEngine *e, uint32_t nframes, const float *const *in, float *co
   }
 }
 
-/* Hands the cycle's output, as JACK got it, to the recording if any. */
+/* Hands the cycle's output, as JACK got it, to the recording if any.
+ * Freewheeling (and only then) the recorder may wait for the disk: that
+ * wait is neither Csound's (the watchdog does not see it) nor the
+ * callback's work (callback_ns_* leave it out; record_wait_ns has it). */
 static void
 record_cycle(CsjEngine *e, float *const *out, uint32_t nframes)
 {
   /* Abandoned: a stuck thread's recording was closed under it. */
   if (e->exec.recorder && !atomic_load_explicit(&e->record_abandoned, memory_order_seq_cst)) {
-    const uint32_t lost = recorder_write(e->exec.recorder, (const float *const *)out, nframes);
+    const bool may_wait = e->cycle_freewheel;
+    const uint64_t busy = atomic_load_explicit(&e->rt_busy_since_ns, memory_order_relaxed);
+    if (may_wait) {
+      atomic_store_explicit(&e->rt_busy_since_ns, 0, memory_order_relaxed);
+    }
+    uint64_t waited = 0;
+    const uint32_t lost =
+      recorder_write(e->exec.recorder, (const float *const *)out, nframes, may_wait, &waited);
+    if (may_wait && busy) {
+      atomic_store_explicit(&e->rt_busy_since_ns, engine_now_ns(), memory_order_relaxed);
+    }
     if (lost) {
       atomic_fetch_add_explicit(&e->record_dropped, lost, memory_order_relaxed);
+    }
+    if (waited) {
+      e->cycle_wait_ns += waited;
+      atomic_fetch_add_explicit(&e->record_wait_ns, waited, memory_order_relaxed);
     }
   }
 }
@@ -309,8 +328,8 @@ perform_cycle(CsjEngine *e, uint32_t nframes, const float *const *in, float *con
     return;
   }
   if (e->exec.process_fn) {
-    ENGINE_FOREIGN(e, e->exec.process_fn(e, csound_adapter_handle(e->csound), nframes,
-                                     e->exec.process_data));
+    ENGINE_FOREIGN(
+      e, e->exec.process_fn(e, csound_adapter_handle(e->csound), nframes, e->exec.process_data));
   }
   if (e->exec.paused) {
     write_silence(out, e->n_out, 0, nframes);
@@ -324,15 +343,16 @@ perform_cycle(CsjEngine *e, uint32_t nframes, const float *const *in, float *con
 static void
 process_cycle_body(CsjEngine *e, uint32_t nframes, const float *const *in, float *const *out)
 {
-  if (atomic_load_explicit(&e->state, memory_order_seq_cst) != ENGINE_PERFORMING || nframes > MAX_PERIOD) {
+  if (atomic_load_explicit(&e->state, memory_order_seq_cst) != ENGINE_PERFORMING ||
+      nframes > MAX_PERIOD) {
     write_silence(out, e->n_out, 0, nframes);
     return;
   }
   /* One try, never a wait: a direct caller holding Csound costs this cycle
    * its sound, not the graph its deadline. */
   int expected = OWNER_NONE;
-  if (!atomic_compare_exchange_strong_explicit(&e->owner, &expected, OWNER_RT,
-                                               memory_order_acquire, memory_order_relaxed)) {
+  if (!atomic_compare_exchange_strong_explicit(&e->owner, &expected, OWNER_RT, memory_order_acquire,
+                                               memory_order_relaxed)) {
     atomic_fetch_add_explicit(&e->dropped_cycles, 1, memory_order_relaxed);
     if (expected == OWNER_PROMPT) {
       atomic_fetch_add_explicit(&e->prompt_dropped, 1, memory_order_relaxed);
@@ -356,7 +376,8 @@ process_cycle_body(CsjEngine *e, uint32_t nframes, const float *const *in, float
   perform_cycle(e, nframes, in, out);
   atomic_store_explicit(&e->rt_busy_since_ns, 0, memory_order_relaxed);
   const uint64_t cpu = engine_cpu_ns() - cpu0;
-  const uint64_t ns = engine_now_ns() - t0;
+  const uint64_t wall = engine_now_ns() - t0;
+  const uint64_t ns = wall > e->cycle_wait_ns ? wall - e->cycle_wait_ns : 0;
   /* Release: our Csound work happens before a direct caller's. */
   atomic_store_explicit(&e->owner, OWNER_NONE, memory_order_release);
   atomic_store_explicit(&e->callback_ns_last, ns, memory_order_relaxed);
@@ -373,8 +394,9 @@ process_cycle_body(CsjEngine *e, uint32_t nframes, const float *const *in, float
   if (own > atomic_load_explicit(&e->own_ns_max, memory_order_relaxed)) {
     atomic_store_explicit(&e->own_ns_max, own, memory_order_relaxed);
   }
+  /* Freewheeling, a cycle has no deadline to be late for. */
   const uint32_t rate = atomic_load_explicit(&e->jack_rate, memory_order_relaxed);
-  if (rate && ns * rate > (uint64_t)nframes * 1000000000u) {
+  if (!e->cycle_freewheel && rate && ns * rate > (uint64_t)nframes * 1000000000u) {
     atomic_fetch_add_explicit(&e->callbacks_late, 1, memory_order_relaxed);
   }
 }
@@ -431,6 +453,12 @@ process_cycle(void *context, uint32_t nframes, const float *const *in, float *co
   e->midi_cycle = midi; /* this cycle's MIDI buffers, NULL without MIDI ports */
   message_log_mark_realtime_thread(true);
   atomic_fetch_add_explicit(&e->cycles, 1, memory_order_relaxed);
+  e->cycle_wait_ns = 0;
+  e->cycle_freewheel = atomic_load_explicit(&e->freewheeling, memory_order_relaxed);
+  if (e->cycle_freewheel) {
+    atomic_fetch_add_explicit(&e->freewheel_cycles, 1, memory_order_relaxed);
+    atomic_fetch_add_explicit(&e->freewheel_frames, nframes, memory_order_relaxed);
+  }
   /* Sequentially consistent, before the state is read (in the body): a
    * thread that sets the state FINISHED and then reads false here knows
    * that this cycle, and every later one, sees FINISHED. */
@@ -466,7 +494,8 @@ on_period_changed(void *context, uint32_t frames)
   CsjEngine *e = context;
   atomic_store_explicit(&e->jack_period, frames, memory_order_relaxed);
   if (e->ksmps) {
-    atomic_store_explicit(&e->latency, engine_added_latency_for(frames, e->ksmps), memory_order_relaxed);
+    atomic_store_explicit(&e->latency, engine_added_latency_for(frames, e->ksmps),
+                          memory_order_relaxed);
   }
 }
 
@@ -475,6 +504,25 @@ on_rate_changed(void *context, uint32_t rate)
 {
   CsjEngine *e = context;
   atomic_store_explicit(&e->jack_rate, rate, memory_order_relaxed);
+}
+
+/* JACK's notification thread, which jackd waits for: the JACK thread sees
+ * the flag from the first freewheel cycle on, and no longer after it. */
+static void
+on_freewheel(void *context, bool starting)
+{
+  CsjEngine *e = context;
+  const uint64_t now = engine_now_ns();
+  if (starting) {
+    atomic_store_explicit(&e->freewheel_since_ns, now, memory_order_relaxed);
+    atomic_store_explicit(&e->freewheeling, true, memory_order_release);
+    return;
+  }
+  atomic_store_explicit(&e->freewheeling, false, memory_order_release);
+  const uint64_t since = atomic_exchange_explicit(&e->freewheel_since_ns, 0, memory_order_relaxed);
+  if (since && now > since) {
+    atomic_fetch_add_explicit(&e->freewheel_ns, now - since, memory_order_relaxed);
+  }
 }
 
 static uint32_t
@@ -495,6 +543,7 @@ engine_cycle_handler(CsjEngine *e)
     .period_changed = on_period_changed,
     .rate_changed = on_rate_changed,
     .added_latency = added_latency,
+    .freewheel = on_freewheel,
   };
   return handler;
 }

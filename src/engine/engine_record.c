@@ -7,12 +7,14 @@
 
 #include "engine_state.h"
 #include "command_queue.h"
+#include "engine_record.h"
 #include "job.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 /*
  * After the performance has ended (state FINISHED): waits until the JACK
@@ -34,6 +36,7 @@ engine_rt_let_go(CsjEngine *e, int timeout_ms)
   return true;
 }
 
+/* The writer's report: a failed write, or the first frames lost. */
 static void
 engine_record_failed(void *engine, const char *why)
 {
@@ -58,6 +61,85 @@ engine_close_recording(CsjEngine *e, Recorder *r, bool rt_let_go)
   return CSJ_SUCCESS;
 }
 
+static bool
+before_start(const CsjEngine *e)
+{
+  const int state = atomic_load_explicit(&((CsjEngine *)e)->state, memory_order_acquire);
+  return state == ENGINE_CREATED || state == ENGINE_COMPILED;
+}
+
+/* Before start (record_lock held): the file is opened now, so that a bad
+ * path is said now; the recorder, which needs the orchestra's channels, is
+ * started (and the file emptied) by csj_engine_start. */
+static CsjStatus
+record_before_start(CsjEngine *e, const char *path, int bits)
+{
+  char why[512];
+  char *copy = strdup(path);
+  bool created = false;
+  const int fd = copy ? recorder_create_file(path, &created, why, sizeof(why)) : -1;
+  if (fd < 0) {
+    free(copy);
+    engine_set_error_text(e, copy ? why : "out of memory");
+    return copy ? CSJ_ERR_FILE : CSJ_ERR_NO_MEMORY;
+  }
+  e->record_pending = true;
+  e->record_pending_created = created;
+  e->record_pending_fd = fd;
+  e->record_pending_bits = bits;
+  e->record_pending_path = copy;
+  return CSJ_SUCCESS;
+}
+
+/* A recording asked for before start that never started: a file it
+ * created goes, one that was there is left as it was. */
+void
+engine_record_forget_pending(CsjEngine *e)
+{
+  if (e->record_pending) {
+    close(e->record_pending_fd);
+    if (e->record_pending_created) {
+      unlink(e->record_pending_path);
+    }
+    free(e->record_pending_path);
+    e->record_pending_path = NULL;
+    e->record_pending = false;
+  }
+}
+
+CsjStatus
+engine_record_install_pending(CsjEngine *e)
+{
+  if (!e->record_pending) {
+    return CSJ_SUCCESS;
+  }
+  char why[512];
+  const int fd = e->record_pending_fd;
+  e->record_pending = false;
+  Recorder *r = recorder_start(fd, e->record_pending_path, e->record_pending_bits, e->n_out,
+                               atomic_load_explicit(&e->jack_rate, memory_order_relaxed),
+                               MAX_PERIOD, engine_record_failed, e, why, sizeof(why));
+  free(e->record_pending_path);
+  e->record_pending_path = NULL;
+  if (!r) {
+    engine_set_error_text(e, why);
+    return CSJ_ERR_FILE;
+  }
+  /* No JACK thread yet: its activation publishes this to it. */
+  e->exec.recorder = r;
+  atomic_store_explicit(&e->record_abandoned, false, memory_order_relaxed);
+  atomic_store_explicit(&e->active_recording, r, memory_order_release);
+  return CSJ_SUCCESS;
+}
+
+void
+engine_record_uninstall(CsjEngine *e)
+{
+  Recorder *r = atomic_exchange_explicit(&e->active_recording, NULL, memory_order_acq_rel);
+  e->exec.recorder = NULL;
+  recorder_close(r, NULL, 0);
+}
+
 CsjStatus
 csj_engine_record(CsjEngine *e, const char *path, int bits)
 {
@@ -68,19 +150,28 @@ csj_engine_record(CsjEngine *e, const char *path, int bits)
     engine_set_error_text(e, "bits must be 16, 24 or 32");
     return CSJ_ERR_BAD_ARG;
   }
-  if (!queue_accepting(e) || queue_refused_on_worker(e)) {
+  if (queue_refused_on_worker(e)) {
     return CSJ_ERR_STATE;
   }
   pthread_mutex_lock(&e->record_lock);
-  if (atomic_load_explicit(&e->active_recording, memory_order_acquire)) {
+  if (atomic_load_explicit(&e->active_recording, memory_order_acquire) || e->record_pending) {
     pthread_mutex_unlock(&e->record_lock);
     engine_set_error_text(e, "already recording; stop the current recording first");
     return CSJ_ERR_STATE;
   }
+  if (before_start(e)) {
+    const CsjStatus pending = record_before_start(e, path, bits);
+    pthread_mutex_unlock(&e->record_lock);
+    return pending;
+  }
+  if (!queue_accepting(e)) {
+    pthread_mutex_unlock(&e->record_lock);
+    return CSJ_ERR_STATE;
+  }
   char why[512];
-  Recorder *r = recorder_open(path, bits, e->n_out, atomic_load_explicit(&e->jack_rate, memory_order_relaxed),
-                              MAX_PERIOD,
-                              engine_record_failed, e, why, sizeof(why));
+  Recorder *r =
+    recorder_open(path, bits, e->n_out, atomic_load_explicit(&e->jack_rate, memory_order_relaxed),
+                  MAX_PERIOD, engine_record_failed, e, why, sizeof(why));
   if (!r) {
     pthread_mutex_unlock(&e->record_lock);
     engine_set_error_text(e, why);
@@ -113,6 +204,11 @@ csj_engine_stop_record(CsjEngine *e)
     return CSJ_ERR_STATE;
   }
   pthread_mutex_lock(&e->record_lock);
+  if (e->record_pending) {
+    engine_record_forget_pending(e); /* asked for before start, never started */
+    pthread_mutex_unlock(&e->record_lock);
+    return CSJ_SUCCESS;
+  }
   Recorder *r = atomic_load_explicit(&e->active_recording, memory_order_acquire);
   if (!r) {
     pthread_mutex_unlock(&e->record_lock);
@@ -128,8 +224,8 @@ csj_engine_stop_record(CsjEngine *e)
   /* Once the JACK thread has let go (or the performance is over and no cycle
    * writes any more), the writer drains and closes the file. */
   if (status == CSJ_SUCCESS || !queue_accepting(e)) {
-    if (!atomic_compare_exchange_strong_explicit(&e->active_recording, &r, NULL, memory_order_acq_rel,
-                                                 memory_order_acquire)) {
+    if (!atomic_compare_exchange_strong_explicit(&e->active_recording, &r, NULL,
+                                                 memory_order_acq_rel, memory_order_acquire)) {
       /* csj_engine_abandon_record took and closed it meanwhile. */
       pthread_mutex_unlock(&e->record_lock);
       return CSJ_SUCCESS;
@@ -165,8 +261,9 @@ csj_engine_abandon_record(CsjEngine *e)
   }
   /* Sequentially consistent with the JACK thread's rt_in_cycle store and
    * record_abandoned load: either it sees the flag, or we see it in its
-   * cycle and wait. */
+   * cycle and wait. One that waits for the disk (freewheel) stops waiting. */
   atomic_store_explicit(&e->record_abandoned, true, memory_order_seq_cst);
+  recorder_interrupt(r);
   for (int i = 0; i < 500 && atomic_load_explicit(&e->rt_in_cycle, memory_order_seq_cst); ++i) {
     engine_sleep_us(200);
   }
@@ -175,4 +272,3 @@ csj_engine_abandon_record(CsjEngine *e)
     engine_set_error_text(e, why);
   }
 }
-

@@ -53,14 +53,14 @@ typedef enum {
 #define PROMPT_COST_SAMPLES 32
 typedef struct {
   uint32_t us[PROMPT_COST_SAMPLES];
-  uint32_t n;     /* samples held, up to PROMPT_COST_SAMPLES */
-  uint32_t next;  /* where the next one goes */
+  uint32_t n;    /* samples held, up to PROMPT_COST_SAMPLES */
+  uint32_t next; /* where the next one goes */
 } PromptCost;
 
 typedef struct ChannelEntry ChannelEntry;
 
 struct CsjChannelImpl {
-  double *value;           /* inside Csound's channel storage */
+  double *value; /* inside Csound's channel storage */
 };
 
 struct ChannelEntry {
@@ -74,13 +74,13 @@ struct CsjEngineImpl {
   char *connect_out;
   char *connect_in;
   bool no_connect;
-  bool midi;                /* MIDI ports and Csound's MIDI on */
+  bool midi; /* MIDI ports and Csound's MIDI on */
   char *connect_midi_in;
   char *connect_midi_out;
 
   MessageLog *log;
   CsoundAdapter *csound;
-  char **user_options;      /* Csound options from the caller, as applied */
+  char **user_options; /* Csound options from the caller, as applied */
   int user_option_count;
   /* --no-default-paths reached Csound: no folder of a compiled file is
    * added to its search paths (engine_folders.c). Set on the control
@@ -101,9 +101,9 @@ struct CsjEngineImpl {
   double from_csound; /* and back */
 
   /* Owned by the JACK thread while performing. */
-  uint32_t period;          /* the period the FIFO was laid out for */
-  uint32_t in_fill;         /* frames of the current block already in spin */
-  uint32_t fifo_frames;     /* frames waiting in each output FIFO */
+  uint32_t period;      /* the period the FIFO was laid out for */
+  uint32_t in_fill;     /* frames of the current block already in spin */
+  uint32_t fifo_frames; /* frames waiting in each output FIFO */
   uint32_t fifo_capacity;
   float *fifo[JACK_BACKEND_MAX_PORTS];
   /* MIDI, JACK thread only: the next midi_in event to hand Csound this
@@ -111,12 +111,12 @@ struct CsjEngineImpl {
    * carries across blocks). */
   uint32_t midi_in_next;
   MidiParser midi_out_parser;
-  JackMidiCycle *midi_cycle;  /* this cycle's, while a block's output is placed */
-  uint32_t midi_out_frame;    /* the frame of that block's first output */
+  JackMidiCycle *midi_cycle; /* this cycle's, while a block's output is placed */
+  uint32_t midi_out_frame;   /* the frame of that block's first output */
   /* Constant-latency mode's midi_in events, each for its frame plus the
    * delay, held across cycles (allocated with the MIDI ports). */
   MidiQueue midi_held;
-  uint32_t cycle_frame;       /* this cycle's jack_last_frame_time */
+  uint32_t cycle_frame; /* this cycle's jack_last_frame_time */
   /* The JACK thread's side of the commands (command_exec.c). */
   CommandExecState exec;
   /* The JACK thread's time budget for commands in one cycle (csjack's
@@ -130,23 +130,23 @@ struct CsjEngineImpl {
   /* Stamped events for later cycles, by frame: the JACK thread's while
    * performing (command_exec.c), the control thread's after close. */
   EventQueue *held;
-  SpscRing *done_ring;      /* JACK thread -> worker: finished jobs */
+  SpscRing *done_ring; /* JACK thread -> worker: finished jobs */
   _Atomic int jobs_in_flight;
   _Atomic int submit_timeout_ms;
-  _Atomic int owner;        /* CsoundOwner */
+  _Atomic int owner; /* CsoundOwner */
 
   /* The worker thread: parses compiles, frees finished jobs, runs callbacks. */
   pthread_t worker;
   bool worker_started;
   sem_t worker_wake;
   pthread_mutex_t parse_lock;
-  Job **parse_queue;        /* jobs waiting to be parsed, FIFO */
+  Job **parse_queue; /* jobs waiting to be parsed, FIFO */
   size_t parse_head;
   size_t parse_tail;
   size_t parse_capacity;
-  bool parse_queue_ready;   /* its lock, semaphore and mutexes exist */
+  bool parse_queue_ready; /* its lock, semaphore and mutexes exist */
   _Atomic bool worker_quit;
-  _Atomic bool worker_exited;  /* worker_main has returned: the join will not wait */
+  _Atomic bool worker_exited; /* worker_main has returned: the join will not wait */
   /* Since when the worker has been inside user code (an off-thread task, a
    * result callback), engine_now_ns; 0 when it is not; WORKER_ABANDONED
    * once worker_stop has given up on it (compile_worker.c). The worker and
@@ -171,8 +171,17 @@ struct CsjEngineImpl {
    * its recorder any more (cleared when it takes a new one). */
   _Atomic bool record_abandoned;
   pthread_mutex_t record_lock;
+  /* A recording asked for before start: its file, open, and its bits.
+   * csj_engine_start puts its recorder in place before the first cycle, so
+   * that the file holds the performance from its first frame. Under
+   * record_lock. */
+  bool record_pending;
+  bool record_pending_created; /* the file is csjack's: removed if never started */
+  int record_pending_fd;
+  int record_pending_bits;
+  char *record_pending_path;
 
-  _Atomic int state;        /* EngineState */
+  _Atomic int state; /* EngineState */
   _Atomic bool stop_requested;
   _Atomic bool server_gone;
   /* How the performance ended, set once: the CsjEndReason in the low 32
@@ -187,17 +196,29 @@ struct CsjEngineImpl {
   _Atomic uint64_t xruns;
   _Atomic uint64_t commands_run;
   _Atomic uint64_t dropped_cycles;
-  _Atomic bool paused_flag; /* a copy of `paused` for stats */
+  _Atomic bool paused_flag;         /* a copy of `paused` for stats */
   _Atomic uint64_t callback_ns_max; /* the longest cycle since the last reset */
   _Atomic uint64_t record_dropped;  /* frames recordings lost to a full ring */
   _Atomic uint64_t record_errors;   /* recordings that failed to write */
+  _Atomic uint64_t record_wait_ns;  /* the JACK thread's waits for the disk (freewheel) */
+  /* The server freewheels (its callback, on a JACK thread of its own):
+   * cycles come back to back with no deadline, so the JACK thread may wait
+   * for the recorder's disk, and the watchdog watches each k-block instead
+   * of each cycle. The JACK thread reads it once a cycle. */
+  _Atomic bool freewheeling;
+  _Atomic uint64_t freewheel_since_ns; /* when the current freewheel began; 0: none */
+  _Atomic uint64_t freewheel_ns;       /* the time of those that ended */
+  _Atomic uint64_t freewheel_cycles;
+  _Atomic uint64_t freewheel_frames;
+  bool cycle_freewheel;   /* JACK thread only: this cycle freewheels */
+  uint64_t cycle_wait_ns; /* JACK thread only: this cycle's wait for the disk */
   /* True while the JACK thread is inside process_cycle. With the state
    * FINISHED, once it reads false no cycle touches the recorder or Csound
    * again (see engine_rt_let_go). */
   _Atomic bool rt_in_cycle;
   /* Housekeeping: period and rate changes, a server that went away,
    * settled whether or not anyone polls csj_engine_wait. */
-  pthread_t supervisor;      /* engine_watch.c */
+  pthread_t supervisor; /* engine_watch.c */
   bool supervisor_started;
   _Atomic bool supervisor_quit;
   _Atomic uint64_t callback_ns_last;
@@ -206,18 +227,18 @@ struct CsjEngineImpl {
    * work; see process_cycle for how own_ns_max bounds it. */
   uint64_t cycle_foreign_ns;
   _Atomic uint64_t own_ns_max;
-  _Atomic uint64_t callbacks_late; /* callbacks longer than their period */
-  _Atomic uint64_t commands_deferred; /* cycles that left commands to the next */
+  _Atomic uint64_t callbacks_late;      /* callbacks longer than their period */
+  _Atomic uint64_t commands_deferred;   /* cycles that left commands to the next */
   _Atomic uint64_t compile_wait_ns_max; /* longest time a compile held the line */
   _Atomic uint64_t midi_in_events;
   _Atomic uint64_t midi_in_dropped;
   _Atomic uint64_t midi_out_events;
   _Atomic uint64_t midi_out_dropped;
-  _Atomic uint64_t events_late;   /* stamped events whose frame had passed */
-  _Atomic uint32_t events_held;   /* stamped events waiting in `held` now */
-  _Atomic uint64_t events_overflow; /* ... that found `held` full */
+  _Atomic uint64_t events_late;      /* stamped events whose frame had passed */
+  _Atomic uint32_t events_held;      /* stamped events waiting in `held` now */
+  _Atomic uint64_t events_overflow;  /* ... that found `held` full */
   _Atomic uint64_t output_nonfinite; /* NaN/inf samples written as 0 */
-  _Atomic uint32_t event_delay;   /* frames: constant-latency mode, 0 off */
+  _Atomic uint32_t event_delay;      /* frames: constant-latency mode, 0 off */
   /* The last 'i' line sent to Csound's line events, for a later '.' carry
    * (score_text.h). */
   _Atomic uint64_t score_carry;
@@ -233,7 +254,7 @@ struct CsjEngineImpl {
    * watched: a start-up compile may take long; csj_engine_csound_busy_ms
    * reports it). */
   _Atomic uint64_t control_busy_since_ns;
-  _Atomic bool hung;        /* a thread is stuck inside Csound for good */
+  _Atomic bool hung; /* a thread is stuck inside Csound for good */
 
   /* Each cycle's timing, published by the JACK thread for the prompt path
    * (engine_direct.c) as a seqlock: cycle_seq is odd while the cycle's
@@ -243,21 +264,21 @@ struct CsjEngineImpl {
   _Atomic uint64_t cycle_current_us; /* JACK's start of this cycle */
   _Atomic uint64_t cycle_next_us;    /* JACK's estimate of the next one's */
   _Atomic uint64_t cycle_period_us;
-  _Atomic uint64_t cycle_begin_us;   /* when our callback began */
+  _Atomic uint64_t cycle_begin_us; /* when our callback began */
   /* When this cycle was due: our callback's start less the lateness the
    * JACK thread tracks (engine_cycle.c); the next is due a period later. */
   _Atomic uint64_t cycle_due_us;
-  uint64_t cycle_due_rt;             /* the same, JACK thread only */
-  _Atomic uint64_t cycle_end_us;     /* when it ended; 0 while it runs */
+  uint64_t cycle_due_rt;         /* the same, JACK thread only */
+  _Atomic uint64_t cycle_end_us; /* when it ended; 0 while it runs */
   /* The prompt path: its predictions (under parse_mutex), and counters. */
-  PromptCost prompt_cost[2];         /* 0: evalCode, 1: compile */
+  PromptCost prompt_cost[2]; /* 0: evalCode, 1: compile */
   _Atomic uint64_t prompt_predicted_us[2];
   _Atomic int prompt_min_cost_us;
-  _Atomic uint64_t prompt_runs;      /* merged in a window between cycles */
-  _Atomic uint64_t prompt_waits;     /* ... after waiting for a later window */
-  _Atomic uint64_t prompt_queued;    /* sent to the queued path instead */
-  _Atomic uint64_t prompt_late;      /* merges that ran past their window */
-  _Atomic uint64_t prompt_dropped;   /* cycles dropped while a prompt caller held Csound */
+  _Atomic uint64_t prompt_runs;    /* merged in a window between cycles */
+  _Atomic uint64_t prompt_waits;   /* ... after waiting for a later window */
+  _Atomic uint64_t prompt_queued;  /* sent to the queued path instead */
+  _Atomic uint64_t prompt_late;    /* merges that ran past their window */
+  _Atomic uint64_t prompt_dropped; /* cycles dropped while a prompt caller held Csound */
   _Atomic int hang_limit_ms;
 };
 
@@ -268,21 +289,20 @@ struct CsjEngineImpl {
 
 /* Runs STMT, a Csound call on the application's thread (compile, start),
  * with control_busy_since_ns set meanwhile. */
-#define CONTROL_IN_CSOUND(e, stmt)                                                      \
-  do {                                                                                  \
-    atomic_store_explicit(&(e)->control_busy_since_ns, engine_now_ns(),                 \
-                          memory_order_relaxed);                                        \
-    stmt;                                                                               \
-    atomic_store_explicit(&(e)->control_busy_since_ns, 0, memory_order_relaxed);        \
+#define CONTROL_IN_CSOUND(e, stmt)                                                             \
+  do {                                                                                         \
+    atomic_store_explicit(&(e)->control_busy_since_ns, engine_now_ns(), memory_order_relaxed); \
+    stmt;                                                                                      \
+    atomic_store_explicit(&(e)->control_busy_since_ns, 0, memory_order_relaxed);               \
   } while (0)
 
 /* Runs STMT (a call into Csound or into user code) on the JACK thread and
  * books its wall time as not csjack's own. */
-#define ENGINE_FOREIGN(e, stmt)                                    \
-  do {                                                             \
-    const uint64_t foreign_t0_ = engine_now_ns();                  \
-    stmt;                                                          \
-    (e)->cycle_foreign_ns += engine_now_ns() - foreign_t0_;        \
+#define ENGINE_FOREIGN(e, stmt)                             \
+  do {                                                      \
+    const uint64_t foreign_t0_ = engine_now_ns();           \
+    stmt;                                                   \
+    (e)->cycle_foreign_ns += engine_now_ns() - foreign_t0_; \
   } while (0)
 
 /* The share of each period the JACK thread may spend on queued commands
@@ -349,7 +369,8 @@ engine_finish(CsjEngine *e, CsjEndReason reason, int code)
    * its code. */
   uint64_t none = 0;
   const uint64_t end = ((uint64_t)(uint32_t)code << 32) | (uint32_t)reason;
-  atomic_compare_exchange_strong_explicit(&e->end, &none, end, memory_order_seq_cst, memory_order_seq_cst);
+  atomic_compare_exchange_strong_explicit(&e->end, &none, end, memory_order_seq_cst,
+                                          memory_order_seq_cst);
   /* Sequentially consistent, with the JACK thread's rt_in_cycle store and
    * state load at the start of a cycle: see engine_rt_let_go. */
   atomic_store_explicit(&e->state, ENGINE_FINISHED, memory_order_seq_cst);

@@ -13,7 +13,12 @@
  * JACK thread stuck so silences the client for good. When one has been
  * inside for longer than the hang limit, the performance is ended with
  * CSJ_END_CSOUND_HUNG and one line that says why, so the application can
- * close its recording and exit.
+ * close its recording and exit. The JACK thread's clock (rt_busy_since_ns)
+ * runs from the start of its cycle; while the server freewheels, where a
+ * cycle has no deadline and a render may run slower than real time, the
+ * JACK thread restarts it at each k-block, and stops it while it waits for
+ * a recording's disk (engine_cycle.c): the limit is then for one call into
+ * Csound, and a long freewheel cycle is not a hang.
  */
 
 #include "engine_state.h"
@@ -30,13 +35,46 @@
 typedef struct {
   uint32_t period;
   uint32_t rate;
-  uint64_t nonfinite;       /* output_nonfinite when last said */
-  uint64_t nonfinite_said;  /* when, engine_now_ns; 0: never */
+  uint64_t nonfinite;      /* output_nonfinite when last said */
+  uint64_t nonfinite_said; /* when, engine_now_ns; 0: never */
+  bool freewheeling;
+  uint64_t freewheel_frames; /* freewheel_frames when it was seen to begin */
+  uint64_t freewheel_began;  /* engine_now_ns then */
 } Seen;
 
 /* NaN or infinite output, silenced by the JACK thread: said at once, then
  * at most every 10 s while it goes on. */
 #define NONFINITE_REPEAT_NS (10ull * 1000 * 1000 * 1000)
+
+/* The server began or stopped freewheeling (an export): said, since the
+ * recorder and the watchdog then behave otherwise, with the speed of the
+ * render at its end. */
+static void
+say_freewheel(CsjEngine *e, Seen *seen)
+{
+  const bool now_on = atomic_load_explicit(&e->freewheeling, memory_order_acquire);
+  if (now_on == seen->freewheeling) {
+    return;
+  }
+  seen->freewheeling = now_on;
+  const uint64_t frames = atomic_load_explicit(&e->freewheel_frames, memory_order_relaxed);
+  const uint64_t now = engine_now_ns();
+  if (now_on) {
+    seen->freewheel_frames = frames;
+    seen->freewheel_began = now;
+    message_log_printf(e->log, 0,
+                       "csjack: JACK freewheels: no deadlines; a recording waits for its disk "
+                       "rather than lose a frame\n");
+    return;
+  }
+  const uint32_t rate = atomic_load_explicit(&e->jack_rate, memory_order_relaxed);
+  const double audio_s = rate ? (double)(frames - seen->freewheel_frames) / rate : 0.0;
+  const double wall_s = (double)(now - seen->freewheel_began) * 1e-9;
+  message_log_printf(e->log, 0,
+                     "csjack: JACK stopped freewheeling: %.1f s of audio in %.1f s (%.1f times "
+                     "real time)\n",
+                     audio_s, wall_s, wall_s > 0 ? audio_s / wall_s : 0.0);
+}
 
 static void
 housekeeping(CsjEngine *e, Seen *seen)
@@ -52,8 +90,8 @@ housekeeping(CsjEngine *e, Seen *seen)
   const uint32_t period = atomic_load_explicit(&e->jack_period, memory_order_relaxed);
   if (period != seen->period) {
     seen->period = period;
-    message_log_printf(e->log, 0, "csjack: JACK period is now %u frames; csjack adds %u\n",
-                       period, atomic_load_explicit(&e->latency, memory_order_relaxed));
+    message_log_printf(e->log, 0, "csjack: JACK period is now %u frames; csjack adds %u\n", period,
+                       atomic_load_explicit(&e->latency, memory_order_relaxed));
     jack_backend_latency_changed(e->jack);
   }
   const uint64_t nonfinite = atomic_load_explicit(&e->output_nonfinite, memory_order_relaxed);
@@ -67,6 +105,7 @@ housekeeping(CsjEngine *e, Seen *seen)
     seen->nonfinite = nonfinite;
     seen->nonfinite_said = now;
   }
+  say_freewheel(e, seen);
   const uint32_t rate = atomic_load_explicit(&e->jack_rate, memory_order_relaxed);
   if (rate != seen->rate) {
     /* Csound cannot change sr while it performs: keep playing, say so. */
@@ -127,6 +166,9 @@ supervisor_main(void *arg)
   Seen seen = {
     atomic_load_explicit(&e->jack_period, memory_order_relaxed),
     atomic_load_explicit(&e->jack_rate, memory_order_relaxed),
+    0,
+    0,
+    false,
     0,
     0,
   };

@@ -12,7 +12,10 @@
 #include <stdio.h>
 #include <string.h>
 
-#define FIELD(name, type) {#name, offsetof(CsjStats, name), type}
+#define FIELD(name, type)                 \
+  {                                       \
+#name, offsetof(CsjStats, name), type \
+  }
 
 static const CsjStatField fields[] = {
   FIELD(cycles, CSJ_STAT_U64),
@@ -48,6 +51,11 @@ static const CsjStatField fields[] = {
   FIELD(events_overflow, CSJ_STAT_U64),
   FIELD(ring_used, CSJ_STAT_U32),
   FIELD(output_nonfinite, CSJ_STAT_U64),
+  FIELD(freewheeling, CSJ_STAT_BOOL),
+  FIELD(freewheel_ns, CSJ_STAT_U64),
+  FIELD(freewheel_cycles, CSJ_STAT_U64),
+  FIELD(freewheel_frames, CSJ_STAT_U64),
+  FIELD(record_wait_ns, CSJ_STAT_U64),
 };
 
 const CsjStatField *
@@ -90,9 +98,9 @@ csj_stats_format(const CsjStats *stats, char *out, size_t size)
   size_t count = 0;
   const CsjStatField *f = csj_stats_fields(&count);
   for (size_t i = 0; i < count; ++i) {
-    const int n = snprintf(out ? out + (used < size ? used : size) : NULL,
-                           out && used < size ? size - used : 0, "%s%s=%" PRIu64,
-                           i ? " " : "", f[i].name, csj_stats_value(stats, &f[i]));
+    const int n =
+      snprintf(out ? out + (used < size ? used : size) : NULL, out && used < size ? size - used : 0,
+               "%s%s=%" PRIu64, i ? " " : "", f[i].name, csj_stats_value(stats, &f[i]));
     if (n > 0) {
       used += (size_t)n;
     }

@@ -112,6 +112,15 @@ on_sample_rate(jack_nframes_t rate, void *arg)
   return 0;
 }
 
+/* Called by jackd 1.9 on the client's notification thread, and waited
+ * for: before the first freewheel cycle runs, after the last one ran. */
+static void
+on_freewheel(int starting, void *arg)
+{
+  JackBackend *jb = arg;
+  jb->handler.freewheel(jb->handler.context, starting != 0);
+}
+
 static void
 on_shutdown(jack_status_t code, const char *reason, void *arg)
 {
@@ -329,8 +338,8 @@ client_name_exists(const char *client_name, const char *server_name)
 }
 
 CsjStatus
-jack_backend_open(const char *client_name, const char *server_name, JackBackend **out,
-                  char *why, size_t why_size)
+jack_backend_open(const char *client_name, const char *server_name, JackBackend **out, char *why,
+                  size_t why_size)
 {
   *out = NULL;
   /* libjack 1.9.21 overflows a stack buffer (and aborts) on a server name
@@ -350,8 +359,8 @@ jack_backend_open(const char *client_name, const char *server_name, JackBackend 
    * refuses a name of 64 bytes with an opaque status. */
   const size_t name_max = (size_t)jack_client_name_size() - 2;
   if (strlen(client_name) > name_max) {
-    snprintf(why, why_size, "JACK client names are at most %zu bytes; '%.40s...' has %zu",
-             name_max, client_name, strlen(client_name));
+    snprintf(why, why_size, "JACK client names are at most %zu bytes; '%.40s...' has %zu", name_max,
+             client_name, strlen(client_name));
     return CSJ_ERR_JACK;
   }
   JackBackend *jb = calloc(1, sizeof(*jb));
@@ -377,13 +386,14 @@ jack_backend_open(const char *client_name, const char *server_name, JackBackend 
     jack_printers_give_back();
     free(jb);
     if (status & JackServerFailed) {
-      snprintf(why, why_size, "cannot reach JACK server '%s': is it running? (csjack never starts one)",
+      snprintf(why, why_size,
+               "cannot reach JACK server '%s': is it running? (csjack never starts one)",
                server ? server : "default");
       return CSJ_ERR_NO_SERVER;
     }
     if (taken) {
-      snprintf(why, why_size, "JACK client name '%s' is already in use (choose another with --name)",
-               client_name);
+      snprintf(why, why_size,
+               "JACK client name '%s' is already in use (choose another with --name)", client_name);
       return CSJ_ERR_NAME_TAKEN;
     }
     snprintf(why, why_size, "cannot open JACK client '%s' (JACK status 0x%x%s%s)", client_name,
@@ -503,8 +513,7 @@ forget_metadata(JackBackend *jb)
     forget_property(jb, jack_port_uuid(jb->midi_in), JACK_METADATA_PRETTY_NAME, "Csound MIDI in");
     forget_property(jb, jack_port_uuid(jb->midi_in), JACK_METADATA_ORDER, order);
     snprintf(order, sizeof(order), "%u", first + 1);
-    forget_property(jb, jack_port_uuid(jb->midi_out), JACK_METADATA_PRETTY_NAME,
-                    "Csound MIDI out");
+    forget_property(jb, jack_port_uuid(jb->midi_out), JACK_METADATA_PRETTY_NAME, "Csound MIDI out");
     forget_property(jb, jack_port_uuid(jb->midi_out), JACK_METADATA_ORDER, order);
   }
 }
@@ -587,15 +596,16 @@ jack_backend_register_ports(JackBackend *jb, uint32_t inputs, uint32_t outputs, 
                             size_t why_size)
 {
   if (inputs > JACK_BACKEND_MAX_PORTS || outputs > JACK_BACKEND_MAX_PORTS) {
-    snprintf(why, why_size, "too many channels (%u in, %u out; at most %d each)", inputs,
-             outputs, JACK_BACKEND_MAX_PORTS);
+    snprintf(why, why_size, "too many channels (%u in, %u out; at most %d each)", inputs, outputs,
+             JACK_BACKEND_MAX_PORTS);
     return CSJ_ERR_CHANNELS;
   }
   char name[32];
   char pretty[64];
   for (uint32_t i = 0; i < inputs; ++i) {
     snprintf(name, sizeof(name), "in_%u", i + 1);
-    jb->inputs[i] = jack_port_register(jb->client, name, JACK_DEFAULT_AUDIO_TYPE, JackPortIsInput, 0);
+    jb->inputs[i] =
+      jack_port_register(jb->client, name, JACK_DEFAULT_AUDIO_TYPE, JackPortIsInput, 0);
     if (!jb->inputs[i]) {
       snprintf(why, why_size, "cannot register JACK port %s", name);
       return CSJ_ERR_JACK;
@@ -606,7 +616,8 @@ jack_backend_register_ports(JackBackend *jb, uint32_t inputs, uint32_t outputs, 
   }
   for (uint32_t i = 0; i < outputs; ++i) {
     snprintf(name, sizeof(name), "out_%u", i + 1);
-    jb->outputs[i] = jack_port_register(jb->client, name, JACK_DEFAULT_AUDIO_TYPE, JackPortIsOutput, 0);
+    jb->outputs[i] =
+      jack_port_register(jb->client, name, JACK_DEFAULT_AUDIO_TYPE, JackPortIsOutput, 0);
     if (!jb->outputs[i]) {
       snprintf(why, why_size, "cannot register JACK port %s", name);
       return CSJ_ERR_JACK;
@@ -621,11 +632,11 @@ jack_backend_register_ports(JackBackend *jb, uint32_t inputs, uint32_t outputs, 
 CsjStatus
 jack_backend_register_midi(JackBackend *jb, char *why, size_t why_size)
 {
-  jack_port_t *in = jack_port_register(jb->client, "midi_in", JACK_DEFAULT_MIDI_TYPE,
-                                       JackPortIsInput, 0);
-  jack_port_t *out = in ? jack_port_register(jb->client, "midi_out", JACK_DEFAULT_MIDI_TYPE,
-                                             JackPortIsOutput, 0)
-                        : NULL;
+  jack_port_t *in =
+    jack_port_register(jb->client, "midi_in", JACK_DEFAULT_MIDI_TYPE, JackPortIsInput, 0);
+  jack_port_t *out =
+    in ? jack_port_register(jb->client, "midi_out", JACK_DEFAULT_MIDI_TYPE, JackPortIsOutput, 0)
+       : NULL;
   if (!out) {
     if (in) {
       jack_port_unregister(jb->client, in);
@@ -650,6 +661,7 @@ jack_backend_activate(JackBackend *jb, const JackCycleHandler *handler, char *wh
   jack_set_buffer_size_callback(jb->client, on_buffer_size, jb);
   jack_set_sample_rate_callback(jb->client, on_sample_rate, jb);
   jack_set_latency_callback(jb->client, on_latency, jb);
+  jack_set_freewheel_callback(jb->client, on_freewheel, jb);
   jack_on_info_shutdown(jb->client, on_shutdown, jb);
   if (jack_activate(jb->client) != 0) {
     snprintf(why, why_size, "cannot activate JACK client");
@@ -689,8 +701,8 @@ jack_backend_latency_changed(JackBackend *jb)
 
 static void
 connect_ports(JackBackend *jb, jack_port_t **ours, uint32_t n_ours, const char *regex,
-              unsigned long flags, bool we_are_source,
-              void (*warn)(void *, const char *), void *warn_data)
+              unsigned long flags, bool we_are_source, void (*warn)(void *, const char *),
+              void *warn_data)
 {
   if (n_ours == 0) {
     return;
@@ -739,15 +751,16 @@ connect_midi(JackBackend *jb, jack_port_t *ours, const char *regex, bool we_are_
   const char **peers = jack_get_ports(jb->client, regex, JACK_DEFAULT_MIDI_TYPE,
                                       we_are_source ? JackPortIsInput : JackPortIsOutput);
   if (!peers || !peers[0]) {
-    snprintf(text, sizeof(text), "csjack: warning: no MIDI ports match '%s' to connect %s\n",
-             regex, we_are_source ? "midi_out to" : "midi_in from");
+    snprintf(text, sizeof(text), "csjack: warning: no MIDI ports match '%s' to connect %s\n", regex,
+             we_are_source ? "midi_out to" : "midi_in from");
     warn(warn_data, text);
   }
   for (size_t i = 0; peers && peers[i]; ++i) {
     const char *mine = jack_port_name(ours);
     const char *src = we_are_source ? mine : peers[i];
     const char *dst = we_are_source ? peers[i] : mine;
-    if (strcmp(src, dst) == 0 || jack_port_is_mine(jb->client, jack_port_by_name(jb->client, peers[i]))) {
+    if (strcmp(src, dst) == 0 ||
+        jack_port_is_mine(jb->client, jack_port_by_name(jb->client, peers[i]))) {
       continue; /* never a loop onto ourselves */
     }
     int err = jack_connect(jb->client, src, dst);

@@ -33,7 +33,7 @@ typedef struct JackBackendImpl JackBackend;
 typedef struct {
   void *in_buffer;
   void *out_buffer;
-  uint32_t in_count;   /**< events in midi_in this cycle */
+  uint32_t in_count; /**< events in midi_in this cycle */
   uint32_t nframes;
 } JackMidiCycle;
 
@@ -52,8 +52,8 @@ typedef struct {
   void *context;
   /** The process callback's work: real-time, must not block. @p midi is
    *  the cycle's MIDI, NULL without MIDI ports. */
-  void (*process)(void *context, uint32_t nframes, const float *const *in,
-                  float *const *out, JackMidiCycle *midi);
+  void (*process)(void *context, uint32_t nframes, const float *const *in, float *const *out,
+                  JackMidiCycle *midi);
   /** Counts an xrun. Real-time safe. */
   void (*xrun)(void *context);
   /** The server is gone. Must only set a flag (like a signal handler). */
@@ -64,6 +64,9 @@ typedef struct {
   void (*rate_changed)(void *context, uint32_t rate);
   /** Frames of latency the handler adds between input and output. */
   uint32_t (*added_latency)(void *context);
+  /** The server starts (@p starting) or stops freewheeling. jackd 1.9
+   *  calls it before the first freewheel cycle and after the last one. */
+  void (*freewheel)(void *context, bool starting);
 } JackCycleHandler;
 
 /**
@@ -71,8 +74,8 @@ typedef struct {
  * returns CSJ_ERR_NO_SERVER, CSJ_ERR_NAME_TAKEN or CSJ_ERR_JACK and writes a
  * one-line reason into @p why.
  */
-CsjStatus jack_backend_open(const char *client_name, const char *server_name,
-                            JackBackend **out, char *why, size_t why_size);
+CsjStatus jack_backend_open(const char *client_name, const char *server_name, JackBackend **out,
+                            char *why, size_t why_size);
 
 /** Closes the client (deactivating first). NULL is a no-op. */
 void jack_backend_close(JackBackend *jb);
@@ -95,16 +98,16 @@ uint32_t jack_backend_frame_time_now(const JackBackend *jb);
 uint32_t jack_backend_frame_time_in(const JackBackend *jb, int64_t usecs);
 
 /** Registers in_1..in_N and out_1..out_M with pretty-name and order metadata. */
-CsjStatus jack_backend_register_ports(JackBackend *jb, uint32_t inputs, uint32_t outputs,
-                                      char *why, size_t why_size);
+CsjStatus jack_backend_register_ports(JackBackend *jb, uint32_t inputs, uint32_t outputs, char *why,
+                                      size_t why_size);
 
 /** Registers midi_in and midi_out ("Csound MIDI in", "Csound MIDI out"),
  *  ordered after the audio ports. After jack_backend_register_ports. */
 CsjStatus jack_backend_register_midi(JackBackend *jb, char *why, size_t why_size);
 
 /** Sets all callbacks, then activates. */
-CsjStatus jack_backend_activate(JackBackend *jb, const JackCycleHandler *handler,
-                                char *why, size_t why_size);
+CsjStatus jack_backend_activate(JackBackend *jb, const JackCycleHandler *handler, char *why,
+                                size_t why_size);
 
 /** Tells JACK our added latency changed (after a period change). */
 void jack_backend_latency_changed(JackBackend *jb);
@@ -122,8 +125,7 @@ void jack_backend_autoconnect(JackBackend *jb, const char *out_regex, const char
  * midi_out to every MIDI input port matching @p out_regex; NULL connects
  * nothing that way. No MIDI ports: a no-op. Missing peers are warned of.
  */
-void jack_backend_autoconnect_midi(JackBackend *jb, const char *out_regex,
-                                   const char *in_regex,
+void jack_backend_autoconnect_midi(JackBackend *jb, const char *out_regex, const char *in_regex,
                                    void (*warn)(void *data, const char *text), void *warn_data);
 
 /**

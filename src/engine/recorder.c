@@ -2,6 +2,7 @@
 
 #include "recorder.h"
 
+#include "clock.h"
 #include "prefault.h"
 #include "spsc_ring.h"
 
@@ -76,18 +77,10 @@ struct RecorderImpl {
   bool loss_said; /* writer only */
 };
 
-static uint64_t
-monotonic_ns(void)
-{
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
-
 static struct timespec
 monotonic_in(uint64_t ns)
 {
-  const uint64_t at = monotonic_ns() + ns;
+  const uint64_t at = engine_now_ns() + ns;
   const struct timespec ts = {(time_t)(at / 1000000000u), (long)(at % 1000000000u)};
   return ts;
 }
@@ -383,7 +376,7 @@ wait_for_room(Recorder *r, uint32_t bytes)
     }
     r->stalled = false;
   }
-  uint64_t progress_at = monotonic_ns();
+  uint64_t progress_at = engine_now_ns();
   atomic_store_explicit(&r->producer_waiting, true, memory_order_relaxed);
   sem_post(&r->data);
   bool queued = false;
@@ -397,7 +390,7 @@ wait_for_room(Recorder *r, uint32_t bytes)
         atomic_load_explicit(&r->interrupted, memory_order_acquire)) {
       break;
     }
-    const uint64_t now = monotonic_ns();
+    const uint64_t now = engine_now_ns();
     const uint64_t p = atomic_load_explicit(&r->popped, memory_order_relaxed);
     if (p != progress) {
       progress = p;
@@ -433,9 +426,9 @@ recorder_write(Recorder *r, const float *const *out, uint32_t nframes, bool may_
   }
   bool queued = spsc_ring_push(r->ring, r->interleaved, bytes);
   if (!queued && may_wait && !atomic_load_explicit(&r->interrupted, memory_order_acquire)) {
-    const uint64_t t0 = monotonic_ns();
+    const uint64_t t0 = engine_now_ns();
     queued = wait_for_room(r, bytes);
-    *waited_ns = monotonic_ns() - t0;
+    *waited_ns = engine_now_ns() - t0;
   } else if (queued && may_wait && atomic_load_explicit(&r->writer_idle, memory_order_seq_cst) &&
              spsc_ring_used(r->ring) >= r->ring_bytes / 8) {
     /* Freewheeling, the ring fills in milliseconds: the writer is woken

@@ -234,6 +234,15 @@ start_front_ends(const CliSettings *run, CliRunning *r, ConsoleTerm *term, FILE 
   return CLI_RUN;
 }
 
+/* A run that ends before it plays: what the options read goes too. */
+static int
+end_early(CliSettings *run, int status)
+{
+  free(run->text);
+  run->text = NULL;
+  return status;
+}
+
 int
 main(int argc, char **argv)
 {
@@ -241,24 +250,24 @@ main(int argc, char **argv)
   CliSettings run;
   int status = cli_options_read(argc, argv, &run);
   if (status != CLI_RUN) {
-    return status;
+    return end_early(&run, status);
   }
   /* From here on the engine and the front ends read `run` only, so a
    * front end that learns the settings elsewhere (a session manager names
    * the JACK client) fills it here, before any JACK client exists. */
   CliRunning r = {0};
   if ((status = open_network(&run.net, &r.server)) != CLI_RUN) {
-    return status;
+    return end_early(&run, status);
   }
   FILE *replies = cli_output_take_stdout();
   if (!cli_signals_start()) {
     fputs("csjack: error: cannot start the signal thread\n", stderr);
-    return EXIT_PERFORMANCE;
+    return end_early(&run, EXIT_PERFORMANCE);
   }
   ConsoleTerm *term = cli_output_open_term(replies);
   if ((status = start_engine(&run, &r)) != CLI_RUN) {
     udp_server_free(r.server);
-    return status;
+    return end_early(&run, status);
   }
   if ((status = start_front_ends(&run, &r, term, replies)) != CLI_RUN) {
     return status;

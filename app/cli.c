@@ -186,6 +186,18 @@ start_engine(CliSettings *run, CliRunning *r)
   r->engine = e;
   r->started_s = cli_seconds_now();
   say_playing(run, e);
+  if (run->freewheel) {
+    /* After the start, never before: a client that joins a freewheeling
+     * jackd can stall it. */
+    if (csj_engine_set_freewheel(e, true) == CSJ_SUCCESS) {
+      fputs("csjack: the JACK server freewheels until the end (the whole graph, as fast as "
+            "it goes)\n",
+            stderr);
+    } else {
+      fprintf(stderr, "csjack: warning: no freewheel: %s; playing in real time\n",
+              csj_last_error(e));
+    }
+  }
   return CLI_RUN;
 }
 

@@ -179,6 +179,11 @@ int
 cli_close(CliRunning *r, const CliSettings *run)
 {
   const Ending end = how_it_ended(r);
+  /* The server goes back to real time before anything closes: the other
+   * clients are not left freewheeling after us. */
+  if (run->freewheel) {
+    (void)csj_engine_set_freewheel(r->engine, false);
+  }
   if (end.reason == CSJ_END_CSOUND_HUNG) {
     exit_hung(r, &end);
   }

@@ -52,7 +52,17 @@ usage(FILE *to)
         "                           with timetags play at their JACK frame)\n"
         "      --listen ADDR        listen on the IPv4 address ADDR (default 127.0.0.1;\n"
         "                           another address lets anyone who reaches it run code)\n"
-        "  -h, --help               show this help\n"
+        "      --transport MODE     ignore (default): the score runs from the start;\n"
+        "                           follow: the score runs while the JACK transport\n"
+        "                           rolls, from its position (qjackctl, a DAW, a locate)\n"
+        "      --timebase-master    be the JACK timebase master if none is: bars and\n"
+        "                           beats at the tempo of the channel transport_bpm\n"
+        "      --freewheel          render: freewheel the JACK server (the whole graph,\n"
+        "                           as fast as it goes) from start to end, then back to\n"
+        "                           real time; with --record, a faster-than-real-time\n"
+        "                           render of every frame\n",
+        to);
+  fputs("  -h, --help               show this help\n"
         "      --version            show the version\n"
         "\n"
         "csjack's options go before FILE; Csound's go after -- (for example\n"
@@ -180,6 +190,9 @@ enum {
   OPT_UDP_ECHO,
   OPT_OSC_PORT,
   OPT_LISTEN,
+  OPT_TRANSPORT,
+  OPT_TIMEBASE_MASTER,
+  OPT_FREEWHEEL,
 };
 
 static const struct option long_options[] = {
@@ -202,6 +215,9 @@ static const struct option long_options[] = {
   {"udp-echo", no_argument, NULL, OPT_UDP_ECHO},
   {"osc-port", required_argument, NULL, OPT_OSC_PORT},
   {"listen", required_argument, NULL, OPT_LISTEN},
+  {"transport", required_argument, NULL, OPT_TRANSPORT},
+  {"timebase-master", no_argument, NULL, OPT_TIMEBASE_MASTER},
+  {"freewheel", no_argument, NULL, OPT_FREEWHEEL},
   {NULL, 0, NULL, 0},
 };
 
@@ -281,6 +297,21 @@ take_option(int c, char **argv, CliSettings *run, OwnNetOptions *own)
   case OPT_UDP_CONSOLE: own->console = optarg; break;
   case OPT_UDP_ECHO: own->echo = true; break;
   case OPT_LISTEN: own->net.listen = optarg; break;
+  case OPT_TRANSPORT:
+    if (strcmp(optarg, "follow") == 0) {
+      opts->transport = CSJ_TRANSPORT_FOLLOW;
+    } else if (strcmp(optarg, "ignore") == 0) {
+      opts->transport = CSJ_TRANSPORT_IGNORE;
+    } else {
+      fprintf(stderr,
+              "csjack: error: --transport takes follow or ignore, not '%s' (see csjack "
+              "--help)\n",
+              optarg);
+      return EXIT_USAGE;
+    }
+    break;
+  case OPT_TIMEBASE_MASTER: opts->timebase_master = true; break;
+  case OPT_FREEWHEEL: run->freewheel = true; break;
   default:
     if (optopt && optopt < 256) {
       fprintf(stderr, "csjack: error: unknown or incomplete option '-%c' (see csjack --help)\n",

@@ -65,6 +65,7 @@ typedef struct {
   char *text;
   const char *record_path; /* --record FILE; NULL: none */
   uint32_t event_delay;    /* --event-delay, frames; 0: off */
+  bool freewheel;          /* --freewheel: the server freewheels while it plays */
   CliNetSettings net;
 } CliSettings;
 

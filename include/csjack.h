@@ -254,6 +254,27 @@ CSJ_API CsjStatus csj_host_options(int count, const char *const *words, CsjHostO
  */
 CSJ_API CsjStatus csj_csd_host_options(const char *csd, CsjHostOptionFn fn, void *data);
 
+/**
+ * Whether Csound's score time follows the JACK transport. Either way the
+ * orchestra reads the transport in control channels, updated before each
+ * k-block: transport_rolling (0 or 1), transport_frame and
+ * transport_seconds (where the block's first frame sounds at csjack's
+ * outputs, in transport time), and, while a timebase master gives BBT,
+ * transport_bpm, transport_bar, transport_beat (both from 1),
+ * transport_tick and transport_beats_per_bar (0 when none gives BBT).
+ */
+typedef enum {
+  /** The score starts with the performance and runs on every cycle. */
+  CSJ_TRANSPORT_IGNORE = 0,
+  /** The score runs only while the transport rolls, at its position:
+   * stopped, no k-block is performed (the orchestra is frozen, the
+   * outputs silent, MIDI in is dropped); a locate moves the score there
+   * (Csound's rewind and `a` statement, at most a bounded number of
+   * k-blocks skipped per cycle). To the k-block: a position that is not
+   * a multiple of ksmps frames is reached to within ksmps - 1 frames. */
+  CSJ_TRANSPORT_FOLLOW,
+} CsjTransport;
+
 /** Options for csj_engine_create(). Set defaults with csj_options_init(),
  *  then change what you need: the struct grows at its end from one release
  *  to the next, and @c size tells the library how much of it the caller
@@ -297,6 +318,14 @@ typedef struct {
   const char *connect_midi_in;
   /** Regex for the MIDI input ports midi_out connects to; NULL: none. */
   const char *connect_midi_out;
+  /** Whether Csound's score time follows the JACK transport (see
+   * CsjTransport); CSJ_TRANSPORT_IGNORE by default. */
+  CsjTransport transport;
+  /** Become the JACK timebase master when no client is (conditional): BBT
+   * counted from the tempo in the control channel transport_bpm (120 until
+   * the orchestra or a caller sets it). When another client is master,
+   * csjack says so in one message and plays on without being it. */
+  bool timebase_master;
 } CsjOptions;
 
 /**
@@ -485,6 +514,29 @@ CSJ_API CsjStatus csj_engine_start(CsjEngine *e);
  * Returns:        nothing.
  */
 CSJ_API CSJ_REALTIME void csj_engine_stop(CsjEngine *e);
+
+/**
+ * Asks the JACK server to freewheel (@p on) or to return to real time
+ * (jack_set_freewheel). Freewheeling, the server runs every client's
+ * graph back to back as fast as they go, with the audio device stopped:
+ * a render of the whole graph faster than real time. It is the whole
+ * server's: other clients freewheel too (on PipeWire, only this node).
+ * A recording never drops a frame then (see csj_engine_record). Turn it
+ * off again before csj_engine_destroy: the server stays freewheeling
+ * otherwise until another client turns it off.
+ *
+ * Thread:         any but the JACK thread.
+ * Real-time safe: no (a request to the server).
+ * Blocks:         until the server answers.
+ * Returns:
+ *   CSJ_SUCCESS        the server took the request (CsjStats.freewheeling
+ *                      follows when it begins or ends).
+ *   CSJ_ERR_BAD_ARG    @p e is NULL.
+ *   CSJ_ERR_STATE      not started, or the performance has ended and
+ *                      @p on is true.
+ *   CSJ_ERR_JACK       the server refused.
+ */
+CSJ_API CsjStatus csj_engine_set_freewheel(CsjEngine *e, bool on);
 
 /**
  * Whether the performance has ended, for any reason.
@@ -855,7 +907,9 @@ CSJ_API CSJ_REALTIME void csj_engine_set_event_delay(CsjEngine *e, uint32_t fram
 /**
  * JACK's frame time now (jack_frame_time() of the engine's client): an
  * estimate from the last cycle's start and the time elapsed since, good to
- * a few frames. What constant-latency mode stamps events with.
+ * a few frames. What constant-latency mode stamps events with. While the
+ * server freewheels (cycles back to back, faster than the wall clock), the
+ * first frame of the next cycle.
  *
  * Thread:         any.
  * Real-time safe: yes (a clock read).
@@ -880,7 +934,9 @@ CSJ_API CSJ_REALTIME uint32_t csj_engine_frame_time(const CsjEngine *e);
  * (NTP). JACK's own jack_time_to_frames is not used for the offset: it
  * extrapolates with its delay-locked loop's period estimate, which on a
  * loaded machine was off by 0.4 % (45 frames over 0.25 s). Frames wrap at
- * 2^32, so keep @p usecs within hours, not days.
+ * 2^32, so keep @p usecs within hours, not days. While the server
+ * freewheels, time counts in frames, not on the wall clock: the next
+ * cycle's first frame plus @p usecs at the nominal rate.
  *
  * Thread:         any.
  * Real-time safe: yes (clock reads).
@@ -1761,6 +1817,16 @@ typedef struct {
    * the cycle: record_dropped). A large share of freewheel_ns means the
    * disk, not Csound, sets the render's speed. */
   uint64_t record_wait_ns;
+  /** The JACK transport at the last cycle: rolling, and its frame. */
+  bool transport_rolling;
+  uint32_t transport_frame;
+  /** CSJ_TRANSPORT_FOLLOW: locates followed (each a rewind and/or a skip
+   * of Csound's score), and cycles held silent (transport stopped, or a
+   * long skip still under way). */
+  uint64_t transport_locates;
+  uint64_t transport_held_cycles;
+  /** csjack is the JACK timebase master. */
+  bool timebase_master;
 } CsjStats;
 
 /** sizeof(CsjStats) as this library was built: a binding that lays the

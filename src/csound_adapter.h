@@ -222,6 +222,20 @@ void csound_adapter_input_message(CsoundAdapter *cs, const char *line);
 /** Where the score starts, seconds into it. Thread: the owner.
  *  Real-time safe: yes, csjack's share. */
 void csound_adapter_set_score_offset(CsoundAdapter *cs, double seconds);
+/** Rewinds the score to its start: every note ends, pending real-time
+ *  events are dropped, score time is 0. 0, or -1 after a fatal error.
+ *  Thread: the owner. Real-time safe: csjack's share (Csound's part ends
+ *  notes and re-reads its sorted score). */
+int csound_adapter_rewind_score(CsoundAdapter *cs);
+/**
+ * Skips @p blocks k-blocks of score time without performing them (an `a`
+ * statement): notes that would start inside are not started. Carried out
+ * by the next perform_block, which skips them all and then performs one
+ * block: Csound's cost grows with @p blocks (some 20 ns each), so the
+ * caller bounds it. 0, or -1 after a fatal error.
+ * Thread: the owner. Real-time safe: yes, csjack's share.
+ */
+int csound_adapter_skip_blocks(CsoundAdapter *cs, uint64_t blocks);
 
 /* ---- Compiling while performing ---- */
 

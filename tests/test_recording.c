@@ -578,6 +578,102 @@ Test(jack, freewheel_long_cycles_are_not_a_hang, .init = server_4096, .fini = te
             csj_end_reason_name(csj_engine_end_reason(g_e, NULL)));
 }
 
+/* Freewheel asked for through the library; time then counts in frames:
+ * JACK's wall-clock estimate of "now" says nothing of a freewheeling
+ * server, whose cycles run back to back. */
+Test(jack, freewheel_by_the_library_counts_time_in_frames, .init = server_4096, .fini = teardown,
+     .timeout = 120)
+{
+  CsjOptions o;
+  test_engine_options(&o, "csjrecfwt", &g_log);
+  test_engine_start(&o, COUNTER_ORC_2, &g_e, &g_log);
+  cr_assert(eq(int, csj_engine_set_freewheel(g_e, true), CSJ_SUCCESS), "%s", csj_last_error(g_e));
+  CsjStats s;
+  cr_assert(wait_stats(&s, is_freewheeling, 5000), "the freewheel never began");
+  harness_sleep_ms(300);
+  const uint32_t a = csj_engine_frame_time_in(g_e, 0);
+  const uint32_t b = csj_engine_frame_time_in(g_e, 1000000);
+  const uint32_t c = csj_engine_frame_time_in(g_e, 0);
+  const uint32_t now = csj_engine_frame_time(g_e);
+  csj_engine_stats(g_e, &s);
+  cr_assert(eq(int, csj_engine_set_freewheel(g_e, false), CSJ_SUCCESS), "%s", csj_last_error(g_e));
+  CsjStats after;
+  cr_assert(wait_stats(&after, is_not_freewheeling, 5000), "the freewheel never ended");
+  fprintf(stderr,
+          "freewheel time: a second ahead is %u frames on (%u between the two readings of "
+          "now); %llu frames freewheeled\n",
+          b - a, c - a, (unsigned long long)s.freewheel_frames);
+  /* A second ahead is one second of frames from "now", whichever reading
+   * of now (cycles run between the calls). */
+  cr_expect(le(u32, b - c, (uint32_t)RATE));
+  cr_expect(ge(u32, b - a, (uint32_t)RATE));
+  /* "Now" is the next cycle's first frame: never behind the readings
+   * before it (frames wrap, so compare as a signed distance). */
+  cr_expect(ge(int, (int32_t)(now - c), 0));
+  cr_expect(gt(u64, s.freewheel_frames, 0));
+  cr_expect(eq(int, csj_engine_set_freewheel(NULL, true), CSJ_ERR_BAD_ARG));
+}
+
+/*
+ * `csjack --freewheel --record FILE piece.csd` renders the piece to its
+ * end as fast as the server goes, and gives the server back to real time:
+ * the file holds the whole score from its first frame, and the server
+ * then serves a new client in real time.
+ */
+Test(jack, cli_freewheel_renders_a_csd_whole, .init = server_4096, .fini = teardown, .timeout = 120)
+{
+  const char *bin = getenv("CSJACK_BIN");
+  cr_assert(ne(ptr, (void *)bin, NULL), "CSJACK_BIN is not set (run via meson test)");
+  char csd_path[200];
+  snprintf(csd_path, sizeof csd_path, "%s", path_for("render.csd"));
+  FILE *f = fopen(csd_path, "w");
+  cr_assert(ne(ptr, f, NULL));
+  fprintf(f,
+          "<CsoundSynthesizer>\n<CsInstruments>\n%s%s</CsInstruments>\n<CsScore>\ni 1 0 20\n"
+          "</CsScore>\n</CsoundSynthesizer>\n",
+          HEADER(2), FAST_COUNTER_INSTR(OUTS_2));
+  fclose(f);
+  const char *path = path_for("render.wav");
+  char *argv[] = {(char *)bin,  "--no-connect", "--freewheel", "--record",
+                  (char *)path, csd_path,       NULL};
+  HarnessChild ch;
+  const double t0 = harness_now_ms();
+  harness_spawn(&ch, argv);
+  const int status = harness_child_wait(&ch, 90000);
+  const double wall_s = (harness_now_ms() - t0) / 1000;
+  char *err = harness_read_file(ch.err_path);
+  harness_child_cleanup(&ch);
+  unlink(csd_path);
+  fprintf(stderr, "cli_freewheel: 20 s of score rendered in %.2f s\n", wall_s);
+  const bool said = err && strstr(err, "freewheeled");
+  const bool freewheeling = err && strstr(err, "freewheels until the end");
+  char last[600] = "";
+  if (err)
+    snprintf(last, sizeof last, "%s", err + (strlen(err) > 500 ? strlen(err) - 500 : 0));
+  free(err);
+  cr_assert(eq(int, status, 0), "csjack --freewheel: status %d: ...%s", status, last);
+  cr_expect(freewheeling, "no freewheel: ...%s", last);
+  cr_expect(said, "the summary does not say it freewheeled: ...%s", last);
+  const Scan s = scan_counter(path);
+  cr_expect(eq(long, s.first, 0L), "the file starts at frame %ld of the performance", s.first);
+  cr_expect(eq(long, s.counted, 20L * RATE), "the score's frames");
+  cr_expect(eq(long, s.wrong, 0L));
+  cr_expect(lt(long, s.silent_after, 4096L), "more than the last cycle's tail after the end");
+
+  /* Back in real time: a new client is served (one that joins a
+   * freewheeling jackd can stall it). */
+  CsjOptions o;
+  test_engine_options(&o, "csjrecafter", &g_log);
+  test_engine_start(&o, COUNTER_ORC_2, &g_e, &g_log);
+  CsjStats after;
+  cr_assert(wait_stats(&after, is_not_freewheeling, 5000));
+  const uint64_t c0 = after.cycles;
+  harness_sleep_ms(300);
+  csj_engine_stats(g_e, &after);
+  cr_expect(gt(u64, after.cycles, c0), "the server does not cycle after the render");
+  cr_expect(not(after.freewheeling));
+}
+
 /*
  * Manual (CSJ_TEST_BIG=1, about 4.5 GB of disk): a freewheeled recording
  * past 4 GiB (8 channels of float: 46 minutes of audio), read back whole.

@@ -68,6 +68,9 @@ class Csound:
       connect to (default: the physical playback/capture ports);
       ``no_connect=True`` connects nothing.
     - ``connect_midi_in``, ``connect_midi_out``, ``no_midi``: csjack's MIDI ports.
+    - ``transport``: ``"ignore"`` (default) or ``"follow"``: whether the score
+      follows the JACK transport (docs/studio.md); ``timebase_master=True``
+      makes csjack the JACK timebase master when no client is.
     - ``hang_limit_ms``: csjack's watchdog (0: its default of 2000 ms;
       negative: never), also how long the close waits for a task that
       does not return.
@@ -83,7 +86,7 @@ class Csound:
     def __init__(self, hostData=None, opcodeDir="", pointer=None, *, client_name=None,
                  server=None, connect_out=None, connect_in=None, no_connect=False,
                  connect_midi_in=None, connect_midi_out=None, no_midi=False,
-                 hang_limit_ms=0, message_callback=None, strict=False, timeout=5.0):
+                 transport="ignore", timebase_master=False, hang_limit_ms=0, message_callback=None, strict=False, timeout=5.0):
         if pointer is not None:
             raise CsjackError("Csound(pointer=...)", _lib.CSJ_ERR_BAD_ARG,
                               "csjack owns its Csound instance; a CSOUND* cannot be adopted")
@@ -96,6 +99,11 @@ class Csound:
         self._connect_midi_in = connect_midi_in
         self._connect_midi_out = connect_midi_out
         self._no_midi = no_midi
+        if transport not in ("ignore", "follow"):
+            raise CsjackError("Csound(transport=...)", _lib.CSJ_ERR_BAD_ARG,
+                              "transport is 'ignore' or 'follow', not %r" % (transport,))
+        self._transport = transport
+        self._timebase_master = bool(timebase_master)
         self._hang_limit_ms = hang_limit_ms
         self._message_callback = message_callback
         self._message_fn = None
@@ -157,6 +165,8 @@ class Csound:
         opts.connect_midi_in = s(self._connect_midi_in, "connect_midi_in")
         opts.connect_midi_out = s(self._connect_midi_out, "connect_midi_out")
         opts.no_midi = bool(self._no_midi)
+        opts.transport = 1 if self._transport == "follow" else 0
+        opts.timebase_master = self._timebase_master
         opts.hang_limit_ms = int(self._hang_limit_ms)
         argv = (ctypes.c_char_p * (len(self._args) + 1))(*[s(a, "option") for a in self._args],
                                                          None)

@@ -71,6 +71,8 @@ class CsjOptions(ctypes.Structure):
         ("no_midi", ctypes.c_bool),
         ("connect_midi_in", ctypes.c_char_p),
         ("connect_midi_out", ctypes.c_char_p),
+        ("transport", ctypes.c_int),
+        ("timebase_master", ctypes.c_bool),
     ]
 
 
@@ -159,6 +161,7 @@ _fn("csj_engine_compile_csd_text", _S, _E, ctypes.c_char_p)
 _fn("csj_engine_compile_orc_text", _S, _E, ctypes.c_char_p)
 _fn("csj_engine_start", _S, _E)
 _fn("csj_engine_stop", None, _E)
+_fn("csj_engine_set_freewheel", _S, _E, ctypes.c_bool)
 _fn("csj_engine_finished", ctypes.c_bool, _E)
 _fn("csj_engine_wait", _S, _E, ctypes.c_int)
 _fn("csj_engine_join", ctypes.c_int, _E, ctypes.POINTER(ctypes.c_int))

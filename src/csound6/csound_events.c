@@ -86,3 +86,38 @@ csound_adapter_set_score_offset(CsoundAdapter *cs, double seconds)
 {
   csoundSetScoreOffsetSeconds(cs->csound, seconds);
 }
+
+int
+csound_adapter_rewind_score(CsoundAdapter *cs)
+{
+  /* Csound rewinds to the score's start and ends every note; with a score
+   * offset set it would then skip to it in one go, which csjack does in
+   * bounded steps itself (csound_adapter_skip_blocks): none is set. */
+  bool jumped;
+  CSOUND6_GUARDED(jumped, csoundRewindScore(cs->csound));
+  if (jumped) {
+    csound6_mark_aborted(cs, 1);
+    return -1;
+  }
+  return 0;
+}
+
+int
+csound_adapter_skip_blocks(CsoundAdapter *cs, uint64_t blocks)
+{
+  if (blocks == 0) {
+    return 0;
+  }
+  /* Csound 6.18 turns an `a` statement's p3 into k-blocks as
+   * (int64)(ekr * p3 + 0.5): the middle of the wanted count is exact. */
+  MYFLT p[3] = {0, 0, 0};
+  p[2] = (MYFLT)(((double)blocks) / csoundGetKr(cs->csound));
+  bool jumped;
+  int result = 0;
+  CSOUND6_GUARDED(jumped, result = csoundScoreEvent(cs->csound, 'a', p, 3));
+  if (jumped) {
+    csound6_mark_aborted(cs, 1);
+    return -1;
+  }
+  return result;
+}

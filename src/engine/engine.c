@@ -8,6 +8,7 @@
  */
 
 #include "engine_state.h"
+#include "engine_transport.h"
 #include "command_queue.h"
 #include "engine_cycle.h"
 #include "engine_watch.h"
@@ -101,6 +102,7 @@ csj_engine_create(const CsjOptions *opts, CsjEngine **out)
   e->midi = !opts->no_midi;
   e->connect_midi_in = dup_or_null(opts->connect_midi_in);
   e->connect_midi_out = dup_or_null(opts->connect_midi_out);
+  engine_transport_configure(e, opts);
   pthread_mutex_init(&e->error_lock, NULL);
   atomic_init(&e->state, ENGINE_CREATED);
   atomic_init(&e->end, 0);
@@ -293,6 +295,7 @@ csj_engine_start(CsjEngine *e)
     engine_set_error(e, "Csound failed to start (see Csound's messages above)");
     return CSJ_ERR_CSOUND;
   }
+  CONTROL_IN_CSOUND(e, engine_transport_prepare(e));
   e->ksmps = csound_adapter_ksmps(e->csound);
   e->n_in = csound_adapter_input_channels(e->csound);
   e->n_out = csound_adapter_output_channels(e->csound);
@@ -366,6 +369,7 @@ csj_engine_start(CsjEngine *e)
     engine_set_error(e, "%s", why);
     return status;
   }
+  engine_transport_activated(e);
   if (!engine_supervisor_start(e)) {
     message_log_printf(e->log, 0,
                        "csjack: warning: no supervisor thread: period and rate "
@@ -492,6 +496,7 @@ csj_engine_stats(const CsjEngine *e, CsjStats *out)
   }
   out->freewheel_cycles = atomic_load_explicit(&m->freewheel_cycles, memory_order_relaxed);
   out->freewheel_frames = atomic_load_explicit(&m->freewheel_frames, memory_order_relaxed);
+  engine_transport_stats(m, out);
 }
 
 void

@@ -144,16 +144,34 @@ csj_engine_set_event_delay(CsjEngine *e, uint32_t frames)
   atomic_store_explicit(&e->event_delay, frames, memory_order_relaxed);
 }
 
+/* Freewheeling, cycles follow each other as fast as they go: JACK's frame
+ * time, estimated from the wall clock, says nothing then. Time counts in
+ * frames from the next cycle's first, at the nominal rate. */
+static bool
+freewheel_frame_in(const CsjEngine *e, int64_t usecs, uint32_t *frame)
+{
+  CsjEngine *m = (CsjEngine *)e;
+  if (!atomic_load_explicit(&m->freewheeling, memory_order_acquire)) {
+    return false;
+  }
+  const uint32_t rate = atomic_load_explicit(&m->jack_rate, memory_order_relaxed);
+  const uint32_t next = atomic_load_explicit(&m->next_cycle_frame, memory_order_relaxed);
+  *frame = next + (uint32_t)(int32_t)(usecs * (int64_t)rate / 1000000);
+  return true;
+}
+
 uint32_t
 csj_engine_frame_time(const CsjEngine *e)
 {
-  return jack_backend_frame_time_now(e->jack);
+  uint32_t frame;
+  return freewheel_frame_in(e, 0, &frame) ? frame : jack_backend_frame_time_now(e->jack);
 }
 
 uint32_t
 csj_engine_frame_time_in(const CsjEngine *e, int64_t usecs)
 {
-  return jack_backend_frame_time_in(e->jack, usecs);
+  uint32_t frame;
+  return freewheel_frame_in(e, usecs, &frame) ? frame : jack_backend_frame_time_in(e->jack, usecs);
 }
 
 /* The job's own copy of @p text, with a newline added if @p newline and

@@ -27,6 +27,7 @@
 
 #include "engine_state.h"
 #include "engine_cycle.h"
+#include "engine_transport.h"
 #include "command_exec.h"
 
 #include <math.h>
@@ -56,23 +57,34 @@ write_silence(float *const *out, uint32_t n_out, uint32_t from, uint32_t nframes
   }
 }
 
-/* Performs one block and appends its output to the FIFO. False when the
+/* Performs one block, its output left in spout. False when the
  * performance ended. */
 static bool
-perform_block(CsjEngine *e)
+perform_block_only(CsjEngine *e)
 {
   /* Csound's own work happens in here: what it allocates or locks during a
    * k-cycle is Csound's share, measured separately. */
   const CsoundBlockResult result = csound_adapter_perform_block(e->csound);
   atomic_fetch_add_explicit(&e->blocks, 1, memory_order_relaxed);
   switch (result) {
-  case CSOUND_BLOCK_OK: break;
+  case CSOUND_BLOCK_OK: return true;
   case CSOUND_BLOCK_SCORE_END: engine_finish(e, CSJ_END_SCORE, 0); return false;
   case CSOUND_BLOCK_EXITNOW:
     engine_finish(e, CSJ_END_EXITNOW, csound_adapter_exit_code(e->csound));
     return false;
   case CSOUND_BLOCK_ABORTED:
     engine_finish(e, CSJ_END_CSOUND_ERROR, csound_adapter_exit_code(e->csound));
+    return false;
+  }
+  return true;
+}
+
+/* Performs one block and appends its output to the FIFO. False when the
+ * performance ended. */
+static bool
+perform_block(CsjEngine *e)
+{
+  if (!perform_block_only(e)) {
     return false;
   }
   const double *spout = csound_adapter_spout(e->csound);
@@ -245,6 +257,7 @@ perform_frames(CsjEngine *e, uint32_t nframes, const float *const *in, float *co
     if (e->in_fill == k) {
       e->in_fill = 0;
       const uint32_t block_frame = e->fifo_frames; /* where its output begins */
+      engine_transport_block(e, block_frame);
       if (e->cycle_freewheel) {
         /* Freewheeling, a cycle has no deadline and may take long (a render
          * slower than real time): the watchdog's limit is for one k-block. */
@@ -312,10 +325,18 @@ perform_cycle(CsjEngine *e, uint32_t nframes, const float *const *in, float *con
     engine_reset_for_period(e, nframes);
   }
   e->cycle_frame = jack_backend_cycle_frame_time(e->jack);
+  /* The transport first: a locate moves the score before the commands
+   * place anything on it (engine_transport.c). */
+  const TransportStep step = engine_transport_cycle(e);
+  if (step.discard_block) {
+    bool performing;
+    ENGINE_FOREIGN(e, performing = perform_block_only(e));
+    (void)performing; /* an end is the state, read below */
+  }
   e->exec.next_block_frame = e->cycle_frame + e->fifo_frames;
   /* The k-blocks this cycle will perform, whose output starts there: a
    * stamped event beyond them waits in the held queue. */
-  e->exec.horizon = e->exec.paused ? 0 : (e->in_fill + nframes) / e->ksmps * e->ksmps;
+  e->exec.horizon = e->exec.paused || !step.play ? 0 : (e->in_fill + nframes) / e->ksmps * e->ksmps;
   if (commands_drain(e) == DRAIN_CSOUND_ABORTED) {
     /* A fatal error in a merge left Csound's lock with this thread. */
     engine_finish(e, CSJ_END_CSOUND_ERROR, csound_adapter_exit_code(e->csound));
@@ -331,11 +352,13 @@ perform_cycle(CsjEngine *e, uint32_t nframes, const float *const *in, float *con
     ENGINE_FOREIGN(
       e, e->exec.process_fn(e, csound_adapter_handle(e->csound), nframes, e->exec.process_data));
   }
-  if (e->exec.paused) {
+  /* After the commands: a pause among them holds this cycle already. */
+  if (e->exec.paused || !step.play) {
     write_silence(out, e->n_out, 0, nframes);
     midi_lost(e, e->midi_cycle, 0);
   } else {
     perform_frames(e, nframes, in, out);
+    engine_transport_cycle_end(e);
   }
   record_cycle(e, out, nframes);
 }
@@ -455,6 +478,10 @@ process_cycle(void *context, uint32_t nframes, const float *const *in, float *co
   atomic_fetch_add_explicit(&e->cycles, 1, memory_order_relaxed);
   e->cycle_wait_ns = 0;
   e->cycle_freewheel = atomic_load_explicit(&e->freewheeling, memory_order_relaxed);
+  if (e->jack) {
+    atomic_store_explicit(&e->next_cycle_frame, jack_backend_cycle_frame_time(e->jack) + nframes,
+                          memory_order_relaxed);
+  }
   if (e->cycle_freewheel) {
     atomic_fetch_add_explicit(&e->freewheel_cycles, 1, memory_order_relaxed);
     atomic_fetch_add_explicit(&e->freewheel_frames, nframes, memory_order_relaxed);

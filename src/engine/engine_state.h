@@ -17,6 +17,7 @@
 #include "csound_adapter.h"
 #include "event_queue.h"
 #include "jack_backend.h"
+#include "jack_transport.h"
 #include "message_log.h"
 #include "midi_parse.h"
 #include "midi_queue.h"
@@ -69,6 +70,37 @@ struct ChannelEntry {
   struct CsjChannelImpl channel;
 };
 
+/* The transport channels the orchestra reads (engine_transport.c). */
+typedef enum {
+  TRANSPORT_CH_ROLLING = 0,
+  TRANSPORT_CH_FRAME,
+  TRANSPORT_CH_SECONDS,
+  TRANSPORT_CH_BPM,
+  TRANSPORT_CH_BAR,
+  TRANSPORT_CH_BEAT,
+  TRANSPORT_CH_TICK,
+  TRANSPORT_CH_BEATS_PER_BAR,
+  TRANSPORT_CHANNELS
+} TransportChannel;
+
+/* The JACK transport as the engine sees it (engine_transport.c). */
+typedef struct {
+  CsjTransport mode;
+  bool master_wanted;
+  _Atomic bool master; /* csjack is the timebase master */
+  JackTimebase timebase;
+  double *channel[TRANSPORT_CHANNELS]; /* inside Csound; NULL if refused */
+  /* JACK thread only: this cycle's position, and the k-blocks of a locate
+   * still to skip. */
+  JackTransportPos pos;
+  uint64_t skip_left;
+  bool seeking;
+  _Atomic bool rolling;
+  _Atomic uint32_t frame;
+  _Atomic uint64_t locates;
+  _Atomic uint64_t held_cycles;
+} EngineTransport;
+
 struct CsjEngineImpl {
   char *client_name;
   char *connect_out;
@@ -117,6 +149,7 @@ struct CsjEngineImpl {
    * delay, held across cycles (allocated with the MIDI ports). */
   MidiQueue midi_held;
   uint32_t cycle_frame; /* this cycle's jack_last_frame_time */
+  EngineTransport transport;
   /* The JACK thread's side of the commands (command_exec.c). */
   CommandExecState exec;
   /* The JACK thread's time budget for commands in one cycle (csjack's
@@ -210,7 +243,10 @@ struct CsjEngineImpl {
   _Atomic uint64_t freewheel_ns;       /* the time of those that ended */
   _Atomic uint64_t freewheel_cycles;
   _Atomic uint64_t freewheel_frames;
-  bool cycle_freewheel;   /* JACK thread only: this cycle freewheels */
+  bool cycle_freewheel; /* JACK thread only: this cycle freewheels */
+  /* The first frame of the cycle after the last one run: "now" in frames
+   * while freewheeling, when the wall clock says nothing of JACK time. */
+  _Atomic uint32_t next_cycle_frame;
   uint64_t cycle_wait_ns; /* JACK thread only: this cycle's wait for the disk */
   /* True while the JACK thread is inside process_cycle. With the state
    * FINISHED, once it reads false no cycle touches the recorder or Csound

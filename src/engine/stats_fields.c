@@ -56,6 +56,11 @@ static const CsjStatField fields[] = {
   FIELD(freewheel_cycles, CSJ_STAT_U64),
   FIELD(freewheel_frames, CSJ_STAT_U64),
   FIELD(record_wait_ns, CSJ_STAT_U64),
+  FIELD(transport_rolling, CSJ_STAT_BOOL),
+  FIELD(transport_frame, CSJ_STAT_U32),
+  FIELD(transport_locates, CSJ_STAT_U64),
+  FIELD(transport_held_cycles, CSJ_STAT_U64),
+  FIELD(timebase_master, CSJ_STAT_BOOL),
 };
 
 const CsjStatField *

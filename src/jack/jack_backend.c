@@ -652,6 +652,12 @@ jack_backend_register_midi(JackBackend *jb, char *why, size_t why_size)
   return CSJ_SUCCESS;
 }
 
+struct _jack_client *
+jack_backend_client(const JackBackend *jb)
+{
+  return jb->client;
+}
+
 CsjStatus
 jack_backend_activate(JackBackend *jb, const JackCycleHandler *handler, char *why, size_t why_size)
 {

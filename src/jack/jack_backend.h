@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
- * The JACK backend: the only file that calls the JACK API.
+ * The JACK backend: with jack_transport.c (the transport, the timebase
+ * and freewheel), the only file that calls the JACK API.
  *
  * It opens the client, registers ports with metadata, sets every callback
  * before activation, connects after it, and hands each cycle's port buffers
@@ -76,6 +77,9 @@ typedef struct {
  */
 CsjStatus jack_backend_open(const char *client_name, const char *server_name, JackBackend **out,
                             char *why, size_t why_size);
+
+/** The JACK client, for jack_transport.c: nobody else calls JACK. */
+struct _jack_client *jack_backend_client(const JackBackend *jb);
 
 /** Closes the client (deactivating first). NULL is a no-op. */
 void jack_backend_close(JackBackend *jb);

@@ -10,6 +10,7 @@
 
 #include "score_line.h"
 #include "score_text.h"
+#include "score_tempo.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -169,4 +170,28 @@ Test(score_text, a_carry_reaches_across_texts)
   cr_assert(b != NULL, "%s", err.message);
   free(a);
   free(b);
+}
+
+/* The tempo a timebase master starts at: the score's `t` statement. */
+Test(score_tempo, the_first_t_statement_of_the_score)
+{
+  double bpm = 0;
+  bool changes = true;
+  cr_assert(score_tempo_at_start("<CsScore>\n; a comment\nt 0 140\ni 1 0 1\n</CsScore>", &bpm,
+                                 &changes));
+  cr_expect(eq(dbl, bpm, 140.0));
+  cr_expect(not(changes));
+  cr_assert(score_tempo_at_start("<CsScore>\n/* t 0 90 */ t 0 60 4 120 ; speeds up\n</CsScore>",
+                                 &bpm, &changes));
+  cr_expect(eq(dbl, bpm, 60.0));
+  cr_expect(changes);
+  cr_assert(score_tempo_at_start("<CsScore>t 0 100 8 100\n</CsScore>", &bpm, &changes));
+  cr_expect(not(changes));
+  /* No score, no t, a t in the orchestra or a comment, or one not at 0. */
+  cr_expect(not(score_tempo_at_start("<CsInstruments>\nt 0 90\n</CsInstruments>", &bpm, &changes)));
+  cr_expect(not(score_tempo_at_start("<CsScore>\ni 1 0 1\n; t 0 90\n</CsScore>", &bpm, &changes)));
+  cr_expect(not(score_tempo_at_start("<CsScore>\ntable 1\n</CsScore>", &bpm, &changes)));
+  cr_expect(not(score_tempo_at_start("<CsScore>\nt 2 90\n</CsScore>", &bpm, &changes)));
+  cr_expect(not(score_tempo_at_start("<CsScore>\nt 0 -5\n</CsScore>", &bpm, &changes)));
+  cr_expect(not(score_tempo_at_start("<CsScore>\ni 1 0 1\n</CsScore>\nt 0 90\n", &bpm, &changes)));
 }

@@ -132,7 +132,7 @@ start(CsjTransport mode, bool master)
 /* The orchestra with a score: a rewind plays the score's events again
  * (live events are Csound's real-time events, which a rewind drops). */
 static void
-start_csd(const char *score)
+start_csd(const char *score, CsjTransport mode, bool master)
 {
   char csd[4096];
   snprintf(csd, sizeof csd,
@@ -141,7 +141,8 @@ start_csd(const char *score)
            ORC, score);
   CsjOptions o;
   test_engine_options(&o, "tp", &g_log);
-  o.transport = CSJ_TRANSPORT_FOLLOW;
+  o.transport = mode;
+  o.timebase_master = master;
   cr_assert(eq(int, csj_engine_create(&o, &g_e), CSJ_SUCCESS), "%s", csj_last_error(NULL));
   cr_assert(eq(int, csj_engine_compile_csd_text(g_e, csd), CSJ_SUCCESS), "%s", g_log.buf);
   cr_assert(eq(int, csj_engine_start(g_e), CSJ_SUCCESS), "%s", g_log.buf);
@@ -210,7 +211,7 @@ send_score(const char *line)
 Test(transport, a_stopped_transport_holds_the_score_and_play_runs_it_from_the_located_frame)
 {
   /* The score's event at 2 s; `f 0` keeps the score going for an hour. */
-  start_csd("i 1 2 0.1\nf 0 3600");
+  start_csd("i 1 2 0.1\nf 0 3600", CSJ_TRANSPORT_FOLLOW, false);
   /* A fresh server's transport is stopped at frame 0: two seconds of
    * cycles, and the event at 2 s has not run, nor has any k-block. */
   run_cycles(2 * RATE / 256 + 10);
@@ -358,5 +359,15 @@ Test(transport, the_timebase_is_not_taken_from_another_master)
   cr_expect(not(stats().timebase_master));
   cr_expect(harness_message_log_contains(&g_log, "another client is"), "%s", g_log.buf);
   /* The other master's tempo is what the orchestra reads. */
+  cr_expect(wait_chn_equal("seen_bpm", 140.0, 20000), "transport_bpm %g", chn("seen_bpm"));
+}
+
+Test(transport, as_timebase_master_csjack_starts_at_the_scores_tempo)
+{
+  start_csd("t 0 140\nf 0 3600", CSJ_TRANSPORT_IGNORE, true);
+  transport_start();
+  transport_say("play");
+  jack_position_t pos;
+  cr_expect(wait_bpm(140.0, &pos, 20000), "not the score's 140 bpm: %g", pos.beats_per_minute);
   cr_expect(wait_chn_equal("seen_bpm", 140.0, 20000), "transport_bpm %g", chn("seen_bpm"));
 }

@@ -256,6 +256,9 @@ csj_engine_compile_csd_text(CsjEngine *e, const char *csd)
     int result;
     CONTROL_IN_CSOUND(e, result = csound_adapter_compile_csd_text(e->csound, text));
     status = compiled(e, result, "the CSD");
+    if (status == CSJ_SUCCESS) {
+      engine_transport_take_score(e, text);
+    }
   } else {
     message_log_flush(e->log);
   }

@@ -89,6 +89,7 @@ typedef struct {
   bool master_wanted;
   _Atomic bool master; /* csjack is the timebase master */
   JackTimebase timebase;
+  double score_bpm;                    /* the CSD score's `t` tempo; 0: none */
   double *channel[TRANSPORT_CHANNELS]; /* inside Csound; NULL if refused */
   /* JACK thread only: this cycle's position, and the k-blocks of a locate
    * still to skip. */

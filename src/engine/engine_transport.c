@@ -19,6 +19,7 @@
  */
 
 #include "engine_transport.h"
+#include "score_tempo.h"
 
 #include <math.h>
 #include <string.h>
@@ -50,6 +51,25 @@ engine_transport_configure(CsjEngine *e, const CsjOptions *opts)
 }
 
 void
+engine_transport_take_score(CsjEngine *e, const char *csd)
+{
+  double bpm;
+  bool changes;
+  if (!score_tempo_at_start(csd, &bpm, &changes)) {
+    return;
+  }
+  jack_timebase_set_bpm(&e->transport.timebase, bpm);
+  e->transport.score_bpm = bpm;
+  if (changes && e->transport.master_wanted) {
+    message_log_printf(e->log, 0,
+                       "csjack: notice: the score's t statement changes tempo: as timebase "
+                       "master csjack counts at its first, %.6g bpm (an orchestra that sets "
+                       "transport_bpm sets the rest)\n",
+                       bpm);
+  }
+}
+
+void
 engine_transport_prepare(CsjEngine *e)
 {
   EngineTransport *t = &e->transport;
@@ -71,7 +91,7 @@ engine_transport_prepare(CsjEngine *e)
     if (bpm && isfinite(*bpm) && *bpm > 0) {
       jack_timebase_set_bpm(&t->timebase, *bpm);
     } else if (bpm) {
-      *bpm = DEFAULT_BPM;
+      *bpm = t->score_bpm > 0 ? t->score_bpm : DEFAULT_BPM;
     }
   }
 }

@@ -13,6 +13,10 @@
 /* Takes the options' transport settings. Before start. */
 void engine_transport_configure(CsjEngine *e, const CsjOptions *opts);
 
+/* Notes the tempo of the CSD's score (its `t` statement), which a
+ * timebase master counts with until the orchestra sets one. Before start. */
+void engine_transport_take_score(CsjEngine *e, const char *csd);
+
 /* Finds or creates the transport channels in Csound. The control thread,
  * owning Csound, after Csound started and before the first cycle. Not
  * real-time safe (Csound creates channels). */

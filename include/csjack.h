@@ -1407,6 +1407,82 @@ CSJ_API CsjStatus csj_engine_set_string_channel(CsjEngine *e, const char *name, 
 CSJ_API CsjStatus csj_engine_get_string_channel(CsjEngine *e, const char *name, char *out,
                                                 size_t out_size);
 
+/* ---- The live state: what was live-coded, saved and restored ---------------- */
+
+/**
+ * Saves the live state into the folder @p dir (created if missing): what a
+ * live coder changed since start, which exists nowhere else.
+ *
+ *   DIR/live.orc      every piece of orchestra code Csound accepted since
+ *                     start, in the order it was merged, whatever sent it
+ *                     (csj_engine_compile_orc*, csj_engine_eval_code*, their
+ *                     direct and prompt forms: the console's :orc and
+ *                     :eval, UDP, OSC, Python), each after a line
+ *                     ";;; csjack: compile N" or ";;; csjack: eval N".
+ *   DIR/channels.txt  every control channel ("control NAME VALUE") and
+ *                     string channel ("string NAME TEXT", \n and \\
+ *                     escaped) Csound has now, but transport_* (the
+ *                     transport's; transport_bpm is kept).
+ *
+ * Commands queued before the call run first (csj_engine_flush), so the
+ * save holds them. Each file is written whole or not at all (a temporary
+ * file renamed).
+ * Not saved: the file first played (the caller's: the csjack command
+ * writes it to DIR/csjack.session), tables changed at run time, notes
+ * sounding, Csound's score position.
+ *
+ * Thread:         any but the JACK thread.
+ * Real-time safe: no (files; Csound lists its channels between two cycles).
+ * Blocks:         while the files are written, and for a moment between
+ *                 two cycles (up to 10 s when the server stalls).
+ * Returns:
+ *   CSJ_SUCCESS        saved.
+ *   CSJ_ERR_BAD_ARG    @p e or @p dir is NULL or empty.
+ *   CSJ_ERR_STATE      not started, or Csound has aborted.
+ *   CSJ_ERR_FILE       the folder or a file cannot be made or written;
+ *                      csj_last_error says which and why.
+ *   CSJ_ERR_TIMEOUT    no moment between cycles came.
+ */
+CSJ_API CsjStatus csj_engine_save_state(CsjEngine *e, const char *dir);
+
+/**
+ * Restores a state saved by csj_engine_save_state into a started engine:
+ * compiles or evaluates each piece of DIR/live.orc in order, as it was
+ * first (an eval runs again: what it scheduled is scheduled again), then
+ * sets the channels of DIR/channels.txt. A piece Csound refuses now is
+ * reported and the rest goes on. What is restored is live state again: a
+ * later save holds it. @p report (may be NULL) gets one line: how many
+ * pieces and channels were restored, and the first failure.
+ *
+ * Thread:         any but the JACK thread.
+ * Real-time safe: no.
+ * Blocks:         while each piece is compiled (as csj_engine_compile_orc
+ *                 with a 30 s timeout), until the channels are set.
+ * Returns:
+ *   CSJ_SUCCESS        every piece and channel restored.
+ *   CSJ_ERR_BAD_ARG    @p e or @p dir is NULL.
+ *   CSJ_ERR_STATE      not started.
+ *   CSJ_ERR_FILE       DIR holds neither file, or one cannot be read.
+ *   CSJ_ERR_COMPILE    at least one piece was refused (the rest were
+ *                      restored; @p report says which).
+ */
+CSJ_API CsjStatus csj_engine_restore_state(CsjEngine *e, const char *dir, char *report,
+                                           size_t report_size);
+
+/**
+ * A count that grows with every change a save records: each piece of code
+ * Csound accepted, each channel set through csjack (csj_engine_set_control,
+ * csj_engine_set_string_channel, csj_channel_set). A session manager's
+ * "dirty" flag: compare it with its value at the last save. Channels the
+ * orchestra sets itself are not counted.
+ *
+ * Thread:         any.
+ * Real-time safe: yes (an atomic load).
+ * Blocks:         never.
+ * Returns:        the count; 0 for NULL.
+ */
+CSJ_API CSJ_REALTIME uint64_t csj_engine_state_changes(const CsjEngine *e);
+
 /**
  * Sets one value of a table. Queued, ordered with other commands. No reply:
  * a missing table or an index out of range is ignored silently.

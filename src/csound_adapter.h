@@ -276,6 +276,13 @@ int csound_adapter_compile_orc(CsoundAdapter *cs, const char *code);
  *  stays valid for the instance's life. NULL when Csound refuses.
  *  Thread: the owner. Real-time safe: no. */
 double *csound_adapter_control_channel(CsoundAdapter *cs, const char *name);
+/** One channel for csound_adapter_each_channel: a control channel's
+ *  @p value (with @p text NULL), or a string channel's @p text. */
+typedef void (*CsoundChannelFn)(void *data, const char *name, double value, const char *text);
+/** Calls @p fn for each control and string channel Csound has (audio and
+ *  pvs channels are left out). The number of channels, or -1.
+ *  Thread: the owner. Real-time safe: no (Csound allocates the list). */
+int csound_adapter_each_channel(CsoundAdapter *cs, CsoundChannelFn fn, void *data);
 /** Sets a string channel (created if need be). 0 on success, -1 when
  *  Csound refuses. Thread: the owner (the JACK thread: queued).
  *  Real-time safe: yes, csjack's share. */

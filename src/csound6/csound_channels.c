@@ -74,3 +74,33 @@ csound_adapter_table(CsoundAdapter *cs, int table, double **data)
   *data = ptr;
   return length;
 }
+
+int
+csound_adapter_each_channel(CsoundAdapter *cs, CsoundChannelFn fn, void *data)
+{
+  controlChannelInfo_t *list = NULL;
+  const int n = csoundListChannels(cs->csound, &list);
+  if (n < 0) {
+    return -1;
+  }
+  for (int i = 0; i < n; ++i) {
+    const int type = list[i].type & CSOUND_CHANNEL_TYPE_MASK;
+    if (type == CSOUND_CONTROL_CHANNEL) {
+      MYFLT *value = NULL;
+      if (csoundGetChannelPtr(cs->csound, &value, list[i].name, list[i].type) == CSOUND_SUCCESS &&
+          value) {
+        fn(data, list[i].name, *value, NULL);
+      }
+    } else if (type == CSOUND_STRING_CHANNEL) {
+      const int capacity = csoundGetChannelDatasize(cs->csound, list[i].name);
+      char *text = capacity > 0 ? calloc((size_t)capacity + 1, 1) : NULL;
+      if (text) {
+        csoundGetStringChannel(cs->csound, list[i].name, text);
+        fn(data, list[i].name, 0, text);
+        free(text);
+      }
+    }
+  }
+  csoundDeleteChannelList(cs->csound, list);
+  return n;
+}

@@ -163,6 +163,10 @@ worker_finish_jobs(CsjEngine *e)
     if (run == RUN_DONE) {
       continue;
     }
+    /* Merged: the orchestra changed, in this order. */
+    if ((job->type == CMD_COMPILE || job->type == CMD_EVAL) && job->status == CSJ_SUCCESS) {
+      live_journal_append(&e->journal, job->type == CMD_EVAL, job->text);
+    }
     if (job->fn) {
       const CsjResult result = {job->status, job->value, job->message};
       const uint64_t since = user_enter(e, false);

@@ -95,6 +95,7 @@ csj_engine_create(const CsjOptions *opts, CsjEngine **out)
     snprintf(engine_create_error(), ENGINE_CREATE_ERROR_SIZE, "out of memory");
     return CSJ_ERR_NO_MEMORY;
   }
+  live_journal_init(&e->journal);
   e->client_name = strdup(name);
   e->connect_out = dup_or_null(opts->connect_out);
   e->connect_in = dup_or_null(opts->connect_in);
@@ -610,5 +611,6 @@ csj_engine_destroy(CsjEngine *e)
   free(e->connect_midi_out);
   free(e->connect_in);
   pthread_mutex_destroy(&e->error_lock);
+  live_journal_free(&e->journal);
   free(e);
 }

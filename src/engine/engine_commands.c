@@ -322,6 +322,13 @@ submit_eval(CsjEngine *e, const char *code, int refs, CsjResultFn fn, void *data
   }
   job->fn = fn;
   job->fn_data = data;
+  /* Kept for the live journal, should it merge. */
+  job->text = strdup(code);
+  if (!job->text) {
+    atomic_store_explicit(&job->refs, 1, memory_order_relaxed);
+    job_release(e, job);
+    return CSJ_ERR_NO_MEMORY;
+  }
   job->tree = worker_guarded_parse(e, job, code, false);
   job->trees = &job->tree;
   job->owns_tree = true;
@@ -436,7 +443,11 @@ csj_engine_set_string_channel(CsjEngine *e, const char *name, const char *text)
   if (!name) {
     return CSJ_ERR_BAD_ARG;
   }
-  return push_text(e, CMD_SET_STRING_CHANNEL, name, text, false);
+  const CsjStatus status = push_text(e, CMD_SET_STRING_CHANNEL, name, text, false);
+  if (status == CSJ_SUCCESS) {
+    live_journal_touch(&e->journal);
+  }
+  return status;
 }
 
 /* ---- Tables, tasks, callbacks, flush, recording ------------------------------ */

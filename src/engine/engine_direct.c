@@ -135,6 +135,9 @@ csj_engine_eval_code_direct(CsjEngine *e, const char *code, double *value, char 
   if (value) {
     *value = retval;
   }
+  if (result == 0) {
+    live_journal_append(&e->journal, true, code);
+  }
   return call_reply(&capture, result, CSJ_ERR_EVAL, error, error_size);
 }
 
@@ -152,6 +155,9 @@ csj_engine_compile_orc_direct(CsjEngine *e, const char *code, char *error, size_
   const int result = csound_adapter_compile_orc(e->csound, code);
   direct_check_abort(e);
   direct_end(e);
+  if (result == 0) {
+    live_journal_append(&e->journal, false, code);
+  }
   return call_reply(&capture, result, CSJ_ERR_COMPILE, error, error_size);
 }
 
@@ -500,6 +506,9 @@ prompt_run(CsjEngine *e, int kind, const char *code, int timeout_ms, double *val
   if (value) {
     *value = result == 0 ? retval : NAN;
   }
+  if (result == 0) {
+    live_journal_append(&e->journal, kind == PROMPT_EVAL, code);
+  }
   return call_reply(&capture, result, failure, error, error_size);
 }
 
@@ -572,6 +581,7 @@ csj_engine_channel(CsjEngine *e, const char *name, CsjChannel **out)
   }
   if (entry) {
     entry->channel.value = value;
+    entry->channel.journal = &e->journal;
     entry->next = e->channels;
     e->channels = entry;
     *out = &entry->channel;
@@ -589,6 +599,7 @@ void
 csj_channel_set(CsjChannel *ch, double value)
 {
   __atomic_store(ch->value, &value, __ATOMIC_RELAXED);
+  live_journal_touch(ch->journal);
 }
 
 double

@@ -18,6 +18,7 @@
 #include "event_queue.h"
 #include "jack_backend.h"
 #include "jack_transport.h"
+#include "live_journal.h"
 #include "message_log.h"
 #include "midi_parse.h"
 #include "midi_queue.h"
@@ -61,7 +62,8 @@ typedef struct {
 typedef struct ChannelEntry ChannelEntry;
 
 struct CsjChannelImpl {
-  double *value; /* inside Csound's channel storage */
+  double *value;        /* inside Csound's channel storage */
+  LiveJournal *journal; /* the engine's: a set is a change to save */
 };
 
 struct ChannelEntry {
@@ -151,6 +153,9 @@ struct CsjEngineImpl {
   MidiQueue midi_held;
   uint32_t cycle_frame; /* this cycle's jack_last_frame_time */
   EngineTransport transport;
+  /* What was live-coded, for csj_engine_save_state (any thread but the
+   * JACK thread appends; live_journal.h). */
+  LiveJournal journal;
   /* The JACK thread's side of the commands (command_exec.c). */
   CommandExecState exec;
   /* The JACK thread's time budget for commands in one cycle (csjack's

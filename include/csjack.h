@@ -326,6 +326,15 @@ typedef struct {
    * the orchestra or a caller sets it). When another client is master,
    * csjack says so in one message and plays on without being it. */
   bool timebase_master;
+  /** When the JACK server goes away: 0 (the default) ends the performance
+   * (CSJ_END_SERVER_GONE). Otherwise csjack keeps its Csound instance and
+   * state (no cycles meanwhile), ends a recording cleanly, and tries every
+   * 0.5 s to open its client again (never starting a server), for this
+   * many milliseconds, or for ever when negative. Back at the same rate, it
+   * registers the same ports with the same metadata, makes its connections
+   * again as each peer port appears, and plays on; at another rate it
+   * ends (Csound cannot change its rate), saying so. */
+  int reconnect_ms;
 } CsjOptions;
 
 /**
@@ -1903,6 +1912,15 @@ typedef struct {
   uint64_t transport_held_cycles;
   /** csjack is the JACK timebase master. */
   bool timebase_master;
+  /** Connections of csjack's ports made again after their peer port (or
+   * the server, with CsjOptions.reconnect_ms) went away and came back. */
+  uint64_t connections_restored;
+  /** Connections remembered now (made, by anyone, and not cut since). */
+  uint32_t connections;
+  /** Times csjack reopened its JACK client after the server went away,
+   * and whether it has a server now. */
+  uint64_t reconnects;
+  bool server_connected;
 } CsjStats;
 
 /** sizeof(CsjStats) as this library was built: a binding that lays the

@@ -168,6 +168,7 @@ static struct {
   char name[64];
   char log_path[256];
   char killed_name[64]; /* SIGKILLed, registry entry still to reclaim */
+  bool restart;         /* the next start takes killed_name (harness_server_restart) */
 } g_srv = {.pid = -1};
 
 /* ---- watchdog: where a test hung ---------------------------------------------- */
@@ -406,8 +407,16 @@ static bool try_server_start(uint32_t period, uint32_t rate)
   cr_assert(g_srv.pid <= 0, "harness: a server is already running");
   reclaim_stale_test_servers();
 
-  snprintf(g_srv.name, sizeof g_srv.name, "csjtest-%d-%u", (int)getpid(),
-           ++g_name_counter);
+  if (g_srv.killed_name[0] && g_srv.restart) {
+    /* A restart: the killed server's name, whose registry entry the new
+     * server takes over. */
+    snprintf(g_srv.name, sizeof g_srv.name, "%s", g_srv.killed_name);
+    g_srv.killed_name[0] = '\0';
+  } else {
+    snprintf(g_srv.name, sizeof g_srv.name, "csjtest-%d-%u", (int)getpid(),
+             ++g_name_counter);
+  }
+  g_srv.restart = false;
   snprintf(g_srv.log_path, sizeof g_srv.log_path, "/tmp/%s.log", g_srv.name);
   setenv("JACK_NO_AUDIO_RESERVATION", "1", 1);
   setenv("JACK_NO_START_SERVER", "1", 1);
@@ -483,6 +492,14 @@ void harness_server_stop(void)
     return;
   private_jackd_stop(g_srv.pid, 3000);
   server_forget();
+}
+
+void harness_server_restart(uint32_t period, uint32_t rate)
+{
+  if (!g_srv.killed_name[0])
+    cr_fatal("harness: restart needs a killed server");
+  g_srv.restart = true;
+  harness_server_start(period, rate);
 }
 
 void harness_server_kill(void)

@@ -68,6 +68,12 @@ void harness_server_stop(void);
  */
 void harness_server_kill(void);
 
+/**
+ * Starts a server again under the name of the one harness_server_kill()
+ * killed: for clients that wait for their server to come back.
+ */
+void harness_server_restart(uint32_t period, uint32_t rate);
+
 /** The private server's name ("csjtest-<pid>-<n>"), or NULL. */
 const char *harness_server_name(void);
 

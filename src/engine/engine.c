@@ -97,6 +97,9 @@ csj_engine_create(const CsjOptions *opts, CsjEngine **out)
   }
   live_journal_init(&e->journal);
   e->client_name = strdup(name);
+  e->server_name = dup_or_null(opts->server_name);
+  e->reconnect_ms = opts->reconnect_ms;
+  e->links = jack_links_new();
   e->connect_out = dup_or_null(opts->connect_out);
   e->connect_in = dup_or_null(opts->connect_in);
   e->no_connect = opts->no_connect;
@@ -364,6 +367,9 @@ csj_engine_start(CsjEngine *e)
   }
 
   const JackCycleHandler handler = engine_cycle_handler(e);
+  if (e->links) {
+    jack_links_attach(e->links, e->jack);
+  }
   status = jack_backend_activate(e->jack, &handler, why, sizeof(why));
   if (status != CSJ_SUCCESS) {
     pthread_mutex_lock(&e->record_lock);
@@ -414,7 +420,8 @@ csj_engine_wait(CsjEngine *e, int timeout_ms)
   while (!csj_engine_finished(e)) {
     /* A stop request needs a cycle to take effect; if the server is gone
      * no cycle will come, so settle it here (the supervisor does too). */
-    if (atomic_load_explicit(&e->server_gone, memory_order_acquire)) {
+    if (atomic_load_explicit(&e->server_gone, memory_order_acquire) &&
+        (!e->reconnect_ms || atomic_load_explicit(&e->stop_requested, memory_order_relaxed))) {
       engine_finish(e, CSJ_END_SERVER_GONE, 0);
       break;
     }
@@ -501,6 +508,12 @@ csj_engine_stats(const CsjEngine *e, CsjStats *out)
   out->freewheel_cycles = atomic_load_explicit(&m->freewheel_cycles, memory_order_relaxed);
   out->freewheel_frames = atomic_load_explicit(&m->freewheel_frames, memory_order_relaxed);
   engine_transport_stats(m, out);
+  if (m->links) {
+    out->connections_restored = jack_links_restored(m->links);
+    out->connections = jack_links_count(m->links);
+  }
+  out->reconnects = atomic_load_explicit(&m->reconnects, memory_order_relaxed);
+  out->server_connected = !atomic_load_explicit(&m->server_gone, memory_order_acquire);
 }
 
 void
@@ -571,6 +584,7 @@ csj_engine_destroy(CsjEngine *e)
    * Then the commands still queued are answered "not run", and the worker
    * stops, before Csound goes away. */
   jack_backend_close(e->jack);
+  jack_backend_close(e->jack_retired);
   /* What libjack said while the client closed (or before): through the
    * sink, unless the server went away (csjack has said so). */
   if (e->log) {
@@ -606,6 +620,8 @@ csj_engine_destroy(CsjEngine *e)
   }
   free(e->user_options);
   free(e->client_name);
+  free(e->server_name);
+  jack_links_free(e->links);
   free(e->connect_out);
   free(e->connect_midi_in);
   free(e->connect_midi_out);

@@ -510,7 +510,10 @@ on_shutdown(void *context)
 {
   CsjEngine *e = context;
   atomic_store_explicit(&e->server_gone, true, memory_order_release);
-  engine_finish(e, CSJ_END_SERVER_GONE, 0);
+  /* Reconnecting, the supervisor takes it from here (engine_reconnect.c). */
+  if (!e->reconnect_ms) {
+    engine_finish(e, CSJ_END_SERVER_GONE, 0);
+  }
 }
 
 static void

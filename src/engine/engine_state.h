@@ -17,6 +17,7 @@
 #include "csound_adapter.h"
 #include "event_queue.h"
 #include "jack_backend.h"
+#include "jack_links.h"
 #include "jack_transport.h"
 #include "live_journal.h"
 #include "message_log.h"
@@ -106,6 +107,7 @@ typedef struct {
 
 struct CsjEngineImpl {
   char *client_name;
+  char *server_name; /* NULL: the default server */
   char *connect_out;
   char *connect_in;
   bool no_connect;
@@ -153,6 +155,15 @@ struct CsjEngineImpl {
   MidiQueue midi_held;
   uint32_t cycle_frame; /* this cycle's jack_last_frame_time */
   EngineTransport transport;
+  /* The connections of our ports, restored when a peer comes back
+   * (jack_links.h), and the reconnection after a server went away
+   * (engine_reconnect.c, on the supervisor thread). */
+  JackLinks *links;
+  int reconnect_ms;            /* CsjOptions.reconnect_ms */
+  JackBackend *jack_retired;   /* the client of the server that went away */
+  uint64_t reconnect_since_ns; /* supervisor only: when the server went; 0: here */
+  uint64_t reconnect_next_ns;  /* supervisor only: the next try */
+  _Atomic uint64_t reconnects;
   /* What was live-coded, for csj_engine_save_state (any thread but the
    * JACK thread appends; live_journal.h). */
   LiveJournal journal;

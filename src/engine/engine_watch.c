@@ -23,6 +23,7 @@
 
 #include "engine_state.h"
 #include "engine_watch.h"
+#include "engine_reconnect.h"
 
 #include <stdio.h>
 
@@ -40,7 +41,11 @@ typedef struct {
   bool freewheeling;
   uint64_t freewheel_frames; /* freewheel_frames when it was seen to begin */
   uint64_t freewheel_began;  /* engine_now_ns then */
+  uint32_t links_tick;
 } Seen;
+
+/* Connections are restored every this many ticks (50 ms). */
+#define LINKS_EVERY 10
 
 /* NaN or infinite output, silenced by the JACK thread: said at once, then
  * at most every 10 s while it goes on. */
@@ -84,8 +89,13 @@ housekeeping(CsjEngine *e, Seen *seen)
    * server gone is not shown (csjack says so in one line). */
   jack_backend_pass_messages(gone, JACK_MESSAGE_HOLD_NS, engine_log_text, e);
   if (gone) {
-    engine_finish(e, CSJ_END_SERVER_GONE, 0);
+    if (!engine_reconnect_tick(e)) {
+      engine_finish(e, CSJ_END_SERVER_GONE, 0);
+    }
     return;
+  }
+  if (e->links && ++seen->links_tick % LINKS_EVERY == 0) {
+    jack_links_service(e->links);
   }
   const uint32_t period = atomic_load_explicit(&e->jack_period, memory_order_relaxed);
   if (period != seen->period) {
@@ -169,6 +179,7 @@ supervisor_main(void *arg)
     0,
     0,
     false,
+    0,
     0,
     0,
   };

@@ -61,6 +61,10 @@ static const CsjStatField fields[] = {
   FIELD(transport_locates, CSJ_STAT_U64),
   FIELD(transport_held_cycles, CSJ_STAT_U64),
   FIELD(timebase_master, CSJ_STAT_BOOL),
+  FIELD(connections_restored, CSJ_STAT_U64),
+  FIELD(connections, CSJ_STAT_U32),
+  FIELD(reconnects, CSJ_STAT_U64),
+  FIELD(server_connected, CSJ_STAT_BOOL),
 };
 
 const CsjStatField *

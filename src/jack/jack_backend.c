@@ -19,7 +19,8 @@
 #include <unistd.h>
 
 struct JackBackendImpl {
-  jack_client_t *client;
+  /* NULL once dropped (jack_backend_drop_client): other threads read it. */
+  _Atomic(jack_client_t *) client;
   JackCycleHandler handler;
   bool active;
   uint32_t n_inputs;
@@ -533,49 +534,37 @@ jack_backend_close(JackBackend *jb)
       jack_deactivate(jb->client);
     }
   }
-  jack_client_close(jb->client);
+  if (jb->client) {
+    jack_client_close(jb->client);
+    jack_printers_give_back();
+  }
   metadata_turn_give(turn);
-  jack_printers_give_back();
   free(jb);
+}
+
+void
+jack_backend_drop_client(JackBackend *jb)
+{
+  /* Left open, on purpose: libjack 1.9.21's jack_client_close on a client
+   * whose server was killed crashes when the process has other clients of
+   * it, and after a new server of the same name started (both seen here).
+   * What stays is libjack's memory for one client; its threads ended with
+   * the server. */
+  (void)atomic_exchange(&jb->client, NULL);
 }
 
 uint32_t
 jack_backend_sample_rate(const JackBackend *jb)
 {
-  return jack_get_sample_rate(jb->client);
-}
-
-uint32_t
-jack_backend_cycle_frame_time(const JackBackend *jb)
-{
-  return jack_last_frame_time(jb->client);
-}
-
-uint32_t
-jack_backend_frame_time_now(const JackBackend *jb)
-{
-  return jack_frame_time(jb->client);
-}
-
-uint32_t
-jack_backend_frame_time_in(const JackBackend *jb, int64_t usecs)
-{
-  /* Anchored at JACK's estimate of now (an extrapolation over less than a
-   * period from the current cycle's start), then the nominal rate for the
-   * offset: jack_time_to_frames would extrapolate the whole offset with
-   * its delay-locked loop's period estimate, which on a loaded machine is
-   * off by tenths of a percent (45 frames over 0.25 s, measured on the
-   * dummy driver). */
-  const uint32_t now = jack_frame_time(jb->client);
-  const double rate = (double)jack_get_sample_rate(jb->client);
-  const int64_t frames = (int64_t)llround((double)usecs * rate / 1e6);
-  return now + (uint32_t)frames;
+  jack_client_t *client = jb->client;
+  return client ? jack_get_sample_rate(client) : 0;
 }
 
 uint32_t
 jack_backend_period(const JackBackend *jb)
 {
-  return jack_get_buffer_size(jb->client);
+  jack_client_t *client = jb->client;
+  return client ? jack_get_buffer_size(client) : 0;
 }
 
 static void
@@ -677,32 +666,13 @@ jack_backend_activate(JackBackend *jb, const JackCycleHandler *handler, char *wh
   return CSJ_SUCCESS;
 }
 
-bool
-jack_backend_cycle_times(JackBackend *jb, uint64_t *current_usecs, uint64_t *next_usecs,
-                         float *period_usecs)
-{
-  jack_nframes_t frames;
-  jack_time_t current, next;
-  float period;
-  if (jack_get_cycle_times(jb->client, &frames, &current, &next, &period) != 0) {
-    return false;
-  }
-  *current_usecs = current;
-  *next_usecs = next;
-  *period_usecs = period;
-  return true;
-}
-
-uint64_t
-jack_backend_now_usecs(void)
-{
-  return jack_get_time();
-}
-
 void
 jack_backend_latency_changed(JackBackend *jb)
 {
-  jack_recompute_total_latencies(jb->client);
+  jack_client_t *client = jb->client;
+  if (client) {
+    jack_recompute_total_latencies(client);
+  }
 }
 
 static void

@@ -81,6 +81,12 @@ CsjStatus jack_backend_open(const char *client_name, const char *server_name, Ja
 /** The JACK client, for jack_transport.c: nobody else calls JACK. */
 struct _jack_client *jack_backend_client(const JackBackend *jb);
 
+/** Lets go of the client of a server that went away, keeping the backend:
+ *  its clocks then read 0 (another thread may be reading one). libjack
+ *  cannot close such a client safely: it is left open (jack_backend.c).
+ *  The supervisor, never the JACK thread. */
+void jack_backend_drop_client(JackBackend *jb);
+
 /** Closes the client (deactivating first). NULL is a no-op. */
 void jack_backend_close(JackBackend *jb);
 

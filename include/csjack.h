@@ -799,7 +799,7 @@ CSJ_API CsjStatus csj_engine_flush(CsjEngine *e, int timeout_ms);
 #define CSJ_MAX_PFIELDS 1024
 /** The most stamped events the JACK thread holds at once for later cycles
  *  (csj_engine_score_event_at). */
-#define CSJ_HELD_EVENTS 4096
+#define CSJ_HELD_EVENTS 16384
 /**
  * Sends a score event, like csoundScoreEvent(): @p type is 'i', 'f', 'e',
  * 'q', 'a'; @p pfields holds p1, p2, ... (@p count of them, at most
@@ -1851,7 +1851,7 @@ typedef struct {
   /** MIDI events read from midi_in and handed to Csound. */
   uint64_t midi_in_events;
   /** MIDI events from midi_in that Csound never got: more bytes in one
-   * k-block than csjack holds (4096), or cycles not performed (paused, a
+   * k-block than csjack holds (16384), or cycles not performed (paused, a
    * direct call holding Csound). */
   uint64_t midi_in_dropped;
   /** MIDI messages written to midi_out. */
@@ -1921,6 +1921,13 @@ typedef struct {
    * and whether it has a server now. */
   uint64_t reconnects;
   bool server_connected;
+  /** What one score event costs a cycle, nanoseconds, as learnt from the
+   * cycles (Csound's insertion and the event's init; 0 until learnt):
+   * csjack hands Csound at most as many events a cycle as fit the command
+   * budget at that cost, the rest in the next cycles, in order. */
+  uint64_t event_cost_ns;
+  /** Cycles that left score events for the next by that rule. */
+  uint64_t events_spread;
 } CsjStats;
 
 /** sizeof(CsjStats) as this library was built: a binding that lays the

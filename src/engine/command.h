@@ -192,6 +192,7 @@ typedef struct {
   Recorder *recorder;
   Command stash; /* a compile not yet parsed or not yet merged */
   bool stash_full;
+  bool stash_is_event;     /* an event left for the next cycle by its cost */
   uint64_t stash_since_ns; /* when the stash began to hold the line */
   uint64_t merge_ns_avg;   /* a unit's merge time, learnt (a running average) */
   bool worker_has_jobs;    /* finished jobs wait for the worker's wake */

@@ -181,9 +181,12 @@ static void
 place_event(CsjEngine *e, char type, const double *pfields, int count, bool absp2, bool stamped,
             uint32_t frame)
 {
+  ++e->cycle_events;
   const bool instr = type == 'i' && count >= 2 && isfinite(pfields[1]);
   if (!instr || absp2 || (!stamped && pfields[1] < 0)) {
+    const uint64_t t0 = engine_now_ns();
     ENGINE_FOREIGN(e, csound_adapter_score_event(e->csound, type, pfields, count, absp2));
+    e->cycle_event_place_ns += engine_now_ns() - t0;
     return;
   }
   const uint32_t rate = atomic_load_explicit(&e->jack_rate, memory_order_relaxed);
@@ -196,7 +199,9 @@ place_event(CsjEngine *e, char type, const double *pfields, int count, bool absp
       delta = 0;
     }
   }
+  const uint64_t t0 = engine_now_ns();
   ENGINE_FOREIGN(e, csound_adapter_score_event_in(e->csound, type, pfields, count, delta));
+  e->cycle_event_place_ns += engine_now_ns() - t0;
 }
 
 static bool
@@ -217,11 +222,25 @@ run_score_event_job(CsjEngine *e, const Command *cmd, Job *job)
   return true;
 }
 
+/* The events a score text holds: one a line. */
+static uint32_t
+text_events(const char *text)
+{
+  uint32_t n = 0;
+  for (const char *p = text; p && *p; ++p) {
+    n += *p == '\n';
+  }
+  return n ? n : 1;
+}
+
 static bool
 run_input_message(CsjEngine *e, const Command *cmd, Job *job)
 {
   (void)cmd;
+  e->cycle_events += text_events(job->text);
+  const uint64_t t0 = engine_now_ns();
   ENGINE_FOREIGN(e, csound_adapter_input_message(e->csound, job->text));
+  e->cycle_event_place_ns += engine_now_ns() - t0;
   return true;
 }
 
@@ -395,8 +414,17 @@ stamped_start(const CsjEngine *e, const Command *cmd, uint32_t *start)
   } else {
     return false;
   }
-  if (!stamped || absp2 || type != 'i' || count < 2 || !isfinite(p[1])) {
+  if (absp2 || type != 'i' || count < 2 || !isfinite(p[1])) {
     return false;
+  }
+  /* A plain event for later counts from now: the start of the next
+   * k-block's output. Not while nothing performs (paused, or a stopped
+   * transport): Csound's score time stands still then, JACK's does not. */
+  if (!stamped) {
+    if (e->exec.horizon == 0 || p[1] < 0) {
+      return false;
+    }
+    frame = e->exec.next_block_frame;
   }
   const double offset = p[1] * (double)atomic_load_explicit(&e->jack_rate, memory_order_relaxed);
   if (!(fabs(offset) < 2147483647.0)) {
@@ -430,6 +458,7 @@ hold_event(CsjEngine *e, const Command *cmd)
   if (held.type == CMD_SCORE_EVENT) {
     held.u.event.pfields[1] = 0;
     held.u.event.frame = start;
+    held.u.event.stamped = true;
   }
   if (!event_queue_push(e->held, start, &held)) {
     atomic_fetch_add_explicit(&e->events_overflow, 1, memory_order_relaxed);
@@ -439,6 +468,7 @@ hold_event(CsjEngine *e, const Command *cmd)
     /* The JACK thread has the job to itself until it completes it. */
     held.u.job->values[1] = 0;
     held.u.job->frame = start;
+    held.u.job->stamped = true;
   }
   atomic_store_explicit(&e->events_held, event_queue_count(e->held), memory_order_relaxed);
   return true;
@@ -495,11 +525,46 @@ run_command(CsjEngine *e, const Command *cmd)
   return true;
 }
 
+/* The events @p cmd hands Csound now if run (0: none, or held for a later
+ * cycle). */
+static uint32_t
+events_now(CsjEngine *e, const Command *cmd)
+{
+  uint32_t start;
+  switch (cmd->type) {
+  case CMD_SCORE_EVENT:
+  case CMD_SCORE_EVENT_JOB:
+    return e->held && stamped_start(e, cmd, &start) &&
+               (int32_t)(start - e->exec.next_block_frame) >= (int32_t)e->exec.horizon
+             ? 0
+             : 1;
+  case CMD_INPUT_MESSAGE: return text_events(cmd->u.job->text);
+  default: return 0;
+  }
+}
+
+/* Whether @p n more events fit this cycle: as many as the learnt cost of
+ * one lets into the command budget, at least one a cycle. */
+static bool
+events_fit(const CsjEngine *e, uint32_t n)
+{
+  if (n == 0 || e->cycle_events == 0) {
+    return true;
+  }
+  const uint64_t cost = e->event_cost_ns ? e->event_cost_ns : 1;
+  return (uint64_t)(e->cycle_events + n) * cost <= e->command_budget_ns;
+}
+
 /* The stash stops holding the line: how long it held it, for CsjStats. */
 static void
 release_stash(CsjEngine *e)
 {
   e->exec.stash_full = false;
+  if (e->exec.stash_is_event) {
+    e->exec.stash_is_event = false;
+    atomic_fetch_add_explicit(&e->commands_run, 1, memory_order_relaxed);
+    return;
+  }
   const uint64_t waited = engine_now_ns() - e->exec.stash_since_ns;
   if (waited > atomic_load_explicit(&e->compile_wait_ns_max, memory_order_relaxed)) {
     atomic_store_explicit(&e->compile_wait_ns_max, waited, memory_order_relaxed);
@@ -538,6 +603,17 @@ commands_drain(CsjEngine *e)
       break;
     }
     if (!command_ring_pop(e->ring, bound, &cmd, &size)) {
+      break;
+    }
+    if (!events_fit(e, events_now(e, &cmd))) {
+      /* What Csound does for these events (insertion, then init in the
+       * next k-block) would not fit this cycle: they go first next cycle,
+       * in order, and the line waits behind them. */
+      e->exec.stash = cmd;
+      e->exec.stash_full = true;
+      e->exec.stash_is_event = true;
+      e->exec.stash_since_ns = engine_now_ns();
+      atomic_fetch_add_explicit(&e->events_spread, 1, memory_order_relaxed);
       break;
     }
     ran = true;

@@ -300,7 +300,7 @@ feed_end(CsjEngine *e, Feed *feed)
 /* The units of a split that means what one piece means, parsed; NULL when
  * the text is better merged whole. */
 static void **
-parse_units(CsjEngine *e, Job *job, uint32_t *count)
+parse_units(CsjEngine *e, Job *job, uint32_t *count, bool *tried)
 {
   uint32_t n_units = 0;
   char **units = orchestra_split(job->text, &n_units);
@@ -318,6 +318,7 @@ parse_units(CsjEngine *e, Job *job, uint32_t *count)
   char *global = trees ? calloc(global_len + 1, 1) : NULL;
   uint32_t n = 0;
   bool ok = global != NULL;
+  *tried = ok;
   for (int kind = UNIT_OPCODE; ok && kind < UNIT_GLOBAL; ++kind) {
     for (uint32_t i = 0; ok && i < n_units; ++i) {
       if (unit_kind(units[i]) == (UnitKind)kind) {
@@ -354,17 +355,20 @@ feed_start(CsjEngine *e, Feed *feed, Job *job)
   feed->job = job;
   void *whole = worker_guarded_parse(e, job, job->text, false);
   uint32_t count = 0;
+  bool tried = false;
   const bool try_units = whole && job->type == CMD_COMPILE;
-  void **trees = try_units ? parse_units(e, job, &count) : NULL;
+  void **trees = try_units ? parse_units(e, job, &count, &tried) : NULL;
   if (trees) {
     csound_adapter_free_tree(e->csound, whole);
     feed_publish(feed, trees, count);
     return;
   }
-  if (try_units) {
+  if (tried) {
     /* A unit's failed trial parse leaves Csound's syntax-error count set,
      * and its merge refuses any tree while it is: parse the whole again,
-     * which resets it. */
+     * which resets it. A text of one block was never split: its one parse
+     * stands (Csound keeps every parse's variable pools until the end, so
+     * each parse saved is memory saved in a long session). */
     csound_adapter_free_tree(e->csound, whole);
     whole = worker_guarded_parse(e, job, job->text, false);
   }

@@ -8,6 +8,7 @@
  */
 
 #include "engine_state.h"
+#include "engine_threads.h"
 #include "engine_transport.h"
 #include "command_queue.h"
 #include "engine_cycle.h"
@@ -100,6 +101,7 @@ csj_engine_create(const CsjOptions *opts, CsjEngine **out)
   e->server_name = dup_or_null(opts->server_name);
   e->reconnect_ms = opts->reconnect_ms;
   e->links = jack_links_new();
+  e->event_cost_ns = EVENT_COST_START_NS;
   e->connect_out = dup_or_null(opts->connect_out);
   e->connect_in = dup_or_null(opts->connect_in);
   e->no_connect = opts->no_connect;
@@ -296,7 +298,9 @@ csj_engine_start(CsjEngine *e)
     return CSJ_ERR_STATE;
   }
   int started;
+  engine_threads_before_start(e);
   CONTROL_IN_CSOUND(e, started = csound_adapter_start(e->csound));
+  engine_threads_after_start(e);
   message_log_flush(e->log);
   if (started != 0) {
     engine_set_error(e, "Csound failed to start (see Csound's messages above)");
@@ -380,6 +384,7 @@ csj_engine_start(CsjEngine *e)
     return status;
   }
   engine_transport_activated(e);
+  engine_threads_match_jack(e);
   if (!engine_supervisor_start(e)) {
     message_log_printf(e->log, 0,
                        "csjack: warning: no supervisor thread: period and rate "
@@ -513,6 +518,8 @@ csj_engine_stats(const CsjEngine *e, CsjStats *out)
     out->connections = jack_links_count(m->links);
   }
   out->reconnects = atomic_load_explicit(&m->reconnects, memory_order_relaxed);
+  out->event_cost_ns = atomic_load_explicit(&m->event_cost_pub, memory_order_relaxed);
+  out->events_spread = atomic_load_explicit(&m->events_spread, memory_order_relaxed);
   out->server_connected = !atomic_load_explicit(&m->server_gone, memory_order_acquire);
 }
 

@@ -272,17 +272,23 @@ csj_engine_input_message(CsjEngine *e, const char *line)
     free(text); /* comments and blank lines only: nothing to do */
     return queue_accepting(e) ? CSJ_SUCCESS : CSJ_ERR_STATE;
   }
-  /* Constant-latency mode: a plain numeric 'i' line becomes a stamped
-   * score event (exact to the frame); other text goes to Csound as it is,
-   * at once. Rewriting p2 in the text instead would not do: the line
-   * would still start at the cycle that runs it, a period of jitter. */
-  if (atomic_load_explicit(&e->event_delay, memory_order_relaxed) &&
-      strchr(text, '\n')[1] == '\0') {
+  /* A plain numeric 'i' line becomes a score event: one for later waits
+   * in csjack's own queue until its cycle (Csound's list stays short: it
+   * inserts in linear time), one for now is handed over as the cycle's
+   * budget allows; in constant-latency mode it is stamped (exact to the
+   * frame). Other text goes to Csound as it is. Rewriting p2 in the text
+   * instead would not do: the line would still start at the cycle that
+   * runs it, a period of jitter. */
+  if (strchr(text, '\n')[1] == '\0') {
     double p[CSJ_MAX_PFIELDS];
     int count = 0;
     if (score_line_numeric(text, p, CSJ_MAX_PFIELDS, &count)) {
       free(text);
-      return csj_engine_score_event(e, 'i', p, count, false);
+      const CsjStatus status = csj_engine_score_event(e, 'i', p, count, false);
+      if (status == CSJ_SUCCESS) {
+        atomic_store_explicit(&e->score_carry, carry, memory_order_relaxed);
+      }
+      return status;
     }
   }
   CsjStatus status = push_owned_text(e, CMD_INPUT_MESSAGE, text);

@@ -233,6 +233,7 @@ perform_frames(CsjEngine *e, uint32_t nframes, const float *const *in, float *co
   const uint32_t k = e->ksmps;
   uint32_t done = 0;
   bool performing = true;
+  bool first_block = true;
   while (done < nframes && performing) {
     uint32_t n = k - e->in_fill;
     if (n > nframes - done) {
@@ -263,7 +264,16 @@ perform_frames(CsjEngine *e, uint32_t nframes, const float *const *in, float *co
          * slower than real time): the watchdog's limit is for one k-block. */
         atomic_store_explicit(&e->rt_busy_since_ns, engine_now_ns(), memory_order_relaxed);
       }
+      const uint64_t block_t0 = engine_now_ns();
       ENGINE_FOREIGN(e, performing = perform_block(e));
+      const uint64_t block_ns = engine_now_ns() - block_t0;
+      if (first_block) {
+        e->cycle_first_block_ns = block_ns;
+        first_block = false;
+      } else {
+        e->cycle_other_blocks_ns += block_ns;
+        ++e->cycle_other_blocks;
+      }
       if (midi && performing) {
         midi_emit(e, block_frame);
       }
@@ -363,6 +373,39 @@ perform_cycle(CsjEngine *e, uint32_t nframes, const float *const *in, float *con
   record_cycle(e, out, nframes);
 }
 
+/*
+ * What one score event costs the cycle, learnt from the cycles themselves.
+ * Csound inserts each event into its sorted list (timed here: a cost that
+ * grows with the list) and initialises it in the next k-block: the
+ * cycle's first k-block less its other k-blocks' average, which already
+ * run the new notes' audio. With one k-block a cycle there are no others:
+ * the running time of cycles without events stands in for them. The cost
+ * moves a quarter of the way to each new figure, so a heavy instrument's
+ * events soon count as heavy.
+ */
+static void
+learn_event_cost(CsjEngine *e, uint64_t ns)
+{
+  if (e->cycle_events == 0) {
+    e->quiet_cycle_ns = e->quiet_cycle_ns ? (15 * e->quiet_cycle_ns + ns) / 16 : ns;
+    return;
+  }
+  uint64_t init_ns;
+  if (e->cycle_other_blocks) {
+    const uint64_t usual = e->cycle_other_blocks_ns / e->cycle_other_blocks;
+    init_ns = e->cycle_first_block_ns > usual ? e->cycle_first_block_ns - usual : 0;
+  } else {
+    const uint64_t rest = ns > e->cycle_event_place_ns ? ns - e->cycle_event_place_ns : 0;
+    init_ns = rest > e->quiet_cycle_ns ? rest - e->quiet_cycle_ns : 0;
+  }
+  const uint64_t each = (e->cycle_event_place_ns + init_ns) / e->cycle_events;
+  e->event_cost_ns = (3 * e->event_cost_ns + each) / 4;
+  if (e->event_cost_ns < EVENT_COST_MIN_NS) {
+    e->event_cost_ns = EVENT_COST_MIN_NS;
+  }
+  atomic_store_explicit(&e->event_cost_pub, e->event_cost_ns, memory_order_relaxed);
+}
+
 static void
 process_cycle_body(CsjEngine *e, uint32_t nframes, const float *const *in, float *const *out)
 {
@@ -393,6 +436,11 @@ process_cycle_body(CsjEngine *e, uint32_t nframes, const float *const *in, float
   atomic_store_explicit(&e->rt_busy_since_ns, t0, memory_order_relaxed);
   e->cycle_foreign_ns = 0;
   e->cycle_start_ns = t0;
+  e->cycle_events = 0;
+  e->cycle_event_place_ns = 0;
+  e->cycle_first_block_ns = 0;
+  e->cycle_other_blocks_ns = 0;
+  e->cycle_other_blocks = 0;
   const uint32_t cycle_rate = atomic_load_explicit(&e->jack_rate, memory_order_relaxed);
   e->command_budget_ns =
     cycle_rate ? (uint64_t)nframes * 1000000000u / cycle_rate * COMMAND_BUDGET_PERCENT / 100 : 0;
@@ -403,6 +451,7 @@ process_cycle_body(CsjEngine *e, uint32_t nframes, const float *const *in, float
   const uint64_t ns = wall > e->cycle_wait_ns ? wall - e->cycle_wait_ns : 0;
   /* Release: our Csound work happens before a direct caller's. */
   atomic_store_explicit(&e->owner, OWNER_NONE, memory_order_release);
+  learn_event_cost(e, ns);
   atomic_store_explicit(&e->callback_ns_last, ns, memory_order_relaxed);
   if (ns > atomic_load_explicit(&e->callback_ns_max, memory_order_relaxed)) {
     atomic_store_explicit(&e->callback_ns_max, ns, memory_order_relaxed);

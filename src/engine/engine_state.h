@@ -31,6 +31,7 @@
 #include <semaphore.h>
 #include <stdatomic.h>
 #include <stdint.h>
+#include <sys/types.h>
 #include <time.h>
 
 typedef enum {
@@ -72,6 +73,9 @@ struct ChannelEntry {
   char *name;
   struct CsjChannelImpl channel;
 };
+
+/* The most threads of the process csjack looks at around csoundStart. */
+#define ENGINE_MAX_THREADS 64
 
 /* The transport channels the orchestra reads (engine_transport.c). */
 typedef enum {
@@ -155,6 +159,19 @@ struct CsjEngineImpl {
   MidiQueue midi_held;
   uint32_t cycle_frame; /* this cycle's jack_last_frame_time */
   EngineTransport transport;
+  /* Score events and what they cost Csound (JACK thread only): handed to
+   * Csound this cycle, the learnt cost of one (its insertion and its init
+   * in the next k-block, from the cycle's own time, as merges are), and a
+   * cycle's time with no event, against which that cost is measured. */
+  uint32_t cycle_events;
+  uint64_t event_cost_ns;
+  uint64_t quiet_cycle_ns;
+  uint64_t cycle_event_place_ns;  /* inside Csound placing them, this cycle */
+  uint64_t cycle_first_block_ns;  /* the cycle's first k-block */
+  uint64_t cycle_other_blocks_ns; /* and the others, with their count */
+  uint32_t cycle_other_blocks;
+  _Atomic uint64_t event_cost_pub; /* event_cost_ns, for stats */
+  _Atomic uint64_t events_spread;  /* cycles that left events for the next */
   /* The connections of our ports, restored when a peer comes back
    * (jack_links.h), and the reconnection after a server went away
    * (engine_reconnect.c, on the supervisor thread). */
@@ -164,6 +181,12 @@ struct CsjEngineImpl {
   uint64_t reconnect_since_ns; /* supervisor only: when the server went; 0: here */
   uint64_t reconnect_next_ns;  /* supervisor only: the next try */
   _Atomic uint64_t reconnects;
+  /* Csound's own threads (its -j workers), found around csoundStart
+   * (engine_threads.c). */
+  pid_t thread_ids[ENGINE_MAX_THREADS];
+  uint32_t threads_before;
+  pid_t csound_thread_ids[ENGINE_MAX_THREADS];
+  uint32_t csound_threads;
   /* What was live-coded, for csj_engine_save_state (any thread but the
    * JACK thread appends; live_journal.h). */
   LiveJournal journal;
@@ -364,6 +387,10 @@ struct CsjEngineImpl {
  * per cycle. A quarter leaves the rest of the period to Csound's own
  * k-blocks and to the other clients of the graph. */
 #define COMMAND_BUDGET_PERCENT 25u
+/* What a score event is taken to cost before one was measured, and the
+ * least it is ever taken to cost (engine_cycle.c learns the rest). */
+#define EVENT_COST_START_NS 25000u
+#define EVENT_COST_MIN_NS 200u
 
 /* JACK's largest period; FIFOs are sized for it so a buffer-size change
  * never allocates. */

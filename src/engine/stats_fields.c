@@ -65,6 +65,8 @@ static const CsjStatField fields[] = {
   FIELD(connections, CSJ_STAT_U32),
   FIELD(reconnects, CSJ_STAT_U64),
   FIELD(server_connected, CSJ_STAT_BOOL),
+  FIELD(event_cost_ns, CSJ_STAT_U64),
+  FIELD(events_spread, CSJ_STAT_U64),
 };
 
 const CsjStatField *

@@ -5,6 +5,7 @@
 #include <jack/jack.h>
 #include <jack/metadata.h>
 #include <jack/midiport.h>
+#include <jack/thread.h>
 
 #include <errno.h>
 #include <fcntl.h>
@@ -639,6 +640,13 @@ jack_backend_register_midi(JackBackend *jb, char *why, size_t why_size)
   jb->midi_in = in;
   jb->midi_out = out;
   return CSJ_SUCCESS;
+}
+
+int
+jack_backend_rt_priority(const JackBackend *jb)
+{
+  jack_client_t *client = jb->client;
+  return client ? jack_client_real_time_priority(client) : -1;
 }
 
 struct _jack_client *

@@ -78,6 +78,11 @@ typedef struct {
 CsjStatus jack_backend_open(const char *client_name, const char *server_name, JackBackend **out,
                             char *why, size_t why_size);
 
+/** The real-time priority of the client's process thread
+ *  (jack_client_real_time_priority): -1 when the server does not run it
+ *  in real time. Any thread. */
+int jack_backend_rt_priority(const JackBackend *jb);
+
 /** The JACK client, for jack_transport.c: nobody else calls JACK. */
 struct _jack_client *jack_backend_client(const JackBackend *jb);
 

@@ -33,7 +33,8 @@ struct JackLinksImpl {
   Link *links;
   unsigned n;
   unsigned capacity;
-  _Atomic bool work; /* something for jack_links_service */
+  _Atomic bool work;      /* something for jack_links_service */
+  _Atomic uint32_t count; /* n, for readers that may not lock */
   _Atomic uint64_t restored;
 };
 
@@ -131,6 +132,7 @@ on_connect(jack_port_id_t a, jack_port_id_t b, int connect, void *arg)
       }
     }
   }
+  atomic_store_explicit(&l->count, l->n, memory_order_relaxed);
   pthread_mutex_unlock(&l->lock);
 }
 
@@ -230,6 +232,7 @@ jack_links_service(JackLinks *l)
     }
     ++i;
   }
+  atomic_store_explicit(&l->count, l->n, memory_order_relaxed);
   pthread_mutex_unlock(&l->lock);
   unsigned made = 0;
   for (unsigned i = 0; i < todo; ++i) {
@@ -250,10 +253,7 @@ jack_links_service(JackLinks *l)
 unsigned
 jack_links_count(JackLinks *l)
 {
-  pthread_mutex_lock(&l->lock);
-  const unsigned n = l->n;
-  pthread_mutex_unlock(&l->lock);
-  return n;
+  return atomic_load_explicit(&l->count, memory_order_relaxed);
 }
 
 uint64_t

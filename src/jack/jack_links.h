@@ -37,7 +37,8 @@ void jack_links_detach(JackLinks *l);
  * a few times a second. Not real-time safe (asks the server). */
 unsigned jack_links_service(JackLinks *l);
 
-/* Connections remembered now, and made again since start. Any thread. */
+/* Connections remembered now, and made again since start. Any thread;
+ * real-time safe (atomic loads). */
 unsigned jack_links_count(JackLinks *l);
 uint64_t jack_links_restored(const JackLinks *l);
 

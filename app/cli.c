@@ -3,18 +3,22 @@
  * csjack: play a Csound orchestra as a JACK client.
  *
  *   csjack [OPTIONS] FILE.csd|FILE.orc [-- CSOUND-OPTIONS...]
+ *   csjack [OPTIONS] --restore DIR [FILE] [-- CSOUND-OPTIONS...]
  *
  * main() tells the run in phases: the options (cli_options.c), the
+ * session (a session manager's open or --restore: cli_session.c), the
  * network front ends (bound before JACK is touched), the signals
  * (cli_signals.c), the engine (where the JACK server is found), the front
- * ends it feeds (the console, the UDP and OSC servers), the wait and the
- * close (cli_end.c). Where text goes, on any thread, is cli_output.c's;
- * the settings every phase reads and the exit statuses, cli_settings.h.
+ * ends it feeds (the console, the UDP and OSC servers, the session
+ * manager's thread), the wait and the close (cli_end.c). Where text goes,
+ * on any thread, is cli_output.c's; the settings every phase reads and
+ * the exit statuses, cli_settings.h.
  */
 
 #include "cli_end.h"
 #include "cli_options.h"
 #include "cli_output.h"
+#include "cli_session.h"
 #include "cli_settings.h"
 #include "cli_signals.h"
 #include "console.h"
@@ -109,16 +113,29 @@ abandon_engine(CsjEngine *e)
   cli_output_drop_term();
 }
 
+/* The file played, quoted, for messages; a session without one plays
+ * the empty orchestra. */
+static const char *
+played_name(const CliSettings *run, char *buf, size_t size)
+{
+  if (!run->path) {
+    return "an empty orchestra";
+  }
+  snprintf(buf, size, "'%s'", run->path);
+  return buf;
+}
+
 static void
 say_playing(const CliSettings *run, CsjEngine *e)
 {
   CsjStats stats;
   csj_engine_stats(e, &stats);
+  char name[4200];
   fprintf(stderr,
-          "csjack: '%s' playing as JACK client '%s': %u Hz, period %u, ksmps %u, "
+          "csjack: %s playing as JACK client '%s': %u Hz, period %u, ksmps %u, "
           "%u in, %u out, added latency %u frames\n",
-          run->path, csj_engine_client_name(e), stats.sample_rate, stats.period, stats.ksmps,
-          stats.inputs, stats.outputs, stats.latency);
+          played_name(run, name, sizeof name), csj_engine_client_name(e), stats.sample_rate,
+          stats.period, stats.ksmps, stats.inputs, stats.outputs, stats.latency);
   if (run->event_delay) {
     const uint32_t reach = stats.period + stats.latency;
     fprintf(stderr,
@@ -155,9 +172,11 @@ start_engine(CliSettings *run, CliRunning *r)
   csj_engine_set_submit_timeout(e, -1);
   /* What lies beside the file is found from any folder, as with
    * `csound FILE` (a folder that cannot be added was warned about). */
-  (void)csj_engine_add_file_folder(e, run->path);
-  status = cli_is_orc(run->path) ? csj_engine_compile_orc_text(e, run->text)
-                                 : csj_engine_compile_csd_text(e, run->text);
+  if (run->path) {
+    (void)csj_engine_add_file_folder(e, run->path);
+  }
+  status = !run->path || cli_is_orc(run->path) ? csj_engine_compile_orc_text(e, run->text)
+                                               : csj_engine_compile_csd_text(e, run->text);
   free(run->text);
   run->text = NULL;
   /* Before the start, so that the file holds the performance from its
@@ -170,10 +189,11 @@ start_engine(CliSettings *run, CliRunning *r)
     return EXIT_FILE;
   }
   if (status != CSJ_SUCCESS || (status = csj_engine_start(e)) != CSJ_SUCCESS) {
-    char why[600];
+    char why[4400];
     if (status == CSJ_ERR_COMPILE) {
-      snprintf(why, sizeof why, "Csound could not compile '%s' (see Csound's messages above)",
-               run->path);
+      char name[4200];
+      snprintf(why, sizeof why, "Csound could not compile %s (see Csound's messages above)",
+               played_name(run, name, sizeof name));
     } else {
       snprintf(why, sizeof why, "%s", csj_last_error(e));
     }
@@ -226,7 +246,8 @@ say_serving(const CliNetSettings *net)
 }
 
 /* The UDP and OSC servers' thread, and the live console, which reads
- * commands from stdin on its own thread (none if stdin is closed); both
+ * commands from stdin on its own thread (none if stdin is closed, nor on
+ * a session manager's terminal, which every client of it shares); both
  * inherit the blocked stop signals. */
 static int
 start_front_ends(const CliSettings *run, CliRunning *r, ConsoleTerm *term, FILE *replies)
@@ -241,15 +262,29 @@ start_front_ends(const CliSettings *run, CliRunning *r, ConsoleTerm *term, FILE 
     say_serving(&run->net);
     console_set_stats_extra(print_server_stats, r->server);
   }
-  r->console = term ? console_start_terminal(r->engine, term)
-                    : console_start(r->engine, STDIN_FILENO, replies);
+  if (term) {
+    r->console = console_start_terminal(r->engine, term);
+  } else if (!run->session_managed || !isatty(STDIN_FILENO)) {
+    r->console = console_start(r->engine, STDIN_FILENO, replies);
+  }
   return CLI_RUN;
 }
 
-/* A run that ends before it plays: what the options read goes too. */
-static int
-end_early(CliSettings *run, int status)
+/* What the console's :save DIR runs: the live state, and csjack.session
+ * naming the file played and the client (session.c). */
+static CsjStatus
+save_for_console(void *data, CsjEngine *e, const char *dir, char *why, size_t why_size)
 {
+  return session_save(e, dir, data, why, why_size);
+}
+
+/* A run that ends before it plays: what the options read goes too, and a
+ * session manager waiting for the answer to open hears why. */
+static int
+end_early(CliSettings *run, Nsm *nsm, int status)
+{
+  cli_session_failed(nsm, status);
+  nsm_free(nsm);
   free(run->text);
   run->text = NULL;
   return status;
@@ -262,27 +297,41 @@ main(int argc, char **argv)
   CliSettings run;
   int status = cli_options_read(argc, argv, &run);
   if (status != CLI_RUN) {
-    return end_early(&run, status);
+    return end_early(&run, NULL, status);
   }
   /* From here on the engine and the front ends read `run` only, so a
-   * front end that learns the settings elsewhere (a session manager names
-   * the JACK client) fills it here, before any JACK client exists. */
+   * front end that learns the settings elsewhere fills it here, before any
+   * JACK client exists: a session manager (NSM_URL) names the JACK client
+   * and the folder, which, like --restore's, names the file. */
   CliRunning r = {0};
+  if ((status = cli_session_prepare(argv[0], &run, &r.nsm)) != CLI_RUN) {
+    return end_early(&run, r.nsm, status);
+  }
   if ((status = open_network(&run.net, &r.server)) != CLI_RUN) {
-    return end_early(&run, status);
+    return end_early(&run, r.nsm, status);
   }
   FILE *replies = cli_output_take_stdout();
   if (!cli_signals_start()) {
     fputs("csjack: error: cannot start the signal thread\n", stderr);
-    return end_early(&run, EXIT_PERFORMANCE);
+    return end_early(&run, r.nsm, EXIT_PERFORMANCE);
   }
-  ConsoleTerm *term = cli_output_open_term(replies);
+  ConsoleTerm *term = run.session_managed ? NULL : cli_output_open_term(replies);
   if ((status = start_engine(&run, &r)) != CLI_RUN) {
     udp_server_free(r.server);
-    return end_early(&run, status);
+    return end_early(&run, r.nsm, status);
   }
+  /* The folder's live state before any front end can add to it; then the
+   * session manager hears that the open is done. */
+  cli_session_started(&run, r.engine, r.nsm, &r.saved_as);
+  console_set_save(save_for_console, &r.saved_as);
   if ((status = start_front_ends(&run, &r, term, replies)) != CLI_RUN) {
+    nsm_free(r.nsm);
     return status;
+  }
+  if (r.nsm && !nsm_start(r.nsm, r.engine, &r.saved_as)) {
+    fputs("csjack: warning: cannot start the session manager's thread: saves are not "
+          "answered\n",
+          stderr);
   }
   cli_wait_for_end(&r, &run);
   return cli_close(&r, &run);

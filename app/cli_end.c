@@ -187,11 +187,15 @@ cli_close(CliRunning *r, const CliSettings *run)
   if (end.reason == CSJ_END_CSOUND_HUNG) {
     exit_hung(r, &end);
   }
-  /* The servers stop first (nothing new comes in), the engine goes (the
-   * last compile results reach the server's callback), then the server. */
+  /* The servers stop first (nothing new comes in), then the session
+   * manager's thread, the engine goes (the last compile results reach the
+   * server's callback), then the server. */
   udp_server_stop(r->server);
   console_stop(r->console);
   r->console = NULL;
+  /* Its thread saves through the engine: it goes before the engine. */
+  nsm_free(r->nsm);
+  r->nsm = NULL;
   cli_signals_watch(NULL);
   csj_engine_destroy(r->engine);
   r->engine = NULL;

@@ -9,14 +9,18 @@
 
 #include "cli_settings.h"
 #include "console.h"
+#include "nsm.h"
+#include "session.h"
 #include "udp_server.h"
 
 /* What a run has open once it plays. */
 typedef struct {
   CsjEngine *engine;
-  Console *console;  /* NULL: none (stdin closed) */
-  UdpServer *server; /* NULL: none */
-  double started_s;  /* cli_seconds_now() when it started playing */
+  Console *console;     /* NULL: none (stdin closed) */
+  UdpServer *server;    /* NULL: none */
+  Nsm *nsm;             /* the session manager; NULL: none */
+  SessionInfo saved_as; /* what a save writes to csjack.session */
+  double started_s;     /* cli_seconds_now() when it started playing */
 } CliRunning;
 
 /* Waits until the performance ends or a stop signal comes; then for any

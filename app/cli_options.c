@@ -21,6 +21,7 @@ static void
 usage(FILE *to)
 {
   fputs("Usage: csjack [OPTIONS] FILE.csd|FILE.orc [-- CSOUND-OPTIONS...]\n"
+        "       csjack [OPTIONS] --restore DIR [FILE] [-- CSOUND-OPTIONS...]\n"
         "Performs a Csound orchestra inside the JACK process callback.\n"
         "\n"
         "  -n, --name NAME          JACK client name (exact; default csjack)\n"
@@ -60,7 +61,13 @@ usage(FILE *to)
         "      --freewheel          render: freewheel the JACK server (the whole graph,\n"
         "                           as fast as it goes) from start to end, then back to\n"
         "                           real time; with --record, a faster-than-real-time\n"
-        "                           render of every frame\n",
+        "                           render of every frame\n"
+        "      --reconnect[=SECONDS]  when the JACK server goes away, keep Csound and\n"
+        "                           its state and reconnect when a server is back (for\n"
+        "                           ever, or SECONDS): same ports, connections restored\n"
+        "      --restore DIR        play the file DIR/csjack.session names (or FILE,\n"
+        "                           or an empty orchestra), then replay the live code\n"
+        "                           and channels the console's :save DIR saved\n",
         to);
   fputs("  -h, --help               show this help\n"
         "      --version            show the version\n"
@@ -78,7 +85,11 @@ usage(FILE *to)
         "studio patches MIDI by hand): use --connect-midi-in/--connect-midi-out.\n"
         "An .orc file has no score: it plays until stopped (Ctrl-C).\n"
         "While it plays, commands are read from stdin (score lines, :eval CODE,\n"
-        ":chn NAME VALUE, :help, ...; see docs/console.md), one reply per line.\n"
+        ":chn NAME VALUE, :save DIR, :help, ...; see docs/console.md), one reply\n"
+        "per line.\n"
+        "With NSM_URL set, csjack is a client of that session manager (NSM API\n"
+        "1.1): it opens no JACK client before the session manager names it, and\n"
+        "saves into the folder it is given (see docs/sessions.md).\n"
         "\n"
         "Stops cleanly (recording closed, summary printed, exit 0) on SIGINT,\n"
         "SIGTERM, SIGHUP and SIGQUIT; ignores SIGPIPE, SIGUSR1, SIGUSR2, SIGXFSZ,\n"
@@ -91,7 +102,8 @@ usage(FILE *to)
         "channels; 8 JACK server shut down during the run; 9 Csound hung\n"
         "(an endless loop); 10 Csound failed to start; 11 other start-up failure\n"
         "(out of memory); 12 a network port (--port, --osc-port) cannot be\n"
-        "listened on (in use, or not allowed).\n",
+        "listened on (in use, or not allowed); 13 the session manager (NSM_URL)\n"
+        "refused csjack.\n",
         to);
 }
 
@@ -193,6 +205,8 @@ enum {
   OPT_TRANSPORT,
   OPT_TIMEBASE_MASTER,
   OPT_FREEWHEEL,
+  OPT_RECONNECT,
+  OPT_RESTORE,
 };
 
 static const struct option long_options[] = {
@@ -218,15 +232,10 @@ static const struct option long_options[] = {
   {"transport", required_argument, NULL, OPT_TRANSPORT},
   {"timebase-master", no_argument, NULL, OPT_TIMEBASE_MASTER},
   {"freewheel", no_argument, NULL, OPT_FREEWHEEL},
+  {"reconnect", optional_argument, NULL, OPT_RECONNECT},
+  {"restore", required_argument, NULL, OPT_RESTORE},
   {NULL, 0, NULL, 0},
 };
-
-/* csjack's own network options, which win over Csound's. */
-typedef struct {
-  CliNetSettings net; /* port, port_from, osc_port, listen */
-  const char *console;
-  bool echo;
-} OwnNetOptions;
 
 static int
 take_hang_limit(const char *text, CsjOptions *opts)
@@ -261,12 +270,36 @@ take_event_delay(const char *text, CliSettings *run)
   return CLI_RUN;
 }
 
-/* Takes one option of csjack's own (getopt_long's @p c). Returns CLI_RUN,
- * or the status to exit with. */
+/* --reconnect[=SECONDS]: for ever, or for so long. */
 static int
-take_option(int c, char **argv, CliSettings *run, OwnNetOptions *own)
+take_reconnect(const char *text, CsjOptions *opts)
+{
+  if (!text) {
+    opts->reconnect_ms = -1;
+    return CLI_RUN;
+  }
+  char *end = NULL;
+  errno = 0;
+  const double seconds = strtod(text, &end);
+  if (!end || end == text || *end || errno || !(seconds > 0) || seconds > 86400.0 * 365) {
+    fprintf(stderr,
+            "csjack: error: --reconnect takes seconds (--reconnect=30), or nothing for ever, "
+            "not '%s' (see csjack --help)\n",
+            text);
+    return EXIT_USAGE;
+  }
+  opts->reconnect_ms = (int)(seconds * 1000);
+  return CLI_RUN;
+}
+
+/* Takes one option of csjack's own (getopt_long's @p c). Its network
+ * options go to run->net, where they win over Csound's (taken with the
+ * file). Returns CLI_RUN, or the status to exit with. */
+static int
+take_option(int c, char **argv, CliSettings *run)
 {
   CsjOptions *opts = &run->engine;
+  CliNetSettings *own = &run->net;
   switch (c) {
   case 'n': opts->client_name = optarg; break;
   case 's': opts->server_name = optarg; break;
@@ -283,7 +316,7 @@ take_option(int c, char **argv, CliSettings *run, OwnNetOptions *own)
   case OPT_EVENT_DELAY: return take_event_delay(optarg, run);
   case OPT_PORT:
   case OPT_OSC_PORT:
-    if (!parse_port(optarg, c == OPT_PORT ? &own->net.port : &own->net.osc_port)) {
+    if (!parse_port(optarg, c == OPT_PORT ? &own->port : &own->osc_port)) {
       fprintf(stderr,
               "csjack: error: --%s takes a port number, 1-65535, not '%s' (see "
               "csjack --help)\n",
@@ -291,12 +324,12 @@ take_option(int c, char **argv, CliSettings *run, OwnNetOptions *own)
       return EXIT_USAGE;
     }
     if (c == OPT_PORT) {
-      snprintf(own->net.port_from, sizeof(own->net.port_from), "'--port %s'", optarg);
+      snprintf(own->port_from, sizeof(own->port_from), "'--port %s'", optarg);
     }
     break;
-  case OPT_UDP_CONSOLE: own->console = optarg; break;
+  case OPT_UDP_CONSOLE: snprintf(own->console, sizeof(own->console), "%s", optarg); break;
   case OPT_UDP_ECHO: own->echo = true; break;
-  case OPT_LISTEN: own->net.listen = optarg; break;
+  case OPT_LISTEN: own->listen = optarg; break;
   case OPT_TRANSPORT:
     if (strcmp(optarg, "follow") == 0) {
       opts->transport = CSJ_TRANSPORT_FOLLOW;
@@ -312,6 +345,8 @@ take_option(int c, char **argv, CliSettings *run, OwnNetOptions *own)
     break;
   case OPT_TIMEBASE_MASTER: opts->timebase_master = true; break;
   case OPT_FREEWHEEL: run->freewheel = true; break;
+  case OPT_RECONNECT: return take_reconnect(optarg, opts);
+  case OPT_RESTORE: run->session_dir = optarg; break;
   default:
     if (optopt && optopt < 256) {
       fprintf(stderr, "csjack: error: unknown or incomplete option '-%c' (see csjack --help)\n",
@@ -344,14 +379,24 @@ check_jack_names(const CsjOptions *opts)
   return CLI_RUN;
 }
 
-/* FILE, then Csound's words after --. */
+/* FILE, then Csound's words after --. FILE may be left out with --restore
+ * (the folder names it) and under a session manager. */
 static int
 take_file_and_csound_words(int argc, char **argv, CliSettings *run)
 {
-  if (optind >= argc) {
-    fputs("csjack: error: no orchestra given (csjack FILE.csd|FILE.orc; see csjack --help)\n",
-          stderr);
-    return EXIT_USAGE;
+  const bool file_optional = run->session_dir || run->session_managed;
+  /* getopt_long takes a -- that comes before any FILE itself: Csound's
+   * words follow, and there is no FILE. */
+  const bool dashes_taken = optind > 1 && strcmp(argv[optind - 1], "--") == 0;
+  if (optind >= argc || (file_optional && dashes_taken)) {
+    if (!file_optional) {
+      fputs("csjack: error: no orchestra given (csjack FILE.csd|FILE.orc; see csjack --help)\n",
+            stderr);
+      return EXIT_USAGE;
+    }
+    run->engine.csound_argc = argc - optind;
+    run->engine.csound_argv = (const char *const *)(argv + optind);
+    return CLI_RUN;
   }
   run->path = argv[optind++];
   if (optind < argc && strcmp(argv[optind], "--") != 0) {
@@ -374,15 +419,17 @@ cli_options_read(int argc, char **argv, CliSettings *run)
 {
   memset(run, 0, sizeof(*run));
   csj_options_init(&run->engine);
-  OwnNetOptions own;
-  memset(&own, 0, sizeof(own));
+  /* NULL until --name (the library's default is csjack), so that a
+   * session folder's name can take its place. */
+  run->engine.client_name = NULL;
+  run->session_managed = getenv("NSM_URL") && *getenv("NSM_URL");
   opterr = 0;
   int c;
   int status = CLI_RUN;
   /* '+' stops at the first non-option, so Csound's options after the file
    * (and after --) are not ours to parse. */
   while (status == CLI_RUN && (c = getopt_long(argc, argv, "+n:s:h", long_options, NULL)) != -1) {
-    status = take_option(c, argv, run, &own);
+    status = take_option(c, argv, run);
   }
   if (status == CLI_RUN) {
     status = check_jack_names(&run->engine);
@@ -393,7 +440,16 @@ cli_options_read(int argc, char **argv, CliSettings *run)
   if (status != CLI_RUN) {
     return status;
   }
+  /* Without FILE, the session folder or the session manager names it
+   * later (cli_session.c), which then reads it here; under a session
+   * manager FILE too is read after its open, so that the session manager
+   * hears of a file that is missing. */
+  return run->path && !run->session_managed ? cli_options_take_file(run) : CLI_RUN;
+}
 
+int
+cli_options_take_file(CliSettings *run)
+{
   /* Read before reaching for JACK, so the error names the file; a pipe
    * works too (text_file.h). */
   char why[600];
@@ -403,21 +459,22 @@ cli_options_read(int argc, char **argv, CliSettings *run)
   }
 
   /* The UDP server and console: Csound's own options for them (in
-   * <CsOptions>, then after --), then csjack's, which win. */
-  CliNetSettings *net = &run->net;
-  status = take_csound_net_options(run, net);
+   * <CsOptions>, then after --), then csjack's, already in run->net,
+   * which win. */
+  CliNetSettings csound_net;
+  memset(&csound_net, 0, sizeof(csound_net));
+  const int status = take_csound_net_options(run, &csound_net);
   if (status != 0) {
     return status;
   }
-  if (own.net.port) {
-    net->port = own.net.port;
-    snprintf(net->port_from, sizeof(net->port_from), "%s", own.net.port_from);
+  CliNetSettings *net = &run->net;
+  if (!net->port && csound_net.port) {
+    net->port = csound_net.port;
+    snprintf(net->port_from, sizeof(net->port_from), "%s", csound_net.port_from);
   }
-  if (own.console) {
-    snprintf(net->console, sizeof(net->console), "%s", own.console);
+  if (!net->console[0]) {
+    snprintf(net->console, sizeof(net->console), "%s", csound_net.console);
   }
-  net->echo = net->echo || own.echo;
-  net->osc_port = own.net.osc_port;
-  net->listen = own.net.listen;
+  net->echo = net->echo || csound_net.echo;
   return CLI_RUN;
 }

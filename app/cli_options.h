@@ -17,6 +17,12 @@
  * CLI_RUN, or the status to exit with (after --help, or having said why). */
 int cli_options_read(int argc, char **argv, CliSettings *run);
 
+/* Reads run->path's text and takes the network options from its
+ * <CsOptions> and Csound's words after --, under csjack's own (already in
+ * run->net): for a FILE a session folder names. Returns CLI_RUN, or the
+ * status to exit with, having said why. */
+int cli_options_take_file(CliSettings *run);
+
 /* Whether @p path names orchestra text (".orc", any case) rather than a
  * CSD. */
 bool cli_is_orc(const char *path);

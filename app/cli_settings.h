@@ -8,6 +8,7 @@
 #define CSJ_CLI_SETTINGS_H
 
 #include "csjack.h"
+#include "session.h"
 
 #include <stdbool.h>
 #include <stdint.h>
@@ -33,6 +34,8 @@ enum {
   /* a network port (--port, --osc-port) cannot be listened on: in use, or
    * not allowed */
   EXIT_NETWORK = 12,
+  /* the session manager named by NSM_URL refused csjack's announce */
+  EXIT_SESSION = 13,
 };
 
 /* A phase's "go on": not an exit status. */
@@ -67,6 +70,17 @@ typedef struct {
   uint32_t event_delay;    /* --event-delay, frames; 0: off */
   bool freewheel;          /* --freewheel: the server freewheels while it plays */
   CliNetSettings net;
+  /* --restore DIR, or the folder a session manager opened: its
+   * csjack.session names the file and the JACK client, its live state is
+   * replayed once the engine plays (cli_session.c); NULL: none. */
+  const char *session_dir;
+  /* What that csjack.session said: path and engine.client_name may point
+   * into it. */
+  SessionInfo session;
+  /* Under a session manager (NSM_URL): FILE may be left out, the session
+   * manager names the client, and the console reads stdin only when it is
+   * not a terminal (the session manager's terminal is every client's). */
+  bool session_managed;
 } CliSettings;
 
 #endif

@@ -13,6 +13,7 @@
  *   :chn NAME [VALUE]    sets or gets a control channel
  *   :schn NAME[ TEXT]    sets or gets a string channel
  *   :tget N I, :tset N I V    reads or writes one value of table N
+ *   :save DIR            saves the live state into the folder DIR
  *   :record FILE [BITS], :pause, :stats, ...: every command is a row of
  *                        console_parse.c's one table, which :help prints
  *
@@ -85,6 +86,7 @@ typedef enum {
   CONSOLE_RESET_PEAK,
   CONSOLE_QUIT,
   CONSOLE_HELP,
+  CONSOLE_SAVE, /**< text: the folder. */
 } ConsoleKind;
 
 /**
@@ -99,7 +101,7 @@ typedef struct {
   const char *cmd;
   bool direct;     /**< :eval!, :orc!, :compile!: bypass the ring. */
   bool prompt;     /**< :eval~, :orc~, :compile~: the prompt path. */
-  char *text;      /**< Score line, code, file name or string value; or NULL. */
+  char *text;      /**< Score line, code, file or folder name, string value; or NULL. */
   char *name;      /**< Channel name; or NULL. */
   double value;    /**< :chn and :tset value. */
   int table;       /**< :tget, :tset. */
@@ -176,6 +178,17 @@ void console_stop(Console *c);
  * removes it.
  */
 void console_set_stats_extra(void (*fn)(FILE *out, void *data), void *data);
+
+/**
+ * What :save DIR runs: @p fn saves @p e's state into @p dir and returns
+ * CSJ_SUCCESS, or a status with @p why saying what failed. The csjack
+ * command's saves the live state and its own csjack.session
+ * (app/session.c); without one, :save saves the library's live state only
+ * (csj_engine_save_state). Call before console_start; NULL removes it.
+ */
+typedef CsjStatus (*ConsoleSaveFn)(void *data, CsjEngine *e, const char *dir, char *why,
+                                   size_t why_size);
+void console_set_save(ConsoleSaveFn fn, void *data);
 
 /* ---- the console on a terminal (console_tty.c) ----------------------------------- */
 

@@ -164,6 +164,17 @@ console_set_stats_extra(void (*fn)(FILE *out, void *data), void *data)
   g_stats_extra_data = data;
 }
 
+/* What :save runs (console_set_save); NULL: the library's state only. */
+static ConsoleSaveFn g_save;
+static void *g_save_data;
+
+void
+console_set_save(ConsoleSaveFn fn, void *data)
+{
+  g_save = fn;
+  g_save_data = data;
+}
+
 /* Every CsjStats field from the library's table, then whether it runs,
  * then the application's own counters. */
 static void
@@ -385,6 +396,26 @@ exec_record(CsjEngine *e, const ConsoleCommand *cmd, FILE *out)
 }
 
 static bool
+exec_save(CsjEngine *e, const ConsoleCommand *cmd, FILE *out)
+{
+  char why[1024] = "";
+  CsjStatus st;
+  if (g_save) {
+    st = g_save(g_save_data, e, cmd->text, why, sizeof why);
+  } else if ((st = csj_engine_save_state(e, cmd->text)) != CSJ_SUCCESS) {
+    snprintf(why, sizeof why, "%s", csj_last_error(e));
+  }
+  if (st != CSJ_SUCCESS) {
+    reply_status(out, "save", st, why);
+    return true;
+  }
+  fputs("ok save ", out);
+  put_escaped_str(out, cmd->text);
+  console_end_reply(out);
+  return true;
+}
+
+static bool
 exec_stats(CsjEngine *e, const ConsoleCommand *cmd, FILE *out)
 {
   (void)cmd;
@@ -430,6 +461,7 @@ static const ExecFn k_exec[] = {
   [CONSOLE_STATS] = exec_stats,
   [CONSOLE_RESET_PEAK] = exec_reset_peak,
   [CONSOLE_QUIT] = exec_quit,
+  [CONSOLE_SAVE] = exec_save,
 };
 
 static bool

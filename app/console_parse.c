@@ -335,6 +335,7 @@ typedef enum {
   ARGS_NONE,   /* no arguments */
   ARGS_CODE,   /* CODE: rest of the line, escapes decoded */
   ARGS_FILE,   /* FILE: rest of the line, verbatim */
+  ARGS_DIR,    /* DIR: rest of the line, verbatim */
   ARGS_CHN,    /* NAME [VALUE] */
   ARGS_SCHN,   /* NAME[ TEXT] */
   ARGS_TGET,   /* N INDEX */
@@ -388,6 +389,8 @@ static const CommandSpec k_commands[] = {
    "record csjack's output to a WAV file (bits: default 24; 32 is float)"},
   {"stop-record", "stop-record", CONSOLE_STOP_RECORD, false, false, ARGS_NONE, ":stop-record",
    "stop recording and close the file"},
+  {"save", "save", CONSOLE_SAVE, false, false, ARGS_DIR, ":save DIR",
+   "save the live code, the channels and the file played into DIR (csjack --restore DIR)"},
   {"flush", "flush", CONSOLE_FLUSH, false, false, ARGS_NONE, ":flush",
    "wait until every queued command has run"},
   {"stats", "stats", CONSOLE_STATS, false, false, ARGS_NONE, ":stats",
@@ -457,9 +460,13 @@ parse_args(const CommandSpec *spec, Cursor *c)
 
   case ARGS_CODE:
   case ARGS_FILE:
+  case ARGS_DIR:
     rest_trimmed(c, &tok, &n);
     if (n == 0) {
-      return error_cmd(spec->cmd, "missing %s (%s)", spec->args == ARGS_CODE ? "CODE" : "FILE",
+      return error_cmd(spec->cmd, "missing %s (%s)",
+                       spec->args == ARGS_CODE  ? "CODE"
+                       : spec->args == ARGS_DIR ? "DIR"
+                                                : "FILE",
                        spec->usage);
     }
     r.text = spec->args == ARGS_CODE ? copy_decoded(tok, n) : copy_bytes(tok, n);

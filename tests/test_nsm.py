@@ -23,89 +23,19 @@ Exit 0 when every check passed, 1 otherwise, 77 when a tool is missing.
 
 import argparse
 import os
-import queue
 import shutil
-import signal
 import socket
 import struct
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 
-FAILURES = []
+from csjack_process import Csjack, Jackd, check, jack_clients, osc_string, report
+
 CLIENT_ID = "csjack.nABCD"
 
-
-def check(cond, what, detail=""):
-    mark = "ok" if cond else "FAIL"
-    # A passing check shows a short detail only (not a stderr tail).
-    shown = detail if detail and (not cond or ("\n" not in detail and len(detail) < 200)) else ""
-    print(f"  {mark}: {what}" + (f" ({shown})" if shown else ""), flush=True)
-    if not cond:
-        FAILURES.append(what + (f": {detail}" if detail else ""))
-    return cond
-
-
-class Jackd:
-    """A private jackd -d dummy, always killed."""
-
-    def __init__(self):
-        self.name = f"csjnsm{os.getpid()}"
-        self.start()
-
-    def start(self):
-        env = dict(os.environ, JACK_NO_AUDIO_RESERVATION="1")
-        self.log = tempfile.NamedTemporaryFile(prefix="csjack-nsm-jackd-", delete=False)
-        self.proc = subprocess.Popen(
-            ["jackd", "--no-realtime", "-n", self.name, "-d", "dummy", "-r", "48000", "-p", "256"],
-            stdout=self.log, stderr=subprocess.STDOUT, env=env)
-        os.environ["JACK_DEFAULT_SERVER"] = self.name
-        os.environ["JACK_NO_START_SERVER"] = "1"
-        os.environ["JACK_NO_AUDIO_RESERVATION"] = "1"
-        for _ in range(100):
-            if self.proc.poll() is not None:
-                break
-            if subprocess.run(["jack_lsp"], stdout=subprocess.DEVNULL,
-                              stderr=subprocess.DEVNULL).returncode == 0:
-                return
-            time.sleep(0.1)
-        self.stop()
-        raise RuntimeError("the private jackd did not start")
-
-    def stop(self):
-        try:
-            os.unlink(self.log.name)
-        except OSError:
-            pass
-        if self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-
-
-    def kill(self):
-        """SIGKILL: the server dies as a crashed one does."""
-        self.proc.kill()
-        self.proc.wait()
-
-
-def jack_clients():
-    """The clients that have ports on the private server."""
-    out = subprocess.run(["jack_lsp"], capture_output=True, text=True).stdout
-    return {line.split(":", 1)[0] for line in out.splitlines() if ":" in line}
-
-
 # ---- OSC, by hand ---------------------------------------------------------
-
-def osc_string(s):
-    b = s.encode()
-    return b + b"\0" * (4 - len(b) % 4)
-
 
 def osc_encode(path, *args):
     tags = ","
@@ -193,77 +123,6 @@ class FakeNsm:
 
     def close(self):
         self.sock.close()
-
-
-class Csjack:
-    """A csjack process: its console on pipes, stderr into a file."""
-
-    def __init__(self, args, env=None, cwd=None):
-        self.err = tempfile.NamedTemporaryFile(prefix="csjack-nsm-", suffix=".err", delete=False)
-        self.proc = subprocess.Popen(args, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                                     stderr=self.err, text=True, bufsize=1, cwd=cwd,
-                                     env=dict(os.environ, **(env or {})))
-        self.lines = queue.Queue()
-        threading.Thread(target=self._read, daemon=True).start()
-
-    def _read(self):
-        for line in self.proc.stdout:
-            self.lines.put(line.rstrip("\n"))
-        self.lines.put(None)
-
-    def ask(self, command, timeout=20.0):
-        """One console line, its reply line (None if none came)."""
-        try:
-            self.proc.stdin.write(command + "\n")
-            self.proc.stdin.flush()
-        except (BrokenPipeError, ValueError):
-            return None
-        try:
-            return self.lines.get(timeout=timeout)
-        except queue.Empty:
-            return None
-
-    def stderr(self):
-        with open(self.err.name, errors="replace") as f:
-            return f.read()
-
-    def wait_for(self, marker, timeout=30.0):
-        end = time.monotonic() + timeout
-        while time.monotonic() < end:
-            if marker in self.stderr():
-                return True
-            if self.proc.poll() is not None:
-                return marker in self.stderr()
-            time.sleep(0.05)
-        return False
-
-    def finish(self, timeout=20.0):
-        try:
-            return self.proc.wait(timeout)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait()
-            return None
-
-    def terminate_timed(self):
-        """SIGTERM, as a session manager quits a client: the status and
-        the seconds until the process was gone."""
-        t0 = time.monotonic()
-        self.proc.send_signal(signal.SIGTERM)
-        status = self.finish(20)
-        return status, time.monotonic() - t0
-
-    def close(self):
-        if self.proc.poll() is None:
-            self.proc.kill()
-            self.proc.wait()
-        try:
-            os.unlink(self.err.name)
-        except OSError:
-            pass
-
-    def tail(self):
-        return self.stderr()[-2500:]
 
 
 def cycles(cs):
@@ -599,7 +458,7 @@ def main():
             print(f"test_nsm.py: {tool} is missing: skipped")
             return 77
     os.environ.pop("NSM_URL", None)
-    jack = Jackd()
+    jack = Jackd("csjnsm")
     try:
         with tempfile.TemporaryDirectory(prefix="csjack-nsm-") as tmp:
             if args.only in (None, "nsm"):
@@ -612,13 +471,7 @@ def main():
                 test_reconnect(args, tmp, jack)
     finally:
         jack.stop()
-    if FAILURES:
-        print(f"test_nsm.py: {len(FAILURES)} check(s) failed:")
-        for f in FAILURES:
-            print("  - " + f)
-        return 1
-    print("test_nsm.py: all checks passed")
-    return 0
+    return report("test_nsm.py")
 
 
 if __name__ == "__main__":

@@ -21,7 +21,6 @@ Exit 0 when every check passed, 1 otherwise, 77 when a tool is missing.
 
 import argparse
 import os
-import queue
 import shutil
 import signal
 import socket
@@ -29,156 +28,10 @@ import struct
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 import wave
 
-FAILURES = []
-
-
-def check(cond, what, detail=""):
-    mark = "ok" if cond else "FAIL"
-    print(f"  {mark}: {what}" + (f" ({detail})" if detail else ""), flush=True)
-    if not cond:
-        FAILURES.append(what + (f": {detail}" if detail else ""))
-    return cond
-
-
-def free_port():
-    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-class Jackd:
-    """A private jackd -d dummy, always killed."""
-
-    def __init__(self):
-        self.name = f"csjudp{os.getpid()}"
-        env = dict(os.environ, JACK_NO_AUDIO_RESERVATION="1")
-        self.log = tempfile.NamedTemporaryFile(prefix="csjack-udp-jackd-", delete=False)
-        self.proc = subprocess.Popen(
-            ["jackd", "--no-realtime", "-n", self.name, "-d", "dummy", "-r", "48000", "-p", "256"],
-            stdout=self.log, stderr=subprocess.STDOUT, env=env)
-        os.environ["JACK_DEFAULT_SERVER"] = self.name
-        os.environ["JACK_NO_START_SERVER"] = "1"
-        os.environ["JACK_NO_AUDIO_RESERVATION"] = "1"
-        for _ in range(100):
-            if self.proc.poll() is not None:
-                break
-            if subprocess.run(["jack_lsp"], stdout=subprocess.DEVNULL,
-                              stderr=subprocess.DEVNULL).returncode == 0:
-                return
-            time.sleep(0.1)
-        self.stop()
-        raise RuntimeError("the private jackd did not start")
-
-    def alive(self):
-        return self.proc.poll() is None
-
-    def answers(self):
-        for _ in range(100):
-            if subprocess.run(["jack_lsp"], stdout=subprocess.DEVNULL,
-                              stderr=subprocess.DEVNULL).returncode == 0:
-                return True
-            time.sleep(0.1)
-        return False
-
-    def log_tail(self):
-        with open(self.log.name, errors="replace") as f:
-            return f.read()[-3000:]
-
-    def stop(self):
-        try:
-            os.unlink(self.log.name)
-        except OSError:
-            pass
-        if self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-
-
-class Csjack:
-    """A csjack process: its console on pipes, stderr into a file."""
-
-    def __init__(self, args):
-        self.err = tempfile.NamedTemporaryFile(prefix="csjack-udp-", suffix=".err", delete=False)
-        self.proc = subprocess.Popen(args, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                                     stderr=self.err, text=True, bufsize=1)
-        self.lines = queue.Queue()
-        threading.Thread(target=self._read, daemon=True).start()
-
-    def _read(self):
-        for line in self.proc.stdout:
-            self.lines.put(line.rstrip("\n"))
-        self.lines.put(None)
-
-    def ask(self, command, timeout=20.0):
-        """One console line, its reply line (None if none came)."""
-        try:
-            self.proc.stdin.write(command + "\n")
-            self.proc.stdin.flush()
-        except (BrokenPipeError, ValueError):
-            print(f"  csjack is gone (status {self.proc.poll()}); its stderr ends:\n"
-                  + self.stderr()[-3000:], flush=True)
-            return None
-        try:
-            return self.lines.get(timeout=timeout)
-        except queue.Empty:
-            return None
-
-    def stats(self):
-        reply = self.ask(":stats") or ""
-        out = {}
-        for pair in reply.split()[2:]:
-            k, _, v = pair.partition("=")
-            out[k] = int(v) if v.lstrip("-").isdigit() else v
-        return out
-
-    def wait_stat(self, key, at_least, timeout=20.0):
-        """Polls :stats until @key reaches @at_least; its last value."""
-        end = time.monotonic() + timeout
-        value = None
-        while time.monotonic() < end:
-            value = self.stats().get(key, 0)
-            if value >= at_least:
-                break
-            time.sleep(0.05)
-        return value
-
-    def stderr(self):
-        with open(self.err.name, errors="replace") as f:
-            return f.read()
-
-    def wait_listening(self, marker, timeout=30.0):
-        end = time.monotonic() + timeout
-        while time.monotonic() < end:
-            if marker in self.stderr():
-                return True
-            if self.proc.poll() is not None:
-                return False
-            time.sleep(0.05)
-        return False
-
-    def finish(self, timeout=20.0):
-        try:
-            return self.proc.wait(timeout)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait()
-            return None
-
-    def kill(self):
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGINT)
-            if self.finish(10) is None:
-                pass
-        os.unlink(self.err.name)
-
+from csjack_process import Csjack, Jackd, check, free_port, osc_string, report
 
 def udp_socket(port=0, timeout=3.0):
     s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
@@ -278,7 +131,7 @@ def test_udp(args, tmp):
                  "--port", str(port), "--udp-console", f"127.0.0.1:{console_port}",
                  "--record", rec, os.path.join(args.data, "udp_live.orc")])
     try:
-        started = cs.wait_listening("UDP server")
+        started = cs.wait_for("UDP server")
         if not check(started, "csjack starts with --port", "" if started else cs.stderr()[-2000:]):
             return
         out = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
@@ -435,14 +288,14 @@ def test_udp(args, tmp):
                        "--listen", "0.0.0.0", "--port", str(other),
                        os.path.join(args.data, "udp_live.orc")])
         try:
-            up = wide.wait_listening("UDP server")
+            up = wide.wait_for("UDP server")
             where = proc_net_udp_listeners(other)
             warned = "warning: listening on 0.0.0.0" in wide.stderr()
             check(up and warned and where == [("/proc/net/udp", "00000000")],
                   "--listen 0.0.0.0 binds every interface and warns",
                   f"{where}; warned {warned}")
         finally:
-            wide.kill()
+            wide.stop()
 
         # !!close!! ends the performance; csjack exits 0.
         dropped_cycles = cs.stats().get("dropped_cycles", 0)
@@ -466,7 +319,7 @@ def test_udp(args, tmp):
               f"{len(samples)} frames, {runs} silent runs of 256 frames, "
               f"{dropped_cycles} cycles dropped by direct calls")
     finally:
-        cs.kill()
+        cs.stop()
         console.close()
         replies.close()
 
@@ -486,7 +339,7 @@ def test_csound_spelling(args, tmp):
                 "</CsoundSynthesizer>\n")
     cs = Csjack([args.csjack, "--no-connect", "-n", f"csjack_csd{os.getpid()}", csd])
     try:
-        up = cs.wait_listening("UDP server")
+        up = cs.wait_for("UDP server")
         err = cs.stderr()
         check(up and f"'--port={port}' in <CsOptions>" in err,
               "--port= in <CsOptions> starts csjack's UDP server and says where it came from",
@@ -500,16 +353,11 @@ def test_csound_spelling(args, tmp):
         out.sendto(b"##close##", ("127.0.0.1", port))
         check(cs.finish(20) == 0, "##close## ends it, exit status 0")
     finally:
-        cs.kill()
+        cs.stop()
         console.close()
 
 
 # ---- OSC ---------------------------------------------------------------------
-
-def osc_string(s):
-    b = s.encode() + b"\0"
-    return b + b"\0" * (-len(b) % 4)
-
 
 def osc_message(address, *args):
     tags = ","
@@ -550,7 +398,7 @@ def test_osc(args, tmp):
                  "--osc-port", str(port), "--record", rec,
                  os.path.join(args.data, "osc_clicks.orc")])
     try:
-        started = cs.wait_listening("OSC server")
+        started = cs.wait_for("OSC server")
         if not check(started, "csjack starts with --osc-port",
                      "" if started else cs.stderr()[-2000:]):
             return
@@ -667,7 +515,7 @@ def test_osc(args, tmp):
             check(abs(gap - rate // 4) <= 16, "the clicks are 0.25 s apart to within 16 frames",
                   f"{gap} frames")
     finally:
-        cs.kill()
+        cs.stop()
 
 
 def main():
@@ -680,7 +528,7 @@ def main():
         if not shutil.which(tool):
             print(f"test_udp.py: {tool} is missing: skipped")
             return 77
-    jack = Jackd()
+    jack = Jackd("csjudp")
     try:
         with tempfile.TemporaryDirectory(prefix="csjack-udp-") as tmp:
             if args.only in (None, "udp"):
@@ -695,13 +543,7 @@ def main():
                 test_osc(args, tmp)
     finally:
         jack.stop()
-    if FAILURES:
-        print(f"test_udp.py: {len(FAILURES)} check(s) failed:")
-        for f in FAILURES:
-            print("  - " + f)
-        return 1
-    print("test_udp.py: all checks passed")
-    return 0
+    return report("test_udp.py")
 
 
 if __name__ == "__main__":

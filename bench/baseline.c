@@ -40,6 +40,7 @@
 #include <errno.h>
 #include <math.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -103,6 +104,8 @@ struct BaselineImpl {
   bool keep_errors;
   char last_error[256];
   bool verbose;
+  /* rtjack's "xrun in real time audio" warnings (BaselineOptions.count_xruns). */
+  atomic_uint_fast64_t rtjack_xruns;
 };
 
 /* Csound prints from whichever thread runs it, and prints its banner and
@@ -116,6 +119,9 @@ message_cb(CSOUND *cs, int attr, const char *format, va_list args)
   char text[1024];
   vsnprintf(text, sizeof text, format, args);
   const int type = attr & CSOUNDMSG_TYPE_MASK;
+  if (b && strstr(text, "xrun in real time audio")) {
+    atomic_fetch_add(&b->rtjack_xruns, 1);
+  }
   if (b && b->keep_errors && type == CSOUNDMSG_ERROR) {
     size_t n = strlen(text);
     while (n > 0 && (text[n - 1] == '\n' || text[n - 1] == ' ')) {
@@ -316,7 +322,7 @@ baseline_start(const BaselineOptions *opts, char *why, size_t why_size)
    * arrange_connections(). */
   if (add_option(b, "-+rtaudio=jack") || add_option(b, "-odac") || add_option(b, "-iadc") ||
       add_option(b, "-b%d", bsize) || add_option(b, "-B%d", Bsize) || add_option(b, "-d") ||
-      add_option(b, "-m0") || add_option(b, "-+jack_client=%s", client)) {
+      add_option(b, "-m%d", opts->count_xruns ? 4 : 0) || add_option(b, "-+jack_client=%s", client)) {
     set_why(why, why_size, "baseline: Csound refused an option");
     goto fail;
   }
@@ -578,6 +584,12 @@ baseline_input_port(const Baseline *b, int channel)
     return NULL;
   }
   return b->in_ports[channel - 1];
+}
+
+uint64_t
+baseline_rtjack_xruns(Baseline *b)
+{
+  return atomic_load(&b->rtjack_xruns);
 }
 
 void

@@ -26,6 +26,10 @@ typedef struct {
   /* Csound's own JACK MIDI too (-+rtmidi=jack -M0 -Q0): its clients
    * csound6-midi_in and csound6-midi_out, left unconnected. */
   bool midi;
+  /* Run at -m4 instead of -m0 so that rtjack warns of its xruns (a ring
+   * under-run: the performance thread late, or a JACK xrun), and count
+   * the warnings: baseline_rtjack_xruns. */
+  bool count_xruns;
 } BaselineOptions;
 
 /** Starts Csound and its performance thread; NULL and a reason on failure.
@@ -60,6 +64,11 @@ const char *baseline_input_port(const Baseline *b, int channel);
  *  (what plays into Csound) and output ports; NULL without. */
 const char *baseline_midi_in_port(const Baseline *b);
 const char *baseline_midi_out_port(const Baseline *b);
+
+/** With BaselineOptions.count_xruns: rtjack's "xrun in real time audio"
+ *  warnings so far. rtjack warns from the performance thread's next read,
+ *  once for any number of xruns since the last warning. */
+uint64_t baseline_rtjack_xruns(Baseline *b);
 
 /** Stops the performance thread, joins, and destroys Csound. */
 void baseline_stop(Baseline *b);

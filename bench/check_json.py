@@ -86,6 +86,7 @@ def check_period(obj, where, errors):
     if obj.get("ring") is None and "ring" not in obj.get("not_measured", {}):
         errors.append(f"{where}.ring: null without a not_measured reason")
     check_midi_loop(obj, where, errors)
+    check_capacity(obj, where, errors)
 
 
 MIDI_SYSTEMS = ["csjack", "baseline"]
@@ -163,6 +164,43 @@ def check_midi_loop(obj, where, errors):
                             errors.append(f"{p}.median_of_runs.{sub_key}: not a number")
                 elif not is_number(value[key]):
                     errors.append(f"{p}.{key}: not a number")
+
+
+CAPACITY_SYSTEMS = ["csjack", "csjack_j2", "baseline"]
+
+
+def check_capacity(obj, where, errors):
+    """capacity (only with --capacity): per system voices, period and
+    latency_frames, numbers, or voices null with a reason ("why")."""
+    if "capacity" not in obj:
+        return
+    cap = obj["capacity"]
+    at = f"{where}.capacity"
+    if cap is None:
+        if "capacity" not in obj.get("not_measured", {}):
+            errors.append(f"{at}: null without a not_measured reason")
+        return
+    for key in ["hold_s", "resolution", "max"]:
+        if not is_number(cap.get(key)):
+            errors.append(f"{at}.{key}: not a number")
+    if not isinstance(cap.get("server_realtime"), bool):
+        errors.append(f"{at}.server_realtime: not a boolean")
+    for name in CAPACITY_SYSTEMS:
+        system = cap.get(name)
+        if not isinstance(system, dict):
+            errors.append(f"{at}: missing '{name}'")
+            continue
+        if not is_number(system.get("period")):
+            errors.append(f"{at}.{name}.period: not a number")
+        if system.get("voices") is None:
+            if not isinstance(system.get("why"), str):
+                errors.append(f"{at}.{name}.voices: null without a why")
+            continue
+        for key in ["voices", "latency_frames"]:
+            if not is_number(system.get(key)):
+                errors.append(f"{at}.{name}.{key}: not a number")
+        if not isinstance(system.get("steps"), list):
+            errors.append(f"{at}.{name}.steps: not a list")
 
 
 def check(doc):

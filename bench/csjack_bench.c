@@ -45,6 +45,7 @@
  */
 
 #include "bench_util.h"
+#include "capacity.h"
 #include "probe.h"
 #include "report.h"
 #include "results.h"
@@ -82,6 +83,13 @@ usage(FILE *f, const char *argv0)
           "  --seed N            seed of the random gaps (default 1)\n"
           "  --midi-messages N   MIDI loop: messages per run and system (default 200; 0: off)\n"
           "  --midi-runs N       MIDI loop: runs per system, at most 8 (default 3)\n"
+          "  --capacity          measure only the voice capacity of csjack, csjack -j 2 and\n"
+          "                      the baseline (docs/benchmark.md); the baseline at -B 2b\n"
+          "  --capacity-hold S   seconds each capacity step is held (default 2)\n"
+          "  --capacity-start N  voices of the first step (default 16; then doubling)\n"
+          "  --capacity-max N    the most voices tried (default 2048)\n"
+          "  --realtime          run the private jackd real-time (-R) instead of\n"
+          "                      --no-realtime\n"
           "  --quick             a short smoke run (20 calls, 20 events, 1 s idle, 50 MIDI\n"
           "                      messages once)\n"
           "  -h, --help          this help\n"
@@ -126,7 +134,7 @@ run_period(const Config *cfg, int period, PeriodResult *pr, CostRecorder *cost, 
   } else {
     bench_unique_name(pr->server, sizeof(pr->server), "csjb-server");
     pr->private_server = true;
-    jackd = bench_start_private_server(pr->server, period, cfg->rate);
+    jackd = bench_start_private_server_rt(pr->server, period, cfg->rate, cfg->realtime);
     if (jackd < 0 || !bench_wait_for_server(pr->server, 10000)) {
       snprintf(pr->why, WHY_SIZE, "the private jackd did not start (see /tmp/%s.log)",
                pr->server);
@@ -150,6 +158,19 @@ run_period(const Config *cfg, int period, PeriodResult *pr, CostRecorder *cost, 
   pr->baseline_b = cfg->baseline_b > 0 ? cfg->baseline_b : pr->period;
   pr->baseline_B =
     cfg->baseline_B > 0 ? cfg->baseline_B : (2 * pr->baseline_b > 256 ? 2 * pr->baseline_b : 256);
+  if (cfg->capacity) {
+    /* The baseline at its smallest ring (rtjack wants (B/b - 1) b >= the
+     * period), the other workloads not run. */
+    pr->baseline_B = cfg->baseline_B > 0 ? cfg->baseline_B : 2 * pr->baseline_b;
+    run_capacity(pr, cfg, &probe);
+    for (int k = 0; k < pr->n_sys; ++k) {
+      snprintf(pr->sys[k].why, WHY_SIZE, "not run: --capacity measures the capacity only");
+    }
+    snprintf(pr->midi_why, WHY_SIZE, "not run: --capacity measures the capacity only");
+    bench_probe_close(&probe);
+    bench_stop_private_server(jackd);
+    return;
+  }
   for (int k = 0; k < pr->n_sys; ++k) {
     run_system(bench_systems[k], &pr->sys[k], cfg, pr, &probe, cost, rng);
   }
@@ -174,11 +195,15 @@ main(int argc, char **argv)
     .note_s = 0.02,
     .midi_messages = 200,
     .midi_runs = 3,
+    .capacity_hold_s = 2,
+    .capacity_start = 16,
+    .capacity_max = 2048,
   };
   int calls = -1, events = -1, impulses = -1;
   double idle = -1;
   enum { OPT_BB = 256, OPT_BBB, OPT_CALLS, OPT_EVENTS, OPT_IMPULSES, OPT_IDLE, OPT_SEED,
-         OPT_MIDI_MESSAGES, OPT_MIDI_RUNS };
+         OPT_MIDI_MESSAGES, OPT_MIDI_RUNS, OPT_CAPACITY, OPT_CAP_HOLD, OPT_CAP_START,
+         OPT_CAP_MAX, OPT_REALTIME };
   int midi_messages = -1, midi_runs = -1;
   static const struct option options[] = {
     {"period", required_argument, NULL, 'p'},
@@ -196,6 +221,11 @@ main(int argc, char **argv)
     {"seed", required_argument, NULL, OPT_SEED},
     {"midi-messages", required_argument, NULL, OPT_MIDI_MESSAGES},
     {"midi-runs", required_argument, NULL, OPT_MIDI_RUNS},
+    {"capacity", no_argument, NULL, OPT_CAPACITY},
+    {"capacity-hold", required_argument, NULL, OPT_CAP_HOLD},
+    {"capacity-start", required_argument, NULL, OPT_CAP_START},
+    {"capacity-max", required_argument, NULL, OPT_CAP_MAX},
+    {"realtime", no_argument, NULL, OPT_REALTIME},
     {"quick", no_argument, NULL, 'q'},
     {"help", no_argument, NULL, 'h'},
     {NULL, 0, NULL, 0}};
@@ -223,6 +253,11 @@ main(int argc, char **argv)
     case OPT_SEED: cfg.seed = strtoull(optarg, NULL, 10); break;
     case OPT_MIDI_MESSAGES: midi_messages = atoi(optarg); break;
     case OPT_MIDI_RUNS: midi_runs = atoi(optarg); break;
+    case OPT_CAPACITY: cfg.capacity = true; break;
+    case OPT_CAP_HOLD: cfg.capacity_hold_s = atof(optarg); break;
+    case OPT_CAP_START: cfg.capacity_start = atoi(optarg); break;
+    case OPT_CAP_MAX: cfg.capacity_max = atoi(optarg); break;
+    case OPT_REALTIME: cfg.realtime = true; break;
     case 'q': cfg.quick = true; break;
     case 'h': usage(stdout, argv[0]); return 0;
     default: usage(stderr, argv[0]); return 2;
@@ -253,7 +288,8 @@ main(int argc, char **argv)
     return 2;
   }
   if (cfg.rate < 8000 || cfg.rate > 384000 || cfg.calls < 0 || cfg.events < 0 ||
-      cfg.impulses < 0) {
+      cfg.impulses < 0 || cfg.capacity_hold_s <= 0 || cfg.capacity_start < 1 ||
+      cfg.capacity_max < cfg.capacity_start || cfg.capacity_max > 9999) {
     fprintf(stderr, "csjack-bench: bad numeric option\n");
     return 2;
   }
@@ -276,13 +312,28 @@ main(int argc, char **argv)
    * every period. */
   PeriodResult ring;
   memset(&ring, 0, sizeof(ring));
-  run_ring(&ring, &cfg);
+  if (cfg.capacity) {
+    snprintf(ring.ring_why, WHY_SIZE, "not run: --capacity measures the capacity only");
+  } else {
+    run_ring(&ring, &cfg);
+  }
   for (int i = 0; i < cfg.n_periods; ++i) {
     run_period(&cfg, cfg.periods[i], &prs[i], cost, &rng);
     memcpy(prs[i].ring_json, ring.ring_json, sizeof(ring.ring_json));
     memcpy(prs[i].ring_table, ring.ring_table, sizeof(ring.ring_table));
     memcpy(prs[i].ring_why, ring.ring_why, sizeof(ring.ring_why));
-    print_table(&prs[i], &cfg);
+    if (cfg.capacity) {
+      if (prs[i].why[0]) {
+        printf("\nperiod %d not measured: %s\n", prs[i].period, prs[i].why);
+      } else if (prs[i].capacity_json[0]) {
+        fputs(prs[i].capacity_table, stdout);
+      } else {
+        printf("\ncapacity at period %d not measured: %s\n", prs[i].period,
+               prs[i].capacity_why);
+      }
+    } else {
+      print_table(&prs[i], &cfg);
+    }
     failures += prs[i].why[0] != 0;
     fflush(stdout);
   }

@@ -375,7 +375,17 @@ j_period(Json *j, const char *key, PeriodResult *pr, const Config *cfg)
   } else {
     j_null(j, "midi_loop_frames");
   }
+  if (cfg->capacity) {
+    if (pr->capacity_json[0]) {
+      j_raw(j, "capacity", pr->capacity_json);
+    } else {
+      j_null(j, "capacity");
+    }
+  }
   j_open(j, "not_measured", '{');
+  if (cfg->capacity && !pr->capacity_json[0]) {
+    j_str(j, "capacity", pr->capacity_why[0] ? pr->capacity_why : pr->why);
+  }
   if (pr->why[0]) {
     j_str(j, "all", pr->why);
   }

@@ -39,6 +39,12 @@ typedef struct {
   double note_s;
   int midi_messages; /* midi_loop_frames: messages per run and system */
   int midi_runs;     /* runs per system */
+  /* --capacity (capacity.c): only the voice capacity is measured. */
+  bool capacity;
+  double capacity_hold_s; /* seconds each step is held */
+  int capacity_start;     /* voices of the first step */
+  int capacity_max;       /* the most voices tried */
+  bool realtime;          /* --realtime: the private jackd runs -R */
 } Config;
 
 /* ---- Workloads: their ids, in the order they run (workloads.c) ---------------- */
@@ -124,6 +130,10 @@ typedef struct {
   char midi_json[16384];
   char midi_table[4096];
   char midi_why[WHY_SIZE];
+  /* --capacity (capacity.c): its JSON object and text table, or why not. */
+  char capacity_json[16384];
+  char capacity_table[4096];
+  char capacity_why[WHY_SIZE];
 } PeriodResult;
 
 #endif

@@ -1928,6 +1928,13 @@ typedef struct {
   uint64_t event_cost_ns;
   /** Cycles that left score events for the next by that rule. */
   uint64_t events_spread;
+  /** Csound's own worker threads (its -j option: N - 1 of them), and the
+   * time the JACK thread spent inside Csound's k-blocks without running,
+   * nanoseconds: waiting for those workers at Csound's barriers (or
+   * preempted). Large against the cycles' time, -j costs more than it
+   * gives. */
+  uint32_t csound_workers;
+  uint64_t barrier_wait_ns;
 } CsjStats;
 
 /** sizeof(CsjStats) as this library was built: a binding that lays the

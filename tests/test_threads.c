@@ -6,6 +6,8 @@
  * the orchestra plays with them inside the JACK thread's k-blocks.
  */
 
+#include <stdio.h>
+
 #include <criterion/criterion.h>
 #include <criterion/new/assert.h>
 
@@ -48,6 +50,11 @@ Test(threads, csounds_workers_are_found_and_said)
   const double k0 = csj_channel_get(k);
   harness_sleep_ms(300);
   cr_expect(gt(dbl, csj_channel_get(k), k0), "no k-blocks with the workers");
+  CsjStats s;
+  csj_engine_stats(g_e, &s);
+  cr_expect(eq(u32, s.csound_workers, 2));
+  fprintf(stderr, "threads: the JACK thread waited %.2f ms at Csound's barriers over %llu cycles\n",
+          s.barrier_wait_ns / 1e6, (unsigned long long)s.cycles);
 }
 
 Test(threads, without_j_nothing_is_said)
@@ -56,4 +63,8 @@ Test(threads, without_j_nothing_is_said)
   test_engine_options(&o, "thr1", &g_log);
   test_engine_start(&o, ORC, &g_e, &g_log);
   cr_expect(not(harness_message_log_contains(&g_log, "worker threads")), "%s", g_log.buf);
+  CsjStats s;
+  csj_engine_stats(g_e, &s);
+  cr_expect(eq(u32, s.csound_workers, 0));
+  cr_expect(eq(u64, s.barrier_wait_ns, 0));
 }

@@ -520,6 +520,8 @@ csj_engine_stats(const CsjEngine *e, CsjStats *out)
   out->reconnects = atomic_load_explicit(&m->reconnects, memory_order_relaxed);
   out->event_cost_ns = atomic_load_explicit(&m->event_cost_pub, memory_order_relaxed);
   out->events_spread = atomic_load_explicit(&m->events_spread, memory_order_relaxed);
+  out->csound_workers = m->csound_threads;
+  out->barrier_wait_ns = atomic_load_explicit(&m->barrier_wait_ns, memory_order_relaxed);
   out->server_connected = !atomic_load_explicit(&m->server_gone, memory_order_acquire);
 }
 

@@ -265,8 +265,17 @@ perform_frames(CsjEngine *e, uint32_t nframes, const float *const *in, float *co
         atomic_store_explicit(&e->rt_busy_since_ns, engine_now_ns(), memory_order_relaxed);
       }
       const uint64_t block_t0 = engine_now_ns();
+      /* With Csound's own workers (-j), the JACK thread waits for them at
+       * each k-block's barriers: the block's time it did not run. */
+      const uint64_t block_cpu0 = e->csound_threads ? engine_cpu_ns() : 0;
       ENGINE_FOREIGN(e, performing = perform_block(e));
       const uint64_t block_ns = engine_now_ns() - block_t0;
+      if (e->csound_threads) {
+        const uint64_t ran = engine_cpu_ns() - block_cpu0;
+        if (block_ns > ran) {
+          atomic_fetch_add_explicit(&e->barrier_wait_ns, block_ns - ran, memory_order_relaxed);
+        }
+      }
       if (first_block) {
         e->cycle_first_block_ns = block_ns;
         first_block = false;

@@ -187,6 +187,7 @@ struct CsjEngineImpl {
   uint32_t threads_before;
   pid_t csound_thread_ids[ENGINE_MAX_THREADS];
   uint32_t csound_threads;
+  _Atomic uint64_t barrier_wait_ns; /* the JACK thread waiting for them */
   /* What was live-coded, for csj_engine_save_state (any thread but the
    * JACK thread appends; live_journal.h). */
   LiveJournal journal;

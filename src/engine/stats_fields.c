@@ -67,6 +67,8 @@ static const CsjStatField fields[] = {
   FIELD(server_connected, CSJ_STAT_BOOL),
   FIELD(event_cost_ns, CSJ_STAT_U64),
   FIELD(events_spread, CSJ_STAT_U64),
+  FIELD(csound_workers, CSJ_STAT_U32),
+  FIELD(barrier_wait_ns, CSJ_STAT_U64),
 };
 
 const CsjStatField *

@@ -129,9 +129,21 @@ on_shutdown(jack_status_t code, const char *reason, void *arg)
   (void)code;
   (void)reason;
   JackBackend *jb = arg;
-  /* Like a signal handler: only a flag, and the engine's own handler. */
-  atomic_store_explicit(&jb->shut_down, true, memory_order_release);
-  jb->handler.shutdown(jb->handler.context);
+  /* Like a signal handler: only a flag, and the engine's own handler,
+   * once (on_shutdown_plain may report the same loss). */
+  if (!atomic_exchange_explicit(&jb->shut_down, true, memory_order_acq_rel)) {
+    jb->handler.shutdown(jb->handler.context);
+  }
+}
+
+/* PipeWire's libjack (0.3.65, Debian 12) reports a daemon that went away
+ * only to jack_on_shutdown's callback, never to jack_on_info_shutdown's:
+ * without this one csjack would play on, silent, for ever, and never
+ * reconnect. jack2 calls only the info callback when both are set. */
+static void
+on_shutdown_plain(void *arg)
+{
+  on_shutdown(JackFailure, "the JACK server went away", arg);
 }
 
 /* Our outputs lag our inputs by the handler's added latency: publish the
@@ -666,6 +678,7 @@ jack_backend_activate(JackBackend *jb, const JackCycleHandler *handler, char *wh
   jack_set_latency_callback(jb->client, on_latency, jb);
   jack_set_freewheel_callback(jb->client, on_freewheel, jb);
   jack_on_info_shutdown(jb->client, on_shutdown, jb);
+  jack_on_shutdown(jb->client, on_shutdown_plain, jb);
   if (jack_activate(jb->client) != 0) {
     snprintf(why, why_size, "cannot activate JACK client");
     return CSJ_ERR_JACK;

@@ -529,10 +529,12 @@ CSJ_API CSJ_REALTIME void csj_engine_stop(CsjEngine *e);
  * (jack_set_freewheel). Freewheeling, the server runs every client's
  * graph back to back as fast as they go, with the audio device stopped:
  * a render of the whole graph faster than real time. It is the whole
- * server's: other clients freewheel too (on PipeWire, only this node).
- * A recording never drops a frame then (see csj_engine_record). Turn it
- * off again before csj_engine_destroy: the server stays freewheeling
- * otherwise until another client turns it off.
+ * server's: other clients freewheel too. A recording never drops a frame
+ * then (see csj_engine_record). Turn it off again before
+ * csj_engine_destroy: the server stays freewheeling otherwise until
+ * another client turns it off. When no freewheeling cycle comes within
+ * 2 s (PipeWire 0.3.65 freewheels a client only while its ports are
+ * linked), it turns freewheel off again and fails.
  *
  * Thread:         any but the JACK thread.
  * Real-time safe: no (a request to the server).
@@ -543,7 +545,7 @@ CSJ_API CSJ_REALTIME void csj_engine_stop(CsjEngine *e);
  *   CSJ_ERR_BAD_ARG    @p e is NULL.
  *   CSJ_ERR_STATE      not started, or the performance has ended and
  *                      @p on is true.
- *   CSJ_ERR_JACK       the server refused.
+ *   CSJ_ERR_JACK       the server refused, or ran no cycle once freewheeling.
  */
 CSJ_API CsjStatus csj_engine_set_freewheel(CsjEngine *e, bool on);
 

@@ -540,7 +540,9 @@ process_cycle(void *context, uint32_t nframes, const float *const *in, float *co
     atomic_store_explicit(&e->next_cycle_frame, jack_backend_cycle_frame_time(e->jack) + nframes,
                           memory_order_relaxed);
   }
-  if (e->cycle_freewheel) {
+  /* The audio rendered: cycles after the performance ended are not. */
+  if (e->cycle_freewheel &&
+      atomic_load_explicit(&e->state, memory_order_relaxed) == ENGINE_PERFORMING) {
     atomic_fetch_add_explicit(&e->freewheel_cycles, 1, memory_order_relaxed);
     atomic_fetch_add_explicit(&e->freewheel_frames, nframes, memory_order_relaxed);
   }

@@ -270,8 +270,23 @@ csj_engine_set_freewheel(CsjEngine *e, bool on)
                            : "not started, or the server is gone");
     return CSJ_ERR_STATE;
   }
+  const uint64_t before = atomic_load_explicit(&e->freewheel_cycles, memory_order_relaxed);
   if (jack_transport_set_freewheel(e->jack, on) != 0) {
     engine_set_error(e, "the JACK server refused to %s freewheeling", on ? "start" : "stop");
+    return CSJ_ERR_JACK;
+  }
+  /* PipeWire 0.3.65 freewheels a client only while its ports are linked:
+   * one linked to nothing would wait for ever for its next cycle. */
+  for (int i = 0; on && i < FREEWHEEL_FIRST_CYCLE_MS / 10; ++i) {
+    if (atomic_load_explicit(&e->freewheel_cycles, memory_order_relaxed) != before) {
+      return CSJ_SUCCESS;
+    }
+    engine_sleep_us(10000);
+  }
+  if (on && atomic_load_explicit(&e->freewheel_cycles, memory_order_relaxed) == before) {
+    (void)jack_transport_set_freewheel(e->jack, false);
+    engine_set_error(e, "the JACK server ran no cycle once freewheeling (PipeWire freewheels a "
+                        "client only while its ports are connected)");
     return CSJ_ERR_JACK;
   }
   return CSJ_SUCCESS;

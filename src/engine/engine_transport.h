@@ -59,4 +59,8 @@ void engine_transport_stats(const CsjEngine *e, CsjStats *out);
  * so this bounds a locate's cost to about a millisecond a cycle. */
 #define TRANSPORT_SKIP_BLOCKS 40000u
 
+/* How long csj_engine_set_freewheel waits for the first freewheeling
+ * cycle before it gives the server back to real time. */
+#define FREEWHEEL_FIRST_CYCLE_MS 2000
+
 #endif
